@@ -20,6 +20,7 @@ import importlib.util
 import os.path as osp
 import sys
 import types
+import warnings
 
 _APPLIED = False
 
@@ -74,19 +75,40 @@ def alias_importlib_metadata() -> bool:
     Returns:
         bool: whether the alias was installed.
     """
-    if importlib.util.find_spec('importlib_metadata') is not None:
+    try:
+        import importlib_metadata  # noqa: F401
         return False
-    sys.modules['importlib_metadata'] = importlib.metadata
-    return True
+    except ImportError:
+        sys.modules['importlib_metadata'] = importlib.metadata
+        return True
+
+
+def _history_buffer_getattr(obj, name):
+    """``getattr`` as a checkpoint may use it: HistoryBuffer methods only.
+
+    mmengine pickles ``HistoryBuffer._statistics_methods`` (``min``, ``max``,
+    ``current``, ``mean``) as ``getattr(HistoryBuffer, 'min')``. A general
+    ``getattr`` would let a checkpoint reach any attribute (``ndarray.tofile``
+    writes files), so only those methods resolve here.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    methods = {'min', 'max', 'current', 'mean',
+               *HistoryBuffer._statistics_methods}
+    if obj is HistoryBuffer and name in methods:
+        return getattr(HistoryBuffer, name)
+    import pickle
+    raise pickle.UnpicklingError(
+        f'checkpoint refused: getattr({obj!r}, {name!r}) is not a '
+        'HistoryBuffer statistics method')
 
 
 def checkpoint_safe_globals() -> list:
     """The exact non-tensor globals that mmengine/mmaction2 checkpoints hold.
 
     torch >= 2.6 unpickles with ``weights_only=True``; mmengine 0.10.7 saves
-    its ``message_hub`` (``HistoryBuffer`` objects holding numpy arrays) and
-    numpy scalars in ``meta``, so ``--resume`` fails. Everything here is plain
-    data: constructing it runs no user code.
+    its ``message_hub`` (``HistoryBuffer`` objects holding numpy arrays and
+    their statistics methods) and numpy scalars in ``meta``, so ``--resume``
+    fails. Everything here is plain data: constructing it runs no user code.
     """
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
@@ -99,14 +121,14 @@ def checkpoint_safe_globals() -> list:
         'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
         'uint32', 'uint64', 'float16', 'float32', 'float64')]
     return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar,
-            *dtype_classes]
+            *dtype_classes, (_history_buffer_getattr, 'builtins.getattr')]
 
 
 def allow_checkpoint_globals() -> bool:
     """Allow-list :func:`checkpoint_safe_globals` for ``torch.load``.
 
     ``weights_only`` stays on: a checkpoint carrying any other pickled object
-    is still refused by torch.
+    is still refused by torch, and nothing in it runs.
 
     Returns:
         bool: whether globals were added.
@@ -152,6 +174,10 @@ def apply() -> None:
     alias_importlib_metadata()
     stub_missing_drn()
     allow_checkpoint_globals()
+    # mmcv-lite has no compiled ops by design; mmcv warns about it on every
+    # import of mmaction.models. TSM needs none of them.
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
     importlib.import_module('mmaction.models')
     fix_resnet_tsm_init()
     _APPLIED = True

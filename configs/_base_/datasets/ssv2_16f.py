@@ -1,0 +1,67 @@
+# Something-Something V2 read as downloaded (no conversion), 16 frames.
+# Override the root with `tools/train.py ... --data-root /path/to/ssv2`.
+data_root = 'data/sthv2'
+ann_file_train = 'labels/train.json'
+ann_file_val = 'labels/validation.json'
+label_file = 'labels/labels.json'
+data_prefix = dict(video='20bn-something-something-v2')
+num_frames = 16
+dataset_type = 'SSv2Dataset'
+
+train_pipeline = [
+    dict(type='VideoInit'),  # decord where installed, PyAV otherwise
+    # TSN segment sampling: a random frame in each of 16 segments.
+    dict(type='SegmentSampleFrames', num_clips=num_frames),
+    dict(type='VideoDecode'),
+    dict(type='Resize', scale=(-1, 256)),
+    # TSM/FFN multi-scale crop; no flip: SSv2 has left/right classes.
+    dict(type='MultiScaleCrop', input_size=224,
+         scales=(1, .875, .75, .66), random_crop=False, max_wh_scale_gap=1,
+         num_fixed_crops=13),
+    dict(type='Resize', scale=(224, 224), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCHW'),
+    dict(type='PackActionInputs'),
+]
+# FFN's test protocol: 1 clip, centre of each segment, short side 256,
+# centre crop 224.
+val_pipeline = [
+    dict(type='VideoInit'),
+    dict(type='SegmentSampleFrames', num_clips=num_frames, test_mode=True),
+    dict(type='VideoDecode'),
+    dict(type='Resize', scale=(-1, 256)),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCHW'),
+    dict(type='PackActionInputs'),
+]
+test_pipeline = val_pipeline
+
+train_dataloader = dict(
+    batch_size=8,  # clips per GPU (the user's plan)
+    num_workers=8,  # ~27 ms per clip to decode+augment: 8 keep a GPU fed
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file=ann_file_train,
+        label_file=label_file,
+        data_prefix=data_prefix,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file=ann_file_val,
+        label_file=label_file,
+        data_prefix=data_prefix,
+        pipeline=val_pipeline,
+        test_mode=True))
+# SSv2's test.json has no labels: report on the validation split, as papers do.
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='AccMetric')  # top-1 / top-5 / mean class accuracy
+test_evaluator = val_evaluator

@@ -1,0 +1,1 @@
+"""Importable bodies of the command-line tools (the tools stay thin)."""

@@ -1,0 +1,32 @@
+"""What every CLI shares: the device line and one-line user errors."""
+import sys
+
+from ..errors import InputError
+
+
+def describe_device() -> str:
+    """The device the Runner picks with no config: CUDA, else MPS, else CPU."""
+    import torch
+    from mmengine.device import get_device
+    device = get_device()
+    if device == 'cuda':
+        n = torch.cuda.device_count()
+        return f'cuda ({torch.cuda.get_device_name()} x{n})'
+    if device == 'cpu':
+        return f'cpu ({torch.get_num_threads()} threads)'
+    return device
+
+
+def log_device(runner) -> None:
+    """Log the chosen device once at start (rank 0 writes the log)."""
+    runner.logger.info(f'Device: {describe_device()}')
+
+
+def run_cli(fn, args) -> int:
+    """Run ``fn(args)``; a user error prints one line and exits with 2."""
+    try:
+        fn(args)
+    except InputError as e:
+        sys.stderr.write(f'error: {e}\n')
+        return 2
+    return 0

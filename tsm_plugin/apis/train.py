@@ -1,0 +1,134 @@
+"""``tools/train.py``: mmaction2's train CLI plus the flags of the user's plan.
+
+Mirrors mmaction2's ``tools/train.py`` (CONFIG, ``--work-dir``, ``--resume``,
+``--amp``, ``--auto-scale-lr``, ``--cfg-options``, ``--launcher``,
+``--seed``) and adds ``--data-root``, ``--epochs``, ``--batch-size``,
+``--num-workers`` with the underscore spellings of the original plan.
+Everything else is MMEngine's Runner, built from the config.
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import List, Optional
+
+from mmengine.config import Config, DictAction
+
+from ..errors import InputError
+from .config import (load_config, set_data_root, set_epochs,
+                     set_loader_option)
+from .runtime import log_device, run_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description='Train a TSM recognizer (MMEngine Runner).')
+    p.add_argument('config', help='config file, e.g. '
+                   'configs/tsm_r50_16f_ssv2.py')
+    p.add_argument('--work-dir', '--checkpoint-dir', '--checkpoint_dir',
+                   dest='work_dir',
+                   help='where logs and checkpoints go '
+                   '(default: ./work_dirs/<config name>)')
+    p.add_argument('--resume', nargs='?', type=str, const='auto',
+                   metavar='CHECKPOINT',
+                   help='resume training; without CHECKPOINT, from the latest '
+                   'checkpoint in the work dir')
+    p.add_argument('--data-root', '--data_dir', '--data-dir',
+                   dest='data_root',
+                   help='SSv2 folder as downloaded (holds labels/ and '
+                   '20bn-something-something-v2/)')
+    p.add_argument('--epochs', type=int, help='number of epochs (the LR '
+                   'schedule stretches to match)')
+    p.add_argument('--batch-size', '--batch_size', dest='batch_size',
+                   type=int, help='training clips per GPU (process)')
+    p.add_argument('--num-workers', '--num_workers', dest='num_workers',
+                   type=int, help='dataloader workers per process')
+    p.add_argument('--amp', action='store_true',
+                   help='mixed precision (CUDA: fp16 with loss scaling)')
+    p.add_argument('--auto-scale-lr', action='store_true',
+                   help='scale lr linearly from the total batch of 32 it '
+                   'is tuned for to the real total batch')
+    p.add_argument('--no-validate', action='store_true',
+                   help='skip validation during training')
+    p.add_argument('--seed', type=int, default=None, help='random seed')
+    p.add_argument('--diff-rank-seed', action='store_true',
+                   help='a different seed on each rank')
+    p.add_argument('--deterministic', action='store_true',
+                   help='deterministic cuDNN/algorithms')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config keys, e.g. '
+                   'model.backbone.pretrained=/path/resnet50.pth')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                   default='none', help='job launcher')
+    p.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                   help=argparse.SUPPRESS)
+    return p
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command-line flags to the config."""
+    if args.data_root:
+        set_data_root(cfg, args.data_root)
+    if args.epochs is not None:
+        set_epochs(cfg, args.epochs)
+    if args.batch_size is not None:
+        set_loader_option(cfg, 'batch_size', args.batch_size,
+                          loaders=('train_dataloader', ))
+    if args.num_workers is not None:
+        set_loader_option(cfg, 'num_workers', args.num_workers)
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+        cfg.default_hooks.checkpoint.pop('save_best', None)
+
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise InputError(f'--resume checkpoint not found: {args.resume}')
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+
+    randomness = cfg.get('randomness', {})
+    if args.seed is not None:
+        randomness['seed'] = args.seed
+    if args.diff_rank_seed:
+        randomness['diff_rank_seed'] = True
+    if args.deterministic:
+        randomness['deterministic'] = True
+    if randomness:
+        cfg.randomness = randomness
+    return cfg
+
+
+def train(args: argparse.Namespace):
+    """Build the Runner from CONFIG plus flags and train; returns the model."""
+    from mmengine.runner import Runner
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    runner = Runner.from_cfg(cfg)
+    log_device(runner)
+    return runner.train()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_cli(train, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
