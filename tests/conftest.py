@@ -1,0 +1,26 @@
+"""Shared fixtures: one tiny synthetic SSv2 set for the whole test session."""
+from pathlib import Path
+
+import pytest
+
+# The session set: small enough to build in about a second, long enough that
+# 16-frame sampling seldom repeats a frame (18-24 frames per video).
+SYNTHETIC_KWARGS = dict(
+    num_train_per_class=2, num_val_per_class=1, num_test_per_class=1,
+    height=48, fps=12, min_seconds=1.5, max_seconds=2.0, seed=0, workers=1,
+    progress=False)
+
+
+@pytest.fixture(scope='session')
+def synthetic_ssv2(tmp_path_factory) -> Path:
+    """Root of a synthetic SSv2-format set (official layout).
+
+    10 classes x (2 train + 1 validation + 1 test) VP9 ``.webm`` videos,
+    48x64 px, 12 fps, 1.5-2 s: ``labels/{labels,train,validation,test}.json``
+    and ``20bn-something-something-v2/<id>.webm``. Read-only: copy it if a
+    test needs to change it.
+    """
+    from tsm_plugin.datasets.synthetic import make_synthetic_ssv2
+    root = tmp_path_factory.mktemp('synthetic_ssv2')
+    make_synthetic_ssv2(str(root), **SYNTHETIC_KWARGS)
+    return root

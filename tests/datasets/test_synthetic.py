@@ -1,0 +1,130 @@
+"""The synthetic SSv2-format generator: layout, determinism, class design."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from tsm_plugin.datasets import synthetic
+from tsm_plugin.datasets.synthetic import TEMPLATES, make_synthetic_ssv2
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = dict(num_train_per_class=1, num_val_per_class=0, num_test_per_class=0,
+            height=32, min_seconds=1, max_seconds=1.5, workers=1,
+            progress=False)
+
+
+def load(root, split):
+    return json.loads((root / 'labels' / f'{split}.json').read_text())
+
+
+def decode_all(root):
+    out = {}
+    for path in sorted((root / synthetic.VIDEO_DIR).glob('*.webm')):
+        with av.open(str(path)) as c:
+            out[path.name] = np.stack(
+                [f.to_ndarray(format='rgb24') for f in c.decode(video=0)])
+    return out
+
+
+def test_layout_and_annotations(synthetic_ssv2):
+    labels = load(synthetic_ssv2, 'labels')
+    assert labels == {name: str(i) for i, name in enumerate(sorted(
+        t.replace('[', '').replace(']', '') for t in TEMPLATES))}
+    splits = {s: load(synthetic_ssv2, s)
+              for s in ('train', 'validation', 'test')}
+    ids = [it['id'] for items in splits.values() for it in items]
+    assert len(ids) == len(set(ids)) == 40 and all(i.isdigit() for i in ids)
+    videos = {p.stem for p in (synthetic_ssv2 / synthetic.VIDEO_DIR).iterdir()}
+    assert videos == set(ids)
+    assert all(set(it) == {'id'} for it in splits['test'])
+    for split, per_class in (('train', 2), ('validation', 1)):
+        templates = [it['template'] for it in splits[split]]
+        assert sorted(templates) == sorted(list(TEMPLATES) * per_class)
+        for it in splits[split]:
+            assert set(it) == {'id', 'label', 'template', 'placeholders'}
+            assert it['label'] == synthetic.fill_template(
+                it['template'], it['placeholders'])
+    it = next(i for i in splits['train']
+              if i['template'] == '[Something] falling like a rock')
+    assert it['label'] == f"{it['placeholders'][0]} falling like a rock"
+
+
+def test_same_seed_same_set_other_seed_other_set(tmp_path):
+    a, b, c = tmp_path / 'a', tmp_path / 'b', tmp_path / 'c'
+    make_synthetic_ssv2(str(a), seed=3, **TINY)
+    make_synthetic_ssv2(str(b), seed=3, **TINY)
+    make_synthetic_ssv2(str(c), seed=4, **TINY)
+    for name in ('labels', 'train', 'validation', 'test'):
+        assert load(a, name) == load(b, name)
+    fa, fb = decode_all(a), decode_all(b)
+    assert fa.keys() == fb.keys() and len(fa) == 10
+    for k in fa:
+        np.testing.assert_array_equal(fa[k], fb[k])
+    assert load(a, 'train') != load(c, 'train')
+
+
+def test_existing_set_needs_overwrite(tmp_path):
+    make_synthetic_ssv2(str(tmp_path), **TINY)
+    with pytest.raises(FileExistsError, match='already holds a set'):
+        make_synthetic_ssv2(str(tmp_path), **TINY)
+    out = make_synthetic_ssv2(str(tmp_path), overwrite=True, seed=1, **TINY)
+    assert out['counts'] == dict(train=10, validation=0, test=0)
+    assert len(os.listdir(out['video_dir'])) == 10
+
+
+def test_cli_runs_from_any_directory(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    out = tmp_path / 'set'
+    cmd = [sys.executable, str(REPO / 'tools' / 'make_synthetic_ssv2.py'),
+           '--out', str(out), '--num-train', '1', '--num-val', '1',
+           '--num-test', '0', '--height', '32', '--fps', '8',
+           '--max-seconds', '2', '--workers', '1']
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    assert len(load(out, 'train')) == len(load(out, 'validation')) == 10
+    with av.open(str(next((out / synthetic.VIDEO_DIR).iterdir()))) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.name, s.width, s.height) == ('vp9', 42, 32)
+        assert s.average_rate == 8
+
+    # the same CLI in-process (a second interpreter costs seconds): a user
+    # error ends in one line, no traceback
+    spec = importlib.util.spec_from_file_location('make_synthetic', cmd[1])
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    with pytest.raises(SystemExit, match=f'error: {out} already holds a set'):
+        tool.main(cmd[2:])
+
+
+def per_frame_motion(kind, key, n=36, seconds=3.0, trials=200):
+    """Mean per-frame motion while moving, and total motion, per video."""
+    speeds, totals = [], []
+    for seed in range(trials):
+        rng = np.random.default_rng(seed)
+        tr = synthetic._track(kind, rng, n, seconds, 72, 96, 10.)
+        step = np.abs(np.diff(tr[key]))
+        speeds.append(step[step > 1e-6].mean())
+        totals.append(np.abs(tr[key][-1] - tr[key][0]))
+    return np.mean(speeds), np.array(totals)
+
+
+@pytest.mark.parametrize('slow, fast, key', [('feather', 'rock', 'y'),
+                                             ('spin_on', 'spin_stop',
+                                              'angle')])
+def test_speed_pairs_differ_in_speed_not_in_end_points(slow, fast, key):
+    # Designed for TFD: the fast class moves ~3.5x more per frame, so at 4
+    # instead of 16 frames (4x the step) the slow one looks fast.
+    v_slow, d_slow = per_frame_motion(slow, key)
+    v_fast, d_fast = per_frame_motion(fast, key)
+    assert 2.8 < v_fast / v_slow < 4.5
+    # ...while first and last frames overlap: most fast totals fall in the
+    # slow class's range
+    inside = (d_fast >= d_slow.min()) & (d_fast <= d_slow.max())
+    assert inside.mean() > 0.8

@@ -1,0 +1,282 @@
+"""What a video dataset does with a video it cannot use: raise or skip.
+
+Large SSv2 copies hold a few broken files. A video cannot be used when it is
+missing, empty, truncated or not a video (the readers raise
+:class:`~tsm_plugin.datasets.video_io.VideoReadError`), has fewer than
+``min_frames`` frames, has a frame smaller than ``min_side`` pixels on a
+side, or changes frame size mid-stream (the clip could not be stacked).
+
+"Fewer frames than needed": TSN segment sampling repeats frames of a short
+video instead of failing (a 3-frame video gives 16 frames, each repeated),
+as TSM does, so by default (``min_frames=1``) only a video with no
+decodable frame is unusable; set ``min_frames`` to reject short ones.
+Odd sizes (e.g. 33x25) are fine: the pipeline resizes every frame.
+
+:class:`BadVideoPolicy` (a mixin for mmengine datasets) applies the
+``on_bad_video`` policy:
+
+* ``'raise'``: stop with the reader's one-line message naming the file
+  (the default for evaluation, where a replaced sample would bias the
+  metric);
+* ``'skip'`` (the default for training): log the file once, count it, and
+  return the next usable sample instead (index + 1, + 2, ... so the
+  replacement is deterministic). Known bad files are not opened again.
+  The bad-file marks and the skip counts live in shared memory, so they
+  hold across dataloader worker processes;
+  :class:`~tsm_plugin.engine.hooks.SkippedVideosHook` logs the count per
+  epoch.
+
+It also seeds each sample's augmentation when the sampler's index carries a
+seed (:class:`~tsm_plugin.engine.samplers.SeededIndex`), see
+:func:`seeded_rng`.
+"""
+import multiprocessing as mp
+import random
+from contextlib import contextmanager
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.logging import print_log
+
+from ..errors import InputError
+from .video_io import VideoReadError, open_video
+
+POLICIES = ('raise', 'skip')
+# Fresh failures in a row before "skip" gives up: a wrong data_root or
+# video folder makes every file fail, and that must stop, not scan 169k.
+MAX_CONSECUTIVE_BAD = 50
+
+
+@contextmanager
+def seeded_rng(seed: Optional[int]):
+    """Seed random, numpy and torch (CPU) for a block, then restore them.
+
+    The block's randomness is a function of ``seed`` alone; the caller's
+    random streams continue as if the block had not run. ``None`` does
+    nothing.
+    """
+    if seed is None:
+        yield
+        return
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.default_generator.manual_seed(seed)  # CPU only: CUDA untouched
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+
+
+def check_video(path: str, min_frames: int = 1, min_side: int = 8,
+                backend: str = 'auto') -> Optional[str]:
+    """Decode every frame of ``path``; None if usable, else why not.
+
+    The same rules as :class:`BadVideoPolicy` (what training would skip or
+    raise on), applied to all frames instead of the sampled ones: the
+    pre-cluster check of ``tools/preflight.py``.
+    """
+    try:
+        with open_video(path, backend) as reader:
+            if reader.num_frames < min_frames:
+                return (f'cannot read video {path}: {reader.num_frames} '
+                        f'frames, fewer than min_frames={min_frames}')
+            shapes = set()
+            step = 64  # bounded memory for long videos
+            for start in range(0, reader.num_frames, step):
+                stop = min(start + step, reader.num_frames)
+                shapes.update(f.shape[:2] for f in reader.get_frames(
+                    list(range(start, stop))))
+    except VideoReadError as err:
+        return str(err)
+    if len(shapes) > 1:
+        return (f'cannot read video {path}: the frame size changes within '
+                f'the video ({sorted(shapes)})')
+    h, w = shapes.pop()
+    if min(h, w) < min_side:
+        return (f'cannot read video {path}: frames are {w}x{h} px, smaller '
+                f'than min_side={min_side}')
+    return None
+
+
+class _SharedState:
+    """Bad-file marks and skip counts, shared with the dataloader workers.
+
+    Lock-free shared memory (``RawArray``), so it crosses fork and spawn
+    alike: each process counts its skips in its own slot (0: the main
+    process, 1 + worker id: a worker), and the counts are summed and reset
+    between epochs, when the workers are idle. Two workers meeting the same
+    new bad file at the same instant may both log it; nothing else races.
+    Pickling outside of a worker start (``copy.deepcopy``) makes a private
+    copy instead of failing.
+    """
+
+    SLOTS = 64
+
+    def __init__(self, size: int, bad=None, skips=None):
+        self.bad = mp.RawArray('b', bad if bad is not None else max(size, 1))
+        self.skips = mp.RawArray('q', skips if skips is not None else
+                                 self.SLOTS + 1)
+
+    def mark_bad(self, idx: int) -> bool:
+        """Mark ``idx`` bad; whether it was not marked before."""
+        first = not self.bad[idx]
+        self.bad[idx] = 1
+        return first
+
+    def count_skip(self) -> None:
+        info = torch.utils.data.get_worker_info()
+        slot = 0 if info is None else 1 + info.id % self.SLOTS
+        self.skips[slot] += 1
+
+    def pop_skips(self) -> int:
+        count = sum(self.skips)
+        for i in range(len(self.skips)):
+            self.skips[i] = 0
+        return count
+
+    def __getstate__(self):
+        from multiprocessing.context import get_spawning_popen
+        if get_spawning_popen() is not None:  # a worker starting: share
+            return self.__dict__
+        return dict(copy=(list(self.bad), list(self.skips)))
+
+    def __setstate__(self, state):
+        if 'copy' in state:
+            bad, skips = state['copy']
+            state = _SharedState(0, bad, skips).__dict__
+        self.__dict__.update(state)
+
+
+class BadVideoPolicy:
+    """Mixin for an mmengine ``BaseDataset`` whose pipeline decodes videos.
+
+    Call :meth:`_init_bad_video_policy` in ``__init__`` before the base
+    class's ``__init__``. Each sample's file is ``data_list[i]['filename']``.
+
+    Args (of ``_init_bad_video_policy``):
+        on_bad_video (str, optional): 'raise' or 'skip'; None: 'skip' for
+            training, 'raise' with ``test_mode``.
+        min_frames (int): Fewest frames a usable video has (>= 1).
+        min_side (int): Fewest pixels on a side of a usable frame.
+    """
+
+    def _init_bad_video_policy(self, on_bad_video: Optional[str],
+                               test_mode: bool, min_frames: int = 1,
+                               min_side: int = 8) -> None:
+        if on_bad_video is None:
+            on_bad_video = 'raise' if test_mode else 'skip'
+        if on_bad_video not in POLICIES:
+            raise InputError(f'on_bad_video must be one of {POLICIES}, got '
+                             f'{on_bad_video!r}')
+        if min_frames < 1 or min_side < 1:
+            raise InputError(f'min_frames and min_side must be >= 1, got '
+                             f'{min_frames} and {min_side}')
+        self.on_bad_video = on_bad_video
+        self.min_frames = int(min_frames)
+        self.min_side = int(min_side)
+        self._bad_state = None
+
+    def full_init(self) -> None:
+        super().full_init()
+        if getattr(self, '_bad_state', None) is None:
+            self._bad_state = _SharedState(len(self))
+
+    # -- checks ---------------------------------------------------------
+    def _check_frames(self, results: dict) -> None:
+        total = results['total_frames']
+        if total < self.min_frames:
+            raise VideoReadError(
+                f"cannot read video {results.get('filename')}: {total} "
+                f'frames, fewer than min_frames={self.min_frames}')
+
+    def _check_size(self, results: dict) -> None:
+        path = results.get('filename')
+        shapes = {tuple(img.shape[:2]) for img in results['imgs']}
+        if len(shapes) > 1:
+            raise VideoReadError(
+                f'cannot read video {path}: the frame size changes within '
+                f'the video ({sorted(shapes)})')
+        h, w = shapes.pop()
+        if min(h, w) < self.min_side:
+            raise VideoReadError(
+                f'cannot read video {path}: frames are {w}x{h} px, smaller '
+                f'than min_side={self.min_side}')
+
+    def _prepare_checked(self, idx: int):
+        """``prepare_data``, checking the video as soon as the pipeline has
+        opened it (frame count) and decoded it (frame sizes)."""
+        results = self.get_data_info(idx)
+        frames_checked = size_checked = False
+        for transform in self.pipeline.transforms:
+            results = transform(results)
+            if results is None:
+                return None
+            if not frames_checked and 'total_frames' in results:
+                self._check_frames(results)
+                frames_checked = True
+            if not size_checked and results.get('imgs'):
+                self._check_size(results)
+                size_checked = True
+        return results
+
+    # -- the policy -----------------------------------------------------
+    def _mark_bad(self, idx: int, err: Exception) -> None:
+        if self._bad_state.mark_bad(idx):
+            print_log(f'skipping a video that cannot be used '
+                      f"(on_bad_video='skip'): {err}", logger='current',
+                      level=30)
+
+    def pop_skip_count(self) -> int:
+        """Samples replaced since the last call (all worker processes)."""
+        state = self._bad_state
+        return 0 if state is None else state.pop_skips()
+
+    def bad_indices(self) -> list:
+        """Indices of the videos found unusable so far."""
+        state = self._bad_state
+        return [] if state is None else [
+            i for i, b in enumerate(state.bad[:len(self)]) if b]
+
+    def __getitem__(self, idx):
+        if not self._fully_initialized:
+            self.full_init()
+        seed = getattr(idx, 'seed', None)
+        idx = int(idx)
+        n = len(self)
+        state = self._bad_state
+        fresh_failures, first_error = 0, None
+        refetch = 0
+        for step in range(n):
+            cand = (idx + step) % n
+            if self.on_bad_video == 'skip' and state.bad[cand]:
+                continue
+            try:
+                with seeded_rng(seed):
+                    data = self._prepare_checked(cand)
+            except VideoReadError as err:
+                if self.on_bad_video == 'raise':
+                    raise
+                self._mark_bad(cand, err)
+                first_error = first_error or err
+                fresh_failures += 1
+                if fresh_failures >= MAX_CONSECUTIVE_BAD:
+                    raise InputError(
+                        f'{fresh_failures} videos in a row cannot be used '
+                        f'(first: {first_error}); check data_root and '
+                        'data_prefix, or run tools/preflight.py') from None
+                continue
+            if data is None:  # a transform dropped it (mmengine's rule)
+                if self.test_mode or refetch >= self.max_refetch:
+                    raise InputError(f'the pipeline returned no data for '
+                                     f'sample {cand} ({refetch} refetches)')
+                refetch += 1
+                continue
+            if cand != idx:
+                state.count_skip()
+            return data
+        raise InputError(f'no usable video among the {n} of this dataset '
+                         f'(first error: {first_error})')
