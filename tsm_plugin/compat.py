@@ -166,6 +166,92 @@ def fix_resnet_tsm_init() -> bool:
     return True
 
 
+def _cuda_free_dist_init(original):
+    """Wrap an mmengine ``_init_dist_*`` so it runs on a torch without CUDA.
+
+    With CUDA it calls ``original`` unchanged. Without it, ``nccl`` (the
+    config default, CUDA-only) becomes ``gloo`` and ``torch.cuda.set_device``
+    is a no-op for the duration of the call.
+    """
+    import functools
+
+    import torch
+
+    @functools.wraps(original)
+    def init(backend, *args, **kwargs):
+        if torch.cuda.is_available():
+            return original(backend, *args, **kwargs)
+        if backend == 'nccl':
+            backend = 'gloo'
+        set_device = torch.cuda.set_device
+        torch.cuda.set_device = lambda device: None
+        try:
+            return original(backend, *args, **kwargs)
+        finally:
+            torch.cuda.set_device = set_device
+
+    init._tsm_plugin_fixed = True
+    return init
+
+
+def fix_cpu_dist_init() -> bool:
+    """Let ``--launcher pytorch|slurm|mpi`` start on a machine without CUDA.
+
+    mmengine 0.10.7's ``_init_dist_pytorch``, ``_init_dist_slurm`` and
+    ``_init_dist_mpi`` (``mmengine/dist/utils.py``,
+    https://github.com/open-mmlab/mmengine/blob/v0.10.7/mmengine/dist/utils.py)
+    call ``torch.cuda.set_device(local_rank)`` unconditionally, which raises
+    on a CPU-only torch (``torch._C has no attribute '_cuda_setDevice'``), and
+    our config's ``dist_cfg.backend='nccl'`` needs CUDA anyway. Without CUDA
+    the backend becomes ``gloo`` and ``set_device`` is skipped, so
+    ``tools/dist_train.sh`` runs on CPU with no config change. With CUDA
+    nothing changes. ``init_dist`` looks these helpers up as module globals,
+    so replacing them there is enough. Tested in
+    ``tests/test_distributed.py`` (stock failure, fix, 2-process run).
+
+    Returns:
+        bool: whether the patch was installed.
+    """
+    from mmengine.dist import utils
+    if getattr(utils._init_dist_pytorch, '_tsm_plugin_fixed', False):
+        return False
+    for name in ('_init_dist_pytorch', '_init_dist_slurm', '_init_dist_mpi'):
+        setattr(utils, name, _cuda_free_dist_init(getattr(utils, name)))
+    return True
+
+
+def fix_cpu_ddp_device_ids() -> bool:
+    """Let mmengine wrap a CPU model in ``MMDistributedDataParallel``.
+
+    ``Runner.wrap_model`` (mmengine 0.10.7,
+    https://github.com/open-mmlab/mmengine/blob/v0.10.7/mmengine/runner/runner.py)
+    always passes ``device_ids=[LOCAL_RANK]``; torch's DDP refuses that for a
+    module on CPU ("device_ids and output_device arguments only work with
+    single-device/multiple-device GPU modules or CPU modules"). For a module
+    whose parameters are all on CPU, ``device_ids``/``output_device`` are
+    dropped, which is what DDP expects there. GPU modules are untouched.
+    Tested in ``tests/test_distributed.py``.
+
+    Returns:
+        bool: whether the patch was installed.
+    """
+    from mmengine.model import MMDistributedDataParallel
+    original = MMDistributedDataParallel.__init__
+    if getattr(original, '_tsm_plugin_fixed', False):
+        return False
+
+    def __init__(self, module, *args, **kwargs):
+        devices = {p.device.type for p in module.parameters()}
+        if devices == {'cpu'}:
+            kwargs.pop('device_ids', None)
+            kwargs.pop('output_device', None)
+        original(self, module, *args, **kwargs)
+
+    __init__._tsm_plugin_fixed = True
+    MMDistributedDataParallel.__init__ = __init__
+    return True
+
+
 def apply() -> None:
     """Apply every fix once, in the order their imports need."""
     global _APPLIED
@@ -180,4 +266,6 @@ def apply() -> None:
         'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
     importlib.import_module('mmaction.models')
     fix_resnet_tsm_init()
+    fix_cpu_dist_init()
+    fix_cpu_ddp_device_ids()
     _APPLIED = True

@@ -20,11 +20,21 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
 
+# NaN/inf loss stops the run before that state is saved; SIGTERM/SIGUSR1
+# (preemption, time limit) saves iter_N.pth and exits 3 (tools/slurm_train.sh
+# requeues); unusable videos replaced per epoch are counted in the log.
+custom_hooks = [
+    dict(type='NonFiniteLossHook'),
+    dict(type='PreemptionHook'),
+    dict(type='SkippedVideosHook'),
+]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     # fork: workers share the parsed annotations; opencv's own threads would
     # fight the dataloader workers for cores.
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # nccl on GPUs; without CUDA tsm_plugin.compat switches to gloo.
     dist_cfg=dict(backend='nccl'))
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)

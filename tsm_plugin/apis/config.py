@@ -23,14 +23,16 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def iter_datasets(cfg: Config):
+def iter_datasets(cfg: Config, loaders: Sequence[str] = DATALOADERS):
     """Yield the dataset dict of every dataloader the config defines.
+
+    ``loaders`` restricts the walk to some dataloaders (names in the config).
 
     Wrapped datasets (``RepeatDataset``, ``ConcatDataset``...) are walked
     down to the leaves, the dicts that carry ``ann_file``.
     """
     seen = set()
-    for name in DATALOADERS:
+    for name in loaders:
         loader = cfg.get(name)
         if not loader:
             continue
@@ -95,3 +97,29 @@ def set_loader_option(cfg: Config, key: str, value: int,
         if key == 'num_workers' and value == 0:
             # persistent workers need workers.
             loader['persistent_workers'] = False
+
+
+def set_num_frames(cfg: Config, num_frames: int) -> None:
+    """Use ``num_frames`` frames everywhere a frame count lives, together.
+
+    mmaction2 keeps it in three places: the backbone's shift
+    (``backbone.num_segments``), the head's consensus
+    (``cls_head.num_segments``) and every sampler's ``num_clips``. Changing
+    one alone gives silently wrong numbers (mmaction2 #361) or a crash
+    (#2767).
+    """
+    if num_frames < 1:
+        raise InputError(f'number of frames must be >= 1, got {num_frames}')
+    model = cfg.model
+    for part in ('backbone', 'cls_head'):
+        if part in model and 'num_segments' in model[part]:
+            model[part]['num_segments'] = num_frames
+    pipelines = [ds.get('pipeline') or [] for ds in iter_datasets(cfg)]
+    pipelines += [cfg.get(k) for k in ('train_pipeline', 'val_pipeline',
+                                        'test_pipeline') if cfg.get(k)]
+    for pipeline in pipelines:
+        for transform in pipeline:
+            if 'num_clips' in transform:
+                transform['num_clips'] = num_frames
+    if 'num_frames' in cfg:
+        cfg.num_frames = num_frames

@@ -6,8 +6,10 @@ from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
+from ..engine.distributed import check_sync_bn
 from ..errors import InputError
-from .config import load_config, set_data_root, set_loader_option
+from .config import (load_config, set_data_root, set_loader_option,
+                     set_num_frames)
 from .runtime import log_device, run_cli
 
 
@@ -24,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
                    type=int, help='test clips per GPU (process)')
     p.add_argument('--num-workers', '--num_workers', dest='num_workers',
                    type=int, help='dataloader workers per process')
+    p.add_argument('--num-frames', '--num_frames', dest='num_frames',
+                   type=int, help='evaluate at N frames instead of the '
+                   'trained count (sets the backbone, the head and the '
+                   'sampler together; see tools/eval_tfd.py for a sweep)')
     p.add_argument('--dump', metavar='FILE.pkl',
                    help='also dump the predictions to this pickle file')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -41,12 +47,18 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         raise InputError(f'checkpoint not found: {args.checkpoint}')
     if args.data_root:
         set_data_root(cfg, args.data_root)
+    if args.num_frames is not None:
+        if args.num_frames < 1:
+            raise InputError(f'--num-frames must be >= 1, got '
+                             f'{args.num_frames}')
+        set_num_frames(cfg, args.num_frames)
     if args.batch_size is not None:
         set_loader_option(cfg, 'batch_size', args.batch_size,
                           loaders=('test_dataloader', ))
     if args.num_workers is not None:
         set_loader_option(cfg, 'num_workers', args.num_workers)
     cfg.launcher = args.launcher
+    check_sync_bn(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

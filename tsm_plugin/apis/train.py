@@ -13,6 +13,8 @@ from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
+from ..engine.distributed import check_sync_bn
+from ..engine.hooks import NonFiniteLossError, Preempted
 from ..errors import InputError
 from .config import (load_config, set_data_root, set_epochs,
                      set_loader_option)
@@ -82,6 +84,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.default_hooks.checkpoint.pop('save_best', None)
 
     cfg.launcher = args.launcher
+    check_sync_bn(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -126,8 +129,16 @@ def train(args: argparse.Namespace):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Exit status: 0 done, 2 bad input, 3 preempted (resumable), 1 else."""
     args = build_parser().parse_args(argv)
-    return run_cli(train, args)
+    try:
+        return run_cli(train, args)
+    except Preempted as e:  # checkpoint saved: --resume continues
+        sys.stderr.write(f'preempted: {e}\n')
+        return e.exit_code
+    except NonFiniteLossError as e:
+        sys.stderr.write(f'error: {e}\n')
+        return 1
 
 
 if __name__ == '__main__':

@@ -39,14 +39,16 @@ train_dataloader = dict(
     batch_size=8,  # clips per GPU (the user's plan)
     num_workers=8,  # ~27 ms per clip to decode+augment: 8 keep a GPU fed
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # DefaultSampler's order, plus skip-ahead on resume and one seed per clip
+    sampler=dict(type='ResumableSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         ann_file=ann_file_train,
         label_file=label_file,
         data_prefix=data_prefix,
-        pipeline=train_pipeline))
+        pipeline=train_pipeline,
+        on_bad_video='skip'))  # a broken .webm: logged once, replaced
 val_dataloader = dict(
     batch_size=8,
     num_workers=8,
@@ -59,7 +61,8 @@ val_dataloader = dict(
         label_file=label_file,
         data_prefix=data_prefix,
         pipeline=val_pipeline,
-        test_mode=True))
+        test_mode=True,
+        on_bad_video='raise'))  # a replaced clip would bias top-1
 # SSv2's test.json has no labels: report on the validation split, as papers do.
 test_dataloader = val_dataloader
 

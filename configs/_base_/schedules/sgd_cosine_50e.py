@@ -1,8 +1,8 @@
 # SGD + cosine annealing over 50 epochs, validated every epoch.
 max_epochs = 50
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,
-    val_interval=1)
+    type='ResumableEpochBasedTrainLoop',  # --resume continues at the exact batch
+    max_epochs=max_epochs, val_begin=1, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
@@ -23,6 +23,6 @@ optim_wrapper = dict(
     # TSM repo: gradient clipping at 20 keeps early from-fc-init steps sane.
     clip_grad=dict(max_norm=20, norm_type=2))
 
-# lr 0.01 is tuned for a total batch of 32 (4 GPUs x 8 clips, as in FFN).
+# lr 0.01 is tuned for a total batch of 32 (FFN: 2 GPUs x 16; ours: 4 x 8).
 # Off by default: --auto-scale-lr rescales lr linearly to the real batch.
 auto_scale_lr = dict(enable=False, base_batch_size=32)

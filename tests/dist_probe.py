@@ -1,0 +1,67 @@
+"""Test-only hook for tests/test_distributed.py (imported by the training
+processes through ``custom_imports``; not a test module).
+
+Every rank writes what it saw to ``<work_dir>/probe/rank<R>.json``: the
+process group's backend, the optimizer's initial learning rates, a digest of
+its weights at the start of training and after each epoch, and the
+sampler's indices per epoch.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+
+from mmengine.dist import get_backend, get_rank, get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmaction.registry import HOOKS
+
+
+def weights_digest(state_dict: dict) -> str:
+    """sha256 of every tensor's bytes, in key order (bit-exact equality)."""
+    h = hashlib.sha256()
+    for key in sorted(state_dict):
+        h.update(key.encode())
+        h.update(state_dict[key].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@HOOKS.register_module()
+class RankProbeHook(Hook):
+    """Record per-rank facts; LOWEST so the stock hooks have run first."""
+
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.record = dict(epochs={})
+
+    def _model(self, runner):
+        model = runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def _dump(self, runner):
+        self.record.update(rank=get_rank(), world_size=get_world_size(),
+                           backend=get_backend())
+        path = osp.join(runner.work_dir, 'probe', f'rank{get_rank()}.json')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(self.record, f)
+
+    def before_train(self, runner):
+        optimizer = runner.optim_wrapper.optimizer
+        self.record['initial_lr'] = [
+            g['initial_lr'] for g in optimizer.param_groups]
+        self.record['start'] = dict(
+            iter=runner.iter, epoch=runner.epoch,
+            digest=weights_digest(self._model(runner).state_dict()))
+        self._dump(runner)
+
+    def before_train_epoch(self, runner):
+        sampler = runner.train_dataloader.sampler
+        self.record['epochs'][str(runner.epoch + 1)] = dict(
+            indices=[int(i) for i in sampler])
+
+    def after_train_epoch(self, runner):
+        epoch = self.record['epochs'][str(runner.epoch + 1)]
+        epoch['digest'] = weights_digest(self._model(runner).state_dict())
+        self._dump(runner)

@@ -1,0 +1,70 @@
+"""The tiny real config of the reliability tests: the demo recipe (TSM-R18,
+SSv2Dataset on the synthetic set, real VP9 decoding) at 4 frames of 32 px,
+batch 2, with the reliability parts switched on (resumable loop and
+sampler, preemption, non-finite loss and skipped-video hooks)."""
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
+
+TRAIN_PIPELINE = [
+    dict(type='VideoInit'),
+    dict(type='SegmentSampleFrames', num_clips=4),
+    dict(type='VideoDecode'),
+    dict(type='Resize', scale=(-1, 36)),
+    dict(type='MultiScaleCrop', input_size=32, scales=(1, .875, .75, .66),
+         random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
+    dict(type='Resize', scale=(32, 32), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCHW'),
+    dict(type='PackActionInputs'),
+]
+
+RELIABILITY_HOOKS = [
+    dict(type='NonFiniteLossHook'),
+    dict(type='PreemptionHook'),
+    dict(type='SkippedVideosHook'),
+]
+
+
+def tiny_cfg(data_root, work_dir, epochs=2, workers=0, batch_size=2,
+             **dataset):
+    """Config dict for Runner.from_cfg (also dumped for tools/train.py)."""
+    from mmengine.config import Config
+    from tsm_plugin.apis.config import set_num_frames
+    cfg = Config.fromfile(DEMO)
+    set_num_frames(cfg, 4)
+    cfg.work_dir = str(work_dir)
+    loader = cfg.train_dataloader
+    loader.update(batch_size=batch_size, num_workers=workers,
+                  persistent_workers=workers > 0,
+                  sampler=dict(type='ResumableSampler', shuffle=True))
+    loader.dataset.update(data_root=str(data_root), pipeline=TRAIN_PIPELINE,
+                          **dataset)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1,
+                                        max_keep_ckpts=-1)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.custom_hooks = list(RELIABILITY_HOOKS)
+    cfg.train_cfg = dict(type='ResumableEpochBasedTrainLoop',
+                         max_epochs=epochs)
+    cfg.param_scheduler = [s for s in cfg.param_scheduler
+                           if epochs > 1 or s.type == 'LinearLR']
+    for sched in cfg.param_scheduler:  # the schedule spans `epochs`
+        sched.end = 1 if sched.type == 'LinearLR' else epochs
+        if 'T_max' in sched:
+            sched.T_max = epochs - 1
+    cfg.randomness = dict(seed=0)
+    cfg.visualizer = dict(type='ActionVisualizer', vis_backends=[])
+    return cfg
+
+
+def stop_workers(runner):
+    """Shut persistent dataloader workers down now: left to the garbage
+    collector, torch waits ~5 s per worker (stock torch/mmengine), which
+    would land on whichever later test happens to collect them."""
+    loader = runner.train_dataloader
+    workers = getattr(loader, '_iterator', None)
+    if workers is not None and hasattr(workers, '_shutdown_workers'):
+        workers._shutdown_workers()
+        loader._iterator = None

@@ -1,0 +1,64 @@
+"""A toy mmengine Runner (linear model, random tensors) for checkpoint tests.
+
+The checkpoint machinery does not depend on the model, so these tests run in
+well under a second per training; resume exactness is tested on the real
+TSM stack in test_preemption.py.
+"""
+import uuid
+
+import torch
+from mmengine.model import BaseModel
+from torch.utils.data import Dataset
+
+
+class ToyDataset(Dataset):
+    metainfo = dict(classes=('a', 'b'))
+
+    def __init__(self, n=8):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(n, 4, generator=g)
+        self.y = torch.randint(0, 2, (n, ), generator=g)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, idx):
+        return dict(inputs=self.x[idx], labels=self.y[idx])
+
+
+class ToyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, inputs, labels, mode='tensor'):
+        logits = self.fc(inputs)
+        if mode == 'loss':
+            return dict(loss=torch.nn.functional.cross_entropy(logits, labels))
+        return logits
+
+
+def make_runner(work_dir, max_epochs=3, resume=False, load_from=None,
+                max_keep_ckpts=1, custom_hooks=()):
+    import tsm_plugin  # noqa: F401  (atomic checkpoints, safe loading)
+    from mmengine.runner import Runner
+    return Runner(
+        model=ToyModel(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=ToyDataset(), batch_size=2, num_workers=0,
+            collate_fn=dict(type='default_collate'),
+            sampler=dict(type='DefaultSampler', shuffle=True)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(type='CheckpointHook', interval=1,
+                            max_keep_ckpts=max_keep_ckpts)),
+        custom_hooks=list(custom_hooks),
+        randomness=dict(seed=0),
+        resume=resume,
+        load_from=load_from,
+        default_scope='mmengine',
+        experiment_name=f'toy_{uuid.uuid4().hex}')

@@ -1,0 +1,209 @@
+"""Atomic checkpoints (a kill at any moment leaves a resumable work dir) and
+safe loading (a checkpoint never runs code)."""
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import tsm_plugin  # noqa: F401  (installs the checkpoint fixes)
+from tsm_plugin.engine import checkpoint as ckpt
+from tsm_plugin.errors import InputError
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+# A child that trains the toy model for 3 epochs, keeping ONE checkpoint
+# (mmengine deletes the previous one before writing the next), and SIGKILLs
+# itself during the epoch-2 save at the moment named by argv[2].
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path[:0] = [{repo!r}, {here!r}]
+    import _toy
+    from tsm_plugin.engine import checkpoint as ckpt
+
+    work_dir, moment = sys.argv[1], sys.argv[2]
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    write, replace = ckpt.AtomicFile.write, os.replace
+    def killing_write(self, data):
+        if moment == 'mid-write' and self.path.endswith('epoch_2.pth'):
+            self._file.write(data[:len(data) // 2])
+            self._file.flush()
+            die()
+        if moment == 'before-pointer' and self.path.endswith(
+                'last_checkpoint') and 'epoch_2' in data:
+            die()
+        return write(self, data)
+    def killing_replace(src, dst):
+        if moment == 'before-rename' and dst.endswith('epoch_2.pth'):
+            die()
+        return replace(src, dst)
+    ckpt.AtomicFile.write = killing_write
+    ckpt.os.replace = killing_replace
+    _toy.make_runner(work_dir, max_epochs=3, max_keep_ckpts=1).train()
+""").format(repo=str(REPO), here=str(HERE))
+
+
+class _Capture:
+    """Hook body: the epoch/iter a (resumed) run starts from."""
+    priority = 'VERY_LOW'
+
+    def before_train(self, runner):
+        self.start = (runner.epoch, runner.iter)
+
+
+def _capture_hook():
+    from mmengine.hooks import Hook
+    return type('CaptureHook', (_Capture, Hook), {})()
+
+
+@pytest.mark.parametrize('moment',
+                         ['mid-write', 'before-rename', 'before-pointer'])
+def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
+        tmp_path, moment):
+    child = subprocess.run(
+        [sys.executable, '-c', KILLER, str(tmp_path), moment],
+        capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+
+    pointer = (tmp_path / 'last_checkpoint').read_text().strip()
+    assert pointer.endswith('epoch_1.pth')
+    # The file it names is complete: mmengine would have deleted it already
+    # (max_keep_ckpts=1) and left a half-written epoch_2.pth.
+    assert ckpt.is_complete_checkpoint(pointer)
+    assert torch.load(pointer)['meta']['epoch'] == 1
+    epoch_2 = tmp_path / 'epoch_2.pth'
+    assert not epoch_2.exists() or ckpt.is_complete_checkpoint(str(epoch_2))
+
+    import _toy
+    capture = _capture_hook()
+    runner = _toy.make_runner(tmp_path, max_epochs=3, resume=True,
+                              custom_hooks=[capture])
+    runner.train()
+    assert capture.start == (1, 4)  # epoch 1 done, 4 iterations of 2
+    assert runner.epoch == 3
+    assert (tmp_path / 'last_checkpoint').read_text().strip().endswith(
+        'epoch_3.pth')
+    # The killed save's temporary file was cleared; only the kept remains.
+    assert sorted(p.name for p in tmp_path.iterdir()
+                  if p.suffix in ('.pth', '.tmp')) == ['epoch_3.pth']
+
+
+def test_atomic_file_keeps_old_content_on_error(tmp_path):
+    path = tmp_path / 'f.txt'
+    ckpt.atomic_write(path, 'old')
+    with pytest.raises(ZeroDivisionError):
+        with ckpt.AtomicFile(path, 'w') as f:
+            f.write('new, half')
+            1 / 0
+    assert path.read_text() == 'old'
+    assert [p.name for p in tmp_path.iterdir()] == ['f.txt']
+
+
+def test_resume_falls_back_when_last_checkpoint_is_broken(tmp_path):
+    import _toy
+    _toy.make_runner(tmp_path, max_epochs=2, max_keep_ckpts=-1).train()
+    # A moved work dir: last_checkpoint holds a path that no longer exists,
+    # but the file is here under the same name.
+    (tmp_path / 'last_checkpoint').write_text('/elsewhere/epoch_2.pth')
+    found = ckpt.find_resumable_checkpoint(str(tmp_path))
+    assert found == str(tmp_path / 'epoch_2.pth')
+    # The named file is truncated (copied by hand, cut off): the newest
+    # complete checkpoint is used instead.
+    data = (tmp_path / 'epoch_2.pth').read_bytes()
+    (tmp_path / 'epoch_2.pth').write_bytes(data[:len(data) // 3])
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    assert ckpt.find_resumable_checkpoint(str(tmp_path)) == str(
+        tmp_path / 'epoch_1.pth')
+    (tmp_path / 'last_checkpoint').unlink()
+    assert ckpt.find_resumable_checkpoint(str(tmp_path)) is None
+
+
+class Payload:
+    """Unpickling this creates a file: the side effect that must not happen.
+    """
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return Path.touch, (Path(self.target), )
+
+
+def _malicious_checkpoint(tmp_path):
+    """A real mmengine checkpoint with one extra pickled object."""
+    import _toy
+    _toy.make_runner(tmp_path / 'run', max_epochs=1).train()
+    good = torch.load(tmp_path / 'run' / 'epoch_1.pth')
+    target = tmp_path / 'pwned'
+    good['meta']['note'] = Payload(target)
+    evil = tmp_path / 'evil.pth'
+    torch.save(good, evil)
+    return evil, target
+
+
+def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path,
+                                                         monkeypatch):
+    evil, target = _malicious_checkpoint(tmp_path)
+    # Even when the environment asks torch to load without weights_only.
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    import _toy
+    for resume in (True, False):  # --resume CKPT and load_from=CKPT
+        runner = _toy.make_runner(tmp_path / 'w', resume=resume,
+                                  load_from=str(evil))
+        with pytest.raises(InputError) as err:
+            runner.train()
+        assert str(err.value).startswith(f'checkpoint refused: {evil}')
+        assert '(pathlib.Path)' in str(err.value)  # what it would call
+        assert '\n' not in str(err.value)
+    assert not target.exists()
+    # Stock torch.load (weights_only=False under that variable) would run it.
+    torch.load(evil, weights_only=False)
+    assert target.exists()
+
+
+def test_bad_checkpoint_files_fail_with_one_line(tmp_path):
+    import _toy
+    _toy.make_runner(tmp_path / 'run', max_epochs=1).train()
+    data = (tmp_path / 'run' / 'epoch_1.pth').read_bytes()
+    cases = {
+        'truncated.pth': data[:len(data) // 2],
+        'empty.pth': b'',
+        'text.pth': b'not a checkpoint\n',
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ckpt.CheckpointError) as err:
+            ckpt.load_checkpoint_file(str(path))
+        message = str(err.value)
+        assert str(path) in message and '\n' not in message, message
+        assert ('incomplete' in message or 'not a PyTorch' in message)
+    with pytest.raises(ckpt.CheckpointError, match='not found'):
+        ckpt.load_checkpoint_file(str(tmp_path / 'missing.pth'))
+    # A good one loads, values intact.
+    loaded = ckpt.load_checkpoint_file(str(tmp_path / 'run' / 'epoch_1.pth'))
+    assert loaded['meta']['epoch'] == 1 and 'state_dict' in loaded
+
+
+def test_test_cli_refuses_malicious_checkpoint_in_one_line(
+        tmp_path, synthetic_ssv2):
+    evil, target = _malicious_checkpoint(tmp_path)
+    out = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / 'test.py'),
+         str(REPO / 'configs' / 'tsm_demo_synthetic.py'), str(evil),
+         '--data-root', str(synthetic_ssv2), '--work-dir',
+         str(tmp_path / 'w'), '--num-workers', '0'],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.stderr.strip() == (
+        f'error: checkpoint refused: {evil} holds a pickled object that '
+        'mmengine/mmaction2 checkpoints never contain (pathlib.Path); '
+        'nothing from it was run. Load only checkpoints from a trusted '
+        'source.')
+    assert not target.exists()

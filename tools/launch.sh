@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# What tools/dist_*.sh and tools/slurm_*.sh share: start one process of
+# SCRIPT per GPU (without CUDA, CPU processes over gloo).
+#
+#   tools/launch.sh torchrun NPROC SCRIPT [args]
+#       NPROC processes on this node, `SCRIPT args --launcher pytorch`.
+#       NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1): multi-node, the
+#       same on every node but NODE_RANK (0..NNODES-1). MASTER_PORT or PORT:
+#       on one node a free port by default, on several 29500.
+#   tools/launch.sh srun PARTITION JOB_NAME SCRIPT [args]
+#       one SLURM task per GPU, `SCRIPT args --launcher slurm`; mmengine
+#       reads ranks and the master address from SLURM's variables.
+#       GPUS (8, in all), GPUS_PER_NODE (min(GPUS, 8)), CPUS_PER_TASK (5:
+#       dataloader workers + 1), SRUN_ARGS (more srun options). Exits with
+#       the highest status of the tasks (srun's rule).
+#
+# PYTHON picks the interpreter (default: the repo's .venv, else `python`).
+set -uo pipefail
+
+usage() {
+    echo "usage: $0 torchrun NPROC SCRIPT [args]" >&2
+    echo "       $0 srun PARTITION JOB_NAME SCRIPT [args]" >&2
+    exit 2
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$ROOT/.venv/bin/python" ]; then
+        PYTHON="$ROOT/.venv/bin/python"
+    else
+        PYTHON=python
+    fi
+fi
+
+launch_torchrun() {
+    local nproc=$1 script=$2
+    shift 2
+    local nnodes=${NNODES:-1}
+    local port=${MASTER_PORT:-${PORT:-}}
+    if [ -z "$port" ]; then
+        if [ "$nnodes" -gt 1 ]; then
+            port=29500  # every node must agree: no random default
+        else
+            # A free port from the OS: two jobs on one node never collide.
+            port=$("$PYTHON" -c 'import socket; s = socket.socket()
+s.bind(("", 0)); print(s.getsockname()[1])')
+        fi
+    fi
+    # torchrun, not the deprecated torch.distributed.launch.
+    exec "$PYTHON" -m torch.distributed.run \
+        --nnodes="$nnodes" \
+        --node_rank="${NODE_RANK:-0}" \
+        --master_addr="${MASTER_ADDR:-127.0.0.1}" \
+        --master_port="$port" \
+        --nproc_per_node="$nproc" \
+        "$script" "$@" --launcher pytorch
+}
+
+launch_srun() {
+    local partition=$1 job_name=$2 script=$3
+    shift 3
+    local gpus=${GPUS:-8}
+    local gpus_per_node=${GPUS_PER_NODE:-$((gpus < 8 ? gpus : 8))}
+    # --kill-on-bad-exit: one failed task stops the others instead of
+    # leaving them blocked in a collective.
+    # shellcheck disable=SC2086  # SRUN_ARGS is a list of options
+    exec srun -p "$partition" \
+        --job-name="$job_name" \
+        --gres=gpu:"$gpus_per_node" \
+        --ntasks="$gpus" \
+        --ntasks-per-node="$gpus_per_node" \
+        --cpus-per-task="${CPUS_PER_TASK:-5}" \
+        --kill-on-bad-exit=1 \
+        ${SRUN_ARGS:-} \
+        "$PYTHON" -u "$script" "$@" --launcher slurm
+}
+
+case ${1:-} in
+    torchrun) [ $# -ge 3 ] || usage; shift; launch_torchrun "$@" ;;
+    srun) [ $# -ge 4 ] || usage; shift; launch_srun "$@" ;;
+    *) usage ;;
+esac

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Train on a SLURM cluster, one task per GPU, resumable and requeueable.
+#
+#   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
+#       tools/slurm_train.sh PARTITION JOB_NAME CONFIG [tools/train.py flags]
+#
+# Always trains with --resume (unless the flags carry their own --resume):
+# the run continues from the latest checkpoint in its work dir, or starts
+# fresh when there is none, so rerunning the same command, or a requeued
+# job, picks up where the last one stopped. Give a fixed --work-dir.
+#
+# Preemption: on SIGTERM/SIGUSR1 training saves a checkpoint and exits with
+# status 3 ("preempted, resumable"). Inside a batch job (sbatch, which sets
+# SLURM_JOB_ID) this script then requeues the job with `scontrol requeue`;
+# the requeued job reruns it and resumes. That covers the time limit
+# (sbatch --signal=USR1@120 signals the tasks, not this script); a
+# preemption by SLURM (SIGTERM to everything) is requeued by SLURM itself
+# when the job was submitted with --requeue. Submit e.g.
+#   sbatch -p PART -N 2 --ntasks-per-node 8 --gres gpu:8 --cpus-per-task 5 \
+#       --signal=USR1@120 --requeue --time 24:00:00 \
+#       --wrap "GPUS=16 tools/slurm_train.sh PART tsm CONFIG --work-dir DIR"
+# Outside a batch job status 3 is returned: run the command again.
+set -uo pipefail
+
+if [ $# -lt 3 ]; then
+    echo "usage: $0 PARTITION JOB_NAME CONFIG [tools/train.py flags]" >&2
+    exit 2
+fi
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+shift 3
+TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PREEMPTED=3  # the exit status of a preempted, resumable run
+
+RESUME=(--resume)
+for arg in "$@"; do
+    case $arg in --resume | --resume=*) RESUME=() ;; esac
+done
+
+"$TOOLS/launch.sh" srun "$PARTITION" "$JOB_NAME" "$TOOLS/train.py" \
+    "$CONFIG" "$@" ${RESUME[@]+"${RESUME[@]}"}
+status=$?
+if [ "$status" -eq "$PREEMPTED" ]; then
+    if [ -n "${SLURM_JOB_ID:-}" ] && scontrol requeue "$SLURM_JOB_ID"; then
+        echo "preempted: checkpoint saved, job $SLURM_JOB_ID requeued;" \
+            "it resumes from the latest checkpoint" >&2
+        exit 0
+    fi
+    echo "preempted: checkpoint saved; run the same command again to" \
+        "resume" >&2
+fi
+exit "$status"

@@ -1,0 +1,105 @@
+"""TFD outputs: ``tfd.json``, a Markdown table (``tfd.md``) and ``tfd.png``.
+
+The plot is top-1 against the frame count evaluated, with the trained frame
+count marked (FFN, https://arxiv.org/abs/2303.14817, Fig. 1).
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict
+
+PLOT_SIZE = (6.0, 4.0)  # inches
+PLOT_DPI = 100  # -> 600 x 400 pixels
+
+
+def _pct(value) -> str:
+    return '-' if value is None else f'{100 * value:.2f}'
+
+
+def markdown_table(report: dict) -> str:
+    """The sweep as a Markdown table, top-1/top-5 in percent.
+
+    The change in top-1 against the trained frame count is listed when the
+    trained frame count was evaluated too.
+    """
+    trained = report['trained_frames']
+    rows = report['results']
+    ref = next((r['top1'] for r in rows if r['frames'] == trained), None)
+    head = ['frames', 'top-1 (%)', 'top-5 (%)']
+    if ref is not None:
+        head.append(f'top-1 vs {trained} f')
+    head.append('videos')
+    lines = ['| ' + ' | '.join(head) + ' |',
+             '|' + '---:|' * len(head)]
+    for r in rows:
+        frames = str(r['frames'])
+        if r['frames'] == trained:
+            frames += ' (trained)'
+        cells = [frames, _pct(r['top1']), _pct(r.get('top5'))]
+        if ref is not None:
+            cells.append(f'{100 * (r["top1"] - ref):+.2f}')
+        cells.append(str(r['num_videos']))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plot_top1(report: dict, path: str) -> str:
+    """Save top-1 vs frame count (trained count marked) as a PNG.
+
+    Uses matplotlib's Agg canvas directly: no display, and no change to the
+    caller's global matplotlib backend. The image is
+    ``PLOT_SIZE * PLOT_DPI`` pixels (600 x 400).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    trained = report['trained_frames']
+    rows = report['results']
+    frames = [r['frames'] for r in rows]
+    top1 = [100 * r['top1'] for r in rows]
+    fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(frames, top1, 'o-', color='tab:blue', label='evaluated')
+    ax.axvline(trained, color='tab:red', linestyle='--', linewidth=1,
+               label=f'trained at {trained} frames')
+    for f, t in zip(frames, top1):
+        if f == trained:
+            ax.plot([f], [t], marker='*', markersize=14, color='tab:red')
+        ax.annotate(f'{t:.1f}', (f, t), textcoords='offset points',
+                    xytext=(0, 7), ha='center', fontsize=8)
+    ax.margins(x=0.08, y=0.15)  # room for the value labels
+    ax.set_xticks(sorted(set(frames) | {trained}))
+    ax.set_xlabel('frames at test')
+    ax.set_ylabel('top-1 (%)')
+    ax.set_title('Temporal Frequency Deviation')
+    ax.grid(alpha=0.3)
+    ax.legend(loc='lower right', fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=PLOT_DPI)
+    return path
+
+
+def to_json(report: dict) -> dict:
+    """The report without per-video scores, JSON-ready."""
+    out = {k: v for k, v in report.items() if k != 'results'}
+    out['results'] = [{k: v for k, v in r.items() if k != 'scores'}
+                      for r in report['results']]
+    return out
+
+
+def write_report(report: dict, out_dir: str) -> Dict[str, str]:
+    """Write ``tfd.json``, ``tfd.md`` and ``tfd.png`` into ``out_dir``.
+
+    Returns:
+        dict: the paths, under keys ``json``, ``md`` and ``png``.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {ext: osp.join(out_dir, f'tfd.{ext}')
+             for ext in ('json', 'md', 'png')}
+    with open(paths['json'], 'w') as f:
+        json.dump(to_json(report), f, indent=2)
+        f.write('\n')
+    with open(paths['md'], 'w') as f:
+        f.write(markdown_table(report) + '\n')
+    plot_top1(report, paths['png'])
+    return paths

@@ -1,0 +1,405 @@
+"""The TFD sweep: one checkpoint evaluated at several frame counts.
+
+Temporal Frequency Deviation (FFN, https://arxiv.org/abs/2303.14817): a TSM
+(https://arxiv.org/abs/1811.08383) trained at 16 frames loses accuracy when
+evaluated at other frame counts (SSv2, 1 clip x centre crop: 61.02 top-1 at
+16 frames, 51.55 at 8, 31.52 at 4).
+
+The protocol is the config's own test pipeline (ours: 1 clip, centre crop,
+centre-of-segment sampling) and its own evaluator (``AccMetric``), with the
+frame count changed everywhere it lives: the built model's
+``backbone.num_segments`` and ``cls_head.num_segments`` (no weight reload)
+and the sampler's ``num_clips``.
+
+Two paths give the same numbers:
+
+* ``decode_once=True`` (default): :class:`MultiFrameTestSample` decodes each
+  video once, the union of the frames every frame count samples, and builds
+  one test sample per frame count from those frames; each batch then runs
+  through the model once per frame count.
+* ``decode_once=False``: one separate evaluation per frame count, as
+  ``tools/test.py --num-frames N`` runs it (the reference the benchmark
+  times).
+"""
+import copy
+import os.path as osp
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.logging import print_log
+
+from ..apis.config import iter_datasets, set_num_frames
+from ..errors import InputError
+
+
+def check_frames(frames: Sequence[int]) -> List[int]:
+    """Validate frame counts; returns them sorted, without duplicates.
+
+    Raises:
+        InputError: if ``frames`` is empty or holds a count below 1.
+    """
+    frames = [int(f) for f in frames]
+    if not frames:
+        raise InputError('--frames: give at least one frame count')
+    bad = [f for f in frames if f < 1]
+    if bad:
+        raise InputError(f'--frames: frame counts must be >= 1, got {bad[0]}')
+    return sorted(set(frames))
+
+
+def trained_frames(cfg) -> int:
+    """The trained frame count: ``model.backbone.num_segments``."""
+    try:
+        return int(cfg.model.backbone.num_segments)
+    except (AttributeError, KeyError, TypeError):
+        raise InputError('config has no model.backbone.num_segments: '
+                         'not a TSM recognizer') from None
+
+
+def set_model_num_frames(model: torch.nn.Module, num_frames: int) -> int:
+    """Make a built model run ``num_frames`` frames per clip, weights kept.
+
+    Sets ``num_segments`` on every module that has one: the backbone (whose
+    shift modules follow it), the head's consensus, and any temporal shift
+    module holding its own copy (mmaction2's ``ResNetTSM``).
+
+    Args:
+        model (nn.Module): a recognizer, possibly in a model wrapper.
+        num_frames (int): frames per clip.
+
+    Returns:
+        int: the number of modules changed.
+
+    Raises:
+        ValueError: if no module has ``num_segments`` (not a TSM model).
+    """
+    from mmengine.model import is_model_wrapper
+    if is_model_wrapper(model):
+        model = model.module
+    changed = 0
+    for module in model.modules():
+        if hasattr(module, 'num_segments'):
+            module.num_segments = num_frames
+            changed += 1
+    if not changed:
+        raise ValueError(f'{type(model).__name__} has no num_segments to set')
+    return changed
+
+
+def _type_name(transform: dict) -> str:
+    t = transform.get('type', '')
+    return t if isinstance(t, str) else getattr(t, '__name__', str(t))
+
+
+def split_test_pipeline(pipeline: Sequence[dict]):
+    """Split a test pipeline around its frame sampler and its decoder.
+
+    Returns:
+        tuple: ``(before, sampler, decode, after)``: the transforms before the
+        sampler (opening the video), the sampler dict (the one with
+        ``num_clips``), the transforms up to and including the first
+        ``*Decode`` one, and the rest (resize, crop, format, pack).
+
+    Raises:
+        InputError: if there is no sampler with ``num_clips``, it is not in
+            test mode (random sampling cannot be compared across frame
+            counts), or no ``*Decode`` transform follows it.
+    """
+    pipeline = list(pipeline)
+    samplers = [i for i, t in enumerate(pipeline) if 'num_clips' in t]
+    if not samplers:
+        raise InputError('test pipeline has no frame sampler with num_clips: '
+                         'cannot change its frame count')
+    s = samplers[0]
+    sampler = pipeline[s]
+    if not sampler.get('test_mode', False):
+        raise InputError(f'test pipeline: {_type_name(sampler)} needs '
+                         'test_mode=True (centre-of-segment sampling) for TFD')
+    decoders = [i for i in range(s + 1, len(pipeline))
+                if _type_name(pipeline[i]).endswith('Decode')]
+    if not decoders:
+        raise InputError('test pipeline has no *Decode transform after '
+                         f'{_type_name(sampler)}')
+    d = decoders[0]
+    return pipeline[:s], sampler, pipeline[s + 1:d + 1], pipeline[d + 1:]
+
+
+def _build(transforms: Sequence[dict]) -> list:
+    from mmaction.registry import TRANSFORMS
+    return [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
+            for t in transforms]
+
+
+def _apply(transforms: list, results: Optional[dict]) -> Optional[dict]:
+    for t in transforms:
+        if results is None:
+            return None
+        results = t(results)
+    return results
+
+
+class MultiFrameTestSample:
+    """Decode a video once; give one test sample per frame count.
+
+    A pipeline step that replaces a whole test pipeline. For each frame count
+    ``T`` the config's sampler (``num_clips=T``, test mode: frame
+    ``floor(seg * (i + 0.5))`` of segment ``i``, ``seg = total / T``) picks
+    its indices; the union of all of them is decoded in one pass of the
+    config's decoder; then each ``T`` takes its frames from that pass and
+    goes through the rest of the config's pipeline (resize, crop, format,
+    pack). The sample for ``T`` equals what the plain pipeline with
+    ``num_clips=T`` gives, frame for frame.
+
+    Args:
+        pipeline (list[dict]): the config's test pipeline.
+        frames (list[int]): the frame counts.
+
+    Returns (``__call__``):
+        dict: ``{T: packed sample}`` for each frame count.
+    """
+
+    def __init__(self, pipeline: Sequence[dict], frames: Sequence[int]):
+        before, sampler, decode, after = split_test_pipeline(pipeline)
+        self.frames = check_frames(frames)
+        self.before = _build(before)
+        self.samplers = {
+            t: _build([dict(sampler, num_clips=t)])[0] for t in self.frames}
+        self.decode = _build(decode)
+        self.after = _build(after)
+
+    def __call__(self, results: dict) -> Optional[Dict[int, dict]]:
+        results = _apply(self.before, results)
+        if results is None:
+            return None
+        sampled = {t: s(dict(results)) for t, s in self.samplers.items()}
+        inds = {t: np.asarray(r['frame_inds']).reshape(-1)
+                for t, r in sampled.items()}
+        union = np.unique(np.concatenate(list(inds.values())))
+        # Decode the union as the largest frame count's sample would be.
+        request = dict(sampled[self.frames[-1]], frame_inds=union)
+        decoded = _apply(self.decode, dict(request))
+        if decoded is None:
+            return None
+        imgs = decoded['imgs']
+        if len(imgs) != len(union):
+            raise RuntimeError(
+                f'decoder returned {len(imgs)} frames for {len(union)} '
+                f'indices ({results.get("filename")})')
+        by_index = dict(zip(union.tolist(), imgs))
+        # What the decoder set, replaced or removed (shapes, the released
+        # reader) goes to every frame count alike; frames and indices are
+        # per count.
+        shared = {k: v for k, v in decoded.items()
+                  if k not in ('imgs', 'frame_inds')
+                  and (k not in request or v is not request[k])}
+        removed = [k for k in request if k not in decoded]
+        out = {}
+        for t, r in sampled.items():
+            r = dict(r, **shared)
+            for k in removed:
+                r.pop(k, None)
+            # A copy per count: no transform can alter another count's frames.
+            frames = [by_index[i].copy() for i in inds[t].tolist()]
+            r['imgs'] = np.stack(frames) if isinstance(imgs, np.ndarray) \
+                else frames
+            out[t] = _apply(self.after, r)
+            if out[t] is None:
+                return None
+        return out
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(frames={self.frames})'
+
+
+def _eval_parts(cfg):
+    """The config's test dataloader and evaluator (validation if no test)."""
+    for stage in ('test', 'val'):
+        loader = cfg.get(f'{stage}_dataloader')
+        evaluator = cfg.get(f'{stage}_evaluator')
+        if loader and evaluator:
+            return stage, loader, evaluator
+    raise InputError('config has no test_dataloader/test_evaluator '
+                     '(nor val_dataloader/val_evaluator) to evaluate with')
+
+
+class _Counts:
+    """Per frame count: an evaluator, and optionally the scores."""
+
+    def __init__(self, evaluator_cfg, dataset, keep_scores: bool):
+        from mmengine.evaluator import Evaluator
+        from mmengine.registry import EVALUATOR
+        evaluator_cfg = copy.deepcopy(evaluator_cfg)
+        # As Runner.build_evaluator does.
+        if isinstance(evaluator_cfg, dict) and 'metrics' in evaluator_cfg:
+            evaluator_cfg.setdefault('type', 'Evaluator')
+            self.evaluator = EVALUATOR.build(evaluator_cfg)
+        else:
+            self.evaluator = Evaluator(evaluator_cfg)
+        if hasattr(dataset, 'metainfo'):
+            self.evaluator.dataset_meta = dataset.metainfo
+        self.scores: Optional[list] = [] if keep_scores else None
+
+    def process(self, outputs, data_batch) -> None:
+        if self.scores is not None:
+            self.scores.extend(o.pred_score.detach().cpu() for o in outputs)
+        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+
+
+def _run(model, net, loader, counts: Dict[int, _Counts], fp16: bool,
+         logger, pick) -> None:
+    """One pass over ``loader``; ``pick(batch, T)`` is the batch for ``T``."""
+    from mmengine.runner.amp import autocast
+    n = len(loader)
+    every = max(1, n // 10)
+    for i, batch in enumerate(loader):
+        for t, count in counts.items():
+            set_model_num_frames(net, t)
+            data = pick(batch, t)
+            with torch.no_grad(), autocast(enabled=fp16):
+                outputs = model.test_step(data)
+            count.process(outputs, data)
+        if (i + 1) % every == 0 or i + 1 == n:
+            print_log(f'TFD: batch {i + 1}/{n}', logger=logger)
+
+
+def sweep_model(model: torch.nn.Module,
+                cfg,
+                frames: Sequence[int],
+                decode_once: bool = True,
+                logger=None,
+                keep_scores: bool = False) -> dict:
+    """Evaluate a built model at each frame count of ``frames``.
+
+    The model is set to eval mode and each frame count in turn; its mode and
+    frame count are restored afterwards. Runs on every rank under a
+    distributed launcher (the sampler shards, the evaluator gathers).
+
+    Args:
+        model (nn.Module): the recognizer (a model wrapper is fine).
+        cfg (Config): the config it was built from; its test dataloader,
+            test pipeline and test evaluator define the protocol.
+        frames (list[int]): frame counts to evaluate.
+        decode_once (bool): decode each video once for all frame counts;
+            False runs one separate evaluation per frame count.
+        logger: an ``MMLogger`` or its name (default: the current one).
+        keep_scores (bool): also return each video's class scores.
+
+    Returns:
+        dict: ``trained_frames``, ``decode_once``, ``seconds``, ``stage``
+        and ``results``, a list with one dict per frame count: ``frames``,
+        ``top1``, ``top5`` (fractions, as ``AccMetric`` gives them),
+        ``mean1``, ``num_videos``, ``trained_frames`` (and ``scores``, an
+        ``N x classes`` tensor in dataset order, if ``keep_scores``).
+    """
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner import Runner
+    logger = logger or 'current'
+    frames = check_frames(frames)
+    trained = trained_frames(cfg)
+    stage, loader_cfg, evaluator_cfg = _eval_parts(cfg)
+    fp16 = bool((cfg.get(f'{stage}_cfg') or {}).get('fp16', False))
+    net = model.module if is_model_wrapper(model) else model
+    was_training = net.training
+    before = getattr(getattr(net, 'backbone', None), 'num_segments', trained)
+    start = time.perf_counter()
+    print_log(f'TFD: {len(frames)} frame counts {frames}, trained at '
+              f'{trained}, {"decode once" if decode_once else "separate"}',
+              logger=logger)
+    model.eval()
+    try:
+        if decode_once:
+            loader_cfg = copy.deepcopy(loader_cfg)
+            for ds in iter_datasets({'loader': loader_cfg}, ('loader', )):
+                ds['pipeline'] = [MultiFrameTestSample(ds['pipeline'],
+                                                       frames)]
+            loader = Runner.build_dataloader(loader_cfg)
+            counts = {t: _Counts(evaluator_cfg, loader.dataset, keep_scores)
+                      for t in frames}
+            _run(model, net, loader, counts, fp16, logger,
+                 lambda batch, t: batch[t])
+            num_videos = {t: len(loader.dataset) for t in frames}
+        else:
+            counts, num_videos = {}, {}
+            for t in frames:
+                cfg_t = copy.deepcopy(cfg)
+                set_num_frames(cfg_t, t)
+                loader = Runner.build_dataloader(cfg_t[f'{stage}_dataloader'])
+                counts_t = {t: _Counts(evaluator_cfg, loader.dataset,
+                                       keep_scores)}
+                _run(model, net, loader, counts_t, fp16, logger,
+                     lambda batch, _: batch)
+                counts.update(counts_t)
+                num_videos[t] = len(loader.dataset)
+        results = []
+        for t in frames:
+            metrics = counts[t].evaluator.evaluate(num_videos[t])
+            row = dict(frames=t, trained_frames=trained,
+                       num_videos=num_videos[t])
+            for key, value in metrics.items():
+                row[key.split('/')[-1]] = float(value)
+            if keep_scores:
+                row['scores'] = torch.stack(counts[t].scores)
+            results.append(row)
+            print_log(f'TFD: {t:>3} frames: top-1 {100 * row["top1"]:.2f} '
+                      f'top-5 {100 * row.get("top5", float("nan")):.2f} '
+                      f'({row["num_videos"]} videos)', logger=logger)
+    finally:
+        set_model_num_frames(net, before)
+        net.train(was_training)
+    seconds = time.perf_counter() - start
+    print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
+    return dict(trained_frames=trained, decode_once=decode_once,
+                seconds=round(seconds, 3), stage=stage, results=results)
+
+
+def run_sweep(cfg,
+              checkpoint: str,
+              frames: Sequence[int],
+              decode_once: bool = True,
+              work_dir: Optional[str] = None,
+              keep_scores: bool = False) -> dict:
+    """Load ``checkpoint`` as ``tools/test.py`` does and run the TFD sweep.
+
+    The model comes from mmengine's Runner built from ``cfg`` with
+    ``load_from=checkpoint``, exactly as ``tools/test.py`` builds it (device,
+    model wrapper, the hooks' ``before_run``, checkpoint loading), so the
+    numbers at the trained frame count equal ``tools/test.py``'s. The model is
+    built and loaded once; the frame count then changes on it.
+
+    Args:
+        cfg (Config): a loaded config (``tsm_plugin.apis.config.load_config``);
+            not modified.
+        checkpoint (str): the ``.pth`` file.
+        frames, decode_once, keep_scores: see :func:`sweep_model`.
+        work_dir (str, optional): where the Runner logs (default: the
+            config's ``work_dir``, else ``./work_dirs/tfd``).
+
+    Returns:
+        dict: :func:`sweep_model`'s report plus ``checkpoint``.
+
+    Raises:
+        InputError: a missing checkpoint or a bad frame count.
+    """
+    from mmengine.runner import Runner
+
+    from ..apis.runtime import log_device
+    frames = check_frames(frames)
+    if not osp.isfile(checkpoint):
+        raise InputError(f'checkpoint not found: {checkpoint}')
+    cfg = copy.deepcopy(cfg)
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', 'tfd')
+    runner = Runner.from_cfg(cfg)
+    log_device(runner)
+    runner.call_hook('before_run')
+    runner.load_or_resume()
+    report = sweep_model(runner.model, runner.cfg, frames,
+                         decode_once=decode_once, logger=runner.logger,
+                         keep_scores=keep_scores)
+    runner.call_hook('after_run')
+    report['checkpoint'] = checkpoint
+    return report
