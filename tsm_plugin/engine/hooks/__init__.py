@@ -8,3 +8,4 @@ __all__ = [
     'NonFiniteLossError', 'NonFiniteLossHook', 'PREEMPTED_EXIT_CODE',
     'Preempted', 'PreemptionHook', 'SkippedVideosHook', 'TFDEvalHook'
 ]
+from .eval_autocast_hook import EvalAutocastHook  # noqa: F401,E402
