@@ -54,7 +54,8 @@ def test_preflight_passes_on_the_synthetic_set(synthetic_ssv2, tmp_path,
     demo = Config.fromfile(DEMO)  # the batch is the demo's training input
     frames = next(t['num_clips'] for t in demo.train_pipeline
                   if t['type'] == 'SegmentSampleFrames')
-    assert (f'input 2x{frames}x3x{demo.crop}x{demo.crop}'
+    width, height = demo.size
+    assert (f'input 2x{frames}x3x{height}x{width}'
             in rows['forward+backward (cpu)'][1])
     assert rows['checkpoint save/reload'][0] == 'PASS'
     assert out.rstrip().endswith('preflight: passed (0 failed, 0 warnings)')

@@ -27,6 +27,8 @@ custom_hooks = [
     dict(type='NonFiniteLossHook'),
     dict(type='PreemptionHook'),
     dict(type='SkippedVideosHook'),
+    # val/test in the training precision (follows optim_wrapper.precision)
+    dict(type='EvalAutocastHook'),
 ]
 
 env_cfg = dict(

@@ -7,29 +7,36 @@ label_file = 'labels/labels.json'
 data_prefix = dict(video='20bn-something-something-v2')
 num_frames = 16
 dataset_type = 'SSv2Dataset'
+video_backend = 'pyav'
 
 train_pipeline = [
-    dict(type='VideoInit'),  # decord where installed, PyAV otherwise
+    # PyAV: measured faster than decord on SSv2's VP9 webm (benchmark.py
+    # data); backend='auto' picks decord where installed, PyAV otherwise.
+    dict(type='VideoInit', backend=video_backend),
     # TSN segment sampling: a random frame in each of 16 segments.
     dict(type='SegmentSampleFrames', num_clips=num_frames),
     dict(type='VideoDecode'),
-    dict(type='Resize', scale=(-1, 256)),
-    # TSM/FFN multi-scale crop; no flip: SSv2 has left/right classes.
-    dict(type='MultiScaleCrop', input_size=224,
-         scales=(1, .875, .75, .66), random_crop=False, max_wh_scale_gap=1,
-         num_fixed_crops=13),
-    dict(type='Resize', scale=(224, 224), keep_ratio=False),
+    # mmaction2's own Resize -> MultiScaleCrop (TSM/FFN scales) -> Resize,
+    # run on shapes, then one uint8 interpolation of the crop box. No flip:
+    # SSv2 has left/right classes.
+    dict(type='FusedCropResize', transforms=[
+        dict(type='Resize', scale=(-1, 256)),
+        dict(type='MultiScaleCrop', input_size=224,
+             scales=(1, .875, .75, .66), random_crop=False,
+             max_wh_scale_gap=1, num_fixed_crops=13),
+        dict(type='Resize', scale=(224, 224), keep_ratio=False)]),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs'),
 ]
 # FFN's test protocol: 1 clip, centre of each segment, short side 256,
 # centre crop 224.
 val_pipeline = [
-    dict(type='VideoInit'),
+    dict(type='VideoInit', backend=video_backend),
     dict(type='SegmentSampleFrames', num_clips=num_frames, test_mode=True),
     dict(type='VideoDecode'),
-    dict(type='Resize', scale=(-1, 256)),
-    dict(type='CenterCrop', crop_size=224),
+    dict(type='FusedCropResize', transforms=[
+        dict(type='Resize', scale=(-1, 256)),
+        dict(type='CenterCrop', crop_size=224)]),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs'),
 ]

@@ -24,7 +24,10 @@ model = dict(
         is_shift=True,
         average_clips='prob'),
     data_preprocessor=dict(
-        type='ActionDataPreprocessor',
+        # channels_last where bf16 is fast (CUDA bf16, AMX CPUs): the fast
+        # layout for tensor cores / AMX; our shift keeps it through blocks.
+        type='ChannelsLastActionDataPreprocessor',
+        channels_last='auto',
         # ImageNet statistics, matching the torchvision init.
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],

@@ -16,6 +16,10 @@ param_scheduler = [
 ]
 
 optim_wrapper = dict(
+    # bf16 autocast where the hardware is fast at it (CUDA bf16, AMX CPUs),
+    # fp32 elsewhere; bf16 needs no loss scaling.
+    type='AutocastOptimWrapper',
+    precision='auto',
     # mmaction2's TSM constructor: fc lr x5 and bias x10, as TSM/FFN train.
     constructor='TSMOptimWrapperConstructor',
     paramwise_cfg=dict(fc_lr5=True),
