@@ -15,7 +15,7 @@ from mmengine.config import DictAction
 
 from ..errors import InputError
 from .config import load_config, set_data_root, set_loader_option
-from .runtime import run_cli
+from .runtime import add_data_args, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,12 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='frame counts to evaluate (default: 4 8 12 16)')
     p.add_argument('--out', help='output folder for tfd.json/.md/.png '
                    '(default: <checkpoint folder>/tfd)')
-    p.add_argument('--data-root', '--data_dir', '--data-dir',
-                   dest='data_root', help='SSv2 folder as downloaded')
-    p.add_argument('--batch-size', '--batch_size', dest='batch_size',
-                   type=int, help='test clips per batch')
-    p.add_argument('--num-workers', '--num_workers', dest='num_workers',
-                   type=int, help='dataloader (decoding) workers')
+    add_data_args(p, batch_help='test clips per batch')
     p.add_argument('--separate', action='store_true',
                    help='one evaluation per frame count (decodes every '
                    'video once per frame count; the reference path)')

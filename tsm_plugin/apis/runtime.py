@@ -22,6 +22,19 @@ def log_device(runner) -> None:
     runner.logger.info(f'Device: {describe_device()}')
 
 
+def add_data_args(parser, batch_help: str) -> None:
+    """The data flags every tool shares, with the original plan's spellings."""
+    parser.add_argument('--data-root', '--data_dir', '--data-dir',
+                        dest='data_root',
+                        help='SSv2 folder as downloaded (holds labels/ and '
+                        '20bn-something-something-v2/)')
+    parser.add_argument('--batch-size', '--batch_size', dest='batch_size',
+                        type=int, help=batch_help)
+    parser.add_argument('--num-workers', '--num_workers', dest='num_workers',
+                        type=int, help='dataloader (decoding) workers per '
+                        'process')
+
+
 def run_cli(fn, args) -> int:
     """Run ``fn(args)``; a user error prints one line and exits with 2."""
     try:

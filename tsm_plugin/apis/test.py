@@ -10,7 +10,7 @@ from ..engine.distributed import check_sync_bn
 from ..errors import InputError
 from .config import (load_config, set_data_root, set_loader_option,
                      set_num_frames)
-from .runtime import log_device, run_cli
+from .runtime import add_data_args, log_device, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,12 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('checkpoint', help='checkpoint file (.pth)')
     p.add_argument('--work-dir', help='where the test log goes '
                    '(default: ./work_dirs/<config name>)')
-    p.add_argument('--data-root', '--data_dir', '--data-dir',
-                   dest='data_root', help='SSv2 folder as downloaded')
-    p.add_argument('--batch-size', '--batch_size', dest='batch_size',
-                   type=int, help='test clips per GPU (process)')
-    p.add_argument('--num-workers', '--num_workers', dest='num_workers',
-                   type=int, help='dataloader workers per process')
+    add_data_args(p, batch_help='test clips per GPU (process)')
     p.add_argument('--num-frames', '--num_frames', dest='num_frames',
                    type=int, help='evaluate at N frames instead of the '
                    'trained count (sets the backbone, the head and the '

@@ -18,7 +18,7 @@ from ..engine.hooks import NonFiniteLossError, Preempted
 from ..errors import InputError
 from .config import (load_config, set_data_root, set_epochs,
                      set_loader_option)
-from .runtime import log_device, run_cli
+from .runtime import add_data_args, log_device, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,16 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar='CHECKPOINT',
                    help='resume training; without CHECKPOINT, from the latest '
                    'checkpoint in the work dir')
-    p.add_argument('--data-root', '--data_dir', '--data-dir',
-                   dest='data_root',
-                   help='SSv2 folder as downloaded (holds labels/ and '
-                   '20bn-something-something-v2/)')
+    add_data_args(p, batch_help='training clips per GPU (process)')
     p.add_argument('--epochs', type=int, help='number of epochs (the LR '
                    'schedule stretches to match)')
-    p.add_argument('--batch-size', '--batch_size', dest='batch_size',
-                   type=int, help='training clips per GPU (process)')
-    p.add_argument('--num-workers', '--num_workers', dest='num_workers',
-                   type=int, help='dataloader workers per process')
     p.add_argument('--amp', action='store_true',
                    help='mixed precision (CUDA: fp16 with loss scaling)')
     p.add_argument('--auto-scale-lr', action='store_true',
