@@ -35,6 +35,30 @@ def add_data_args(parser, batch_help: str) -> None:
                         'process')
 
 
+def add_launch_args(parser, cfg_options_help: str) -> None:
+    """``--cfg-options`` and the launcher flags of mmaction2's tools."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help=cfg_options_help)
+    parser.add_argument('--launcher',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+
+
+def set_work_dir(cfg, work_dir, config_path: str) -> None:
+    """``--work-dir``, else the config's, else ./work_dirs/<config name>."""
+    import os.path as osp
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join(
+            './work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
 def run_cli(fn, args) -> int:
     """Run ``fn(args)``; a user error prints one line and exits with 2."""
     try:

@@ -4,13 +4,14 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from ..engine.distributed import check_sync_bn
 from ..errors import InputError
 from .config import (load_config, set_data_root, set_loader_option,
                      set_num_frames)
-from .runtime import add_data_args, log_device, run_cli
+from .runtime import (add_data_args, add_launch_args, log_device, run_cli,
+                      set_work_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,12 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                    'sampler together; see tools/eval_tfd.py for a sweep)')
     p.add_argument('--dump', metavar='FILE.pkl',
                    help='also dump the predictions to this pickle file')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config keys')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none', help='job launcher')
-    p.add_argument('--local-rank', '--local_rank', type=int, default=0,
-                   help=argparse.SUPPRESS)
+    add_launch_args(p, 'override config keys')
     return p
 
 
@@ -54,11 +50,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         set_loader_option(cfg, 'num_workers', args.num_workers)
     cfg.launcher = args.launcher
     check_sync_bn(cfg)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.dump:

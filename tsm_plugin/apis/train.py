@@ -11,14 +11,15 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from ..engine.distributed import check_sync_bn
 from ..engine.hooks import NonFiniteLossError, Preempted
 from ..errors import InputError
 from .config import (load_config, set_data_root, set_epochs,
                      set_loader_option)
-from .runtime import add_data_args, log_device, run_cli
+from .runtime import (add_data_args, add_launch_args, log_device, run_cli,
+                      set_work_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,13 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='a different seed on each rank')
     p.add_argument('--deterministic', action='store_true',
                    help='deterministic cuDNN/algorithms')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config keys, e.g. '
-                   'model.backbone.pretrained=/path/resnet50.pth')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none', help='job launcher')
-    p.add_argument('--local-rank', '--local_rank', type=int, default=0,
-                   help=argparse.SUPPRESS)
+    add_launch_args(p, 'override config keys, e.g. '
+                    'model.backbone.pretrained=/path/resnet50.pth')
     return p
 
 
@@ -78,11 +74,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     cfg.launcher = args.launcher
     check_sync_bn(cfg)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
 
     if args.amp:
         if cfg.optim_wrapper.get('type') == 'AutocastOptimWrapper':
