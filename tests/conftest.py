@@ -15,7 +15,7 @@ SYNTHETIC_KWARGS = dict(
 def synthetic_ssv2(tmp_path_factory) -> Path:
     """Root of a synthetic SSv2-format set (official layout).
 
-    10 classes x (2 train + 1 validation + 1 test) VP9 ``.webm`` videos,
+    8 classes x (2 train + 1 validation + 1 test) VP9 ``.webm`` videos,
     48x64 px, 12 fps, 1.5-2 s: ``labels/{labels,train,validation,test}.json``
     and ``20bn-something-something-v2/<id>.webm``. Read-only: copy it if a
     test needs to change it.

@@ -42,12 +42,12 @@ def test_preflight_passes_on_the_synthetic_set(synthetic_ssv2, tmp_path,
     rows = _table(out)
     assert rows['paths'][0] == 'PASS'
     assert rows['annotations (train_dataloader)'] == (
-        'PASS', 'train.json: 20 items, 10 of 10 classes used')
+        'PASS', 'train.json: 16 items, 8 of 8 classes used')
     assert rows['annotations (val_dataloader)'] == (
-        'PASS', 'validation.json: 10 items, 10 of 10 classes used')
+        'PASS', 'validation.json: 8 items, 8 of 8 classes used')
     assert rows['videos'][0] == 'PASS'
-    assert rows['videos'][1].startswith('30 videos decode completely')
-    assert '30/30' in err  # the progress bar
+    assert rows['videos'][1].startswith('24 videos decode completely')
+    assert '24/24' in err  # the progress bar
     assert rows['pretrained weights'][0] == 'SKIP'
     assert rows['forward+backward (cpu)'][0] == 'PASS'
     from mmengine.config import Config
@@ -89,11 +89,11 @@ def test_preflight_fails_and_lists_bad_videos(broken_set, tmp_path, capsys):
     assert status == 1, out
     rows = _table(out)
     assert rows['annotations (train_dataloader)'] == (
-        'FAIL', 'train.json: label file has 10 classes, '
+        'FAIL', 'train.json: label file has 8 classes, '
         'model.cls_head.num_classes = 12')
     status_, detail = rows['videos']
     assert status_ == 'FAIL'  # the val split raises on bad videos
-    assert detail.startswith(f'2 of 30 unusable -> {bad_list}')
+    assert detail.startswith(f'2 of 24 unusable -> {bad_list}')
     assert "(1 in a split with on_bad_video='raise')" in detail
     listed = dict(line.split('\t') for line in
                   bad_list.read_text().splitlines())

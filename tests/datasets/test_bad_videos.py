@@ -183,7 +183,7 @@ def test_all_bad_fails_fast_with_a_hint(tmp_path, synthetic_ssv2):
     shutil.copytree(synthetic_ssv2 / 'labels', tmp_path / 'labels')
     (tmp_path / '20bn-something-something-v2').mkdir()  # no videos at all
     ds = _dataset(tmp_path, on_bad_video='skip')
-    with pytest.raises(InputError, match='no usable video among the 20') as e:
+    with pytest.raises(InputError, match='no usable video among the 16') as e:
         ds[0]
     assert 'file not found' in str(e.value)
 

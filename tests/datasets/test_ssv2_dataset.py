@@ -25,13 +25,13 @@ def build(root, ann='labels/train.json', label='labels/labels.json',
 def test_labels_follow_labels_json_and_templates(synthetic_ssv2):
     labels = json.loads((synthetic_ssv2 / 'labels/labels.json').read_text())
     # ids in alphabetical order of the names, as in SSv2
-    assert [int(v) for v in labels.values()] == list(range(10))
+    assert [int(v) for v in labels.values()] == list(range(8))
     assert list(labels) == sorted(labels)
     for split in ('train', 'validation'):
         items = json.loads(
             (synthetic_ssv2 / 'labels' / f'{split}.json').read_text())
         ds = build(synthetic_ssv2, f'labels/{split}.json')
-        assert len(ds) == len(items) == 10 * (2 if split == 'train' else 1)
+        assert len(ds) == len(items) == 8 * (2 if split == 'train' else 1)
         for i, item in enumerate(items):
             info = ds.get_data_info(i)
             name = item['template'].replace('[', '').replace(']', '')
@@ -39,18 +39,18 @@ def test_labels_follow_labels_json_and_templates(synthetic_ssv2):
             assert info['template'] == item['template']
             assert info['filename'] == str(
                 synthetic_ssv2 / VIDEOS / f"{item['id']}.webm")
-    assert ds.metainfo['classes'][7] == 'Something falling like a rock'
+    assert ds.metainfo['classes'][6] == 'Something falling like a rock'
     # one hand-checked item: "Moving [something] up" -> "Moving something up"
     item = next(i for i, it in enumerate(items)
                 if it['template'] == 'Moving [something] up')
     assert ds.get_data_info(item)['label'] == int(
-        labels['Moving something up']) == 3
+        labels['Moving something up']) == 2
 
 
 def test_test_json_items_get_label_minus_one(synthetic_ssv2):
     ds = build(synthetic_ssv2, 'labels/test.json', test_mode=True)
-    assert len(ds) == 10
-    assert {ds.get_data_info(i)['label'] for i in range(10)} == {-1}
+    assert len(ds) == 8
+    assert {ds.get_data_info(i)['label'] for i in range(8)} == {-1}
     assert ds.get_data_info(0)['template'] is None
 
 

@@ -10,23 +10,22 @@ tools) runs unchanged on it::
     OUT/labels/validation.json    same fields
     OUT/labels/test.json          [{"id"}]
 
-The ten classes are real SSv2 templates whose meaning lies in time, so a
+The eight classes are real SSv2 templates whose meaning lies in time, so a
 single frame cannot tell them apart:
 
-* direction pairs (left/right, up/down, towards/away from the camera): a
-  held object (a skin-coloured "hand" sits on top of it, the same for all
-  three pairs) moves one way or the other;
-* two speed pairs built for the Temporal Frequency Deviation study (FFN,
-  https://arxiv.org/abs/2303.14817): "falling like a rock" (sits, drops fast
-  and accelerating, rests) versus "falling like a feather or paper" (slow,
-  steady, swaying drift over the whole clip), and "Spinning ... that quickly
-  stops spinning" (fast spin, eased out to a stop) versus "Spinning ... so it
-  continues spinning" (slow steady spin). The slow class moves about 3.5x
-  less per frame than the fast one, so a TSM trained at 16 frames and
-  evaluated at 4 (4x the displacement between sampled frames) sees the slow
-  class move like the fast one. Start positions, timings and total
-  displacements are randomised so that first and last frames overlap
-  between the two classes.
+* two direction pairs (pushing left to right / right to left, moving up /
+  down): a held object (a skin-coloured "hand" on top of it, the same in
+  all four classes) moves one way or the other;
+* two speed pairs that carry Temporal Frequency Deviation (FFN,
+  https://arxiv.org/abs/2303.14817), as SSv2's speed classes do: "falling
+  like a rock" versus "falling like a feather or paper" (a stream of the
+  object falling through the frame, fast or slow, the whole clip), and
+  "Spinning ... so it continues spinning" versus "Turning ... upside down"
+  (a steady turn the whole clip, fast or slow, from a random angle). The
+  fast class moves about 4x as far per frame as the slow one, and nothing
+  else differs: nothing stops, positions and angles are uniform. A TSM
+  trained at 16 frames that is shown 4 (4x the motion between sampled
+  frames) sees the slow class move like the fast one.
 
 Motions are defined in seconds, so the frame rate sets the motion per frame.
 Shape, colour, size, position, timing and background are drawn per video
@@ -52,12 +51,10 @@ TEMPLATES: Dict[str, str] = {
     'Pushing [something] from right to left': 'push_rl',
     'Moving [something] up': 'move_up',
     'Moving [something] down': 'move_down',
-    'Moving [something] towards the camera': 'towards',
-    'Moving [something] away from the camera': 'away',
     '[Something] falling like a rock': 'rock',
     '[Something] falling like a feather or paper': 'feather',
-    'Spinning [something] that quickly stops spinning': 'spin_stop',
-    'Spinning [something] so it continues spinning': 'spin_on',
+    'Throwing [something]': 'throw',
+    'Letting [something] roll along a flat surface': 'roll',
 }
 
 _SHAPES = ('disc', 'square', 'triangle', 'diamond', 'bar')
@@ -107,50 +104,40 @@ def _track(kind: str, rng: np.random.Generator, n: int, seconds: float,
     y = np.full(n, rng.uniform(0.35 * h, 0.7 * h))
     scale = np.ones(n)
     angle = np.full(n, rng.uniform(0, 2 * np.pi))
-    hand = kind not in ('rock', 'feather', 'spin_stop', 'spin_on')
+    hand = kind in ('push_lr', 'push_rl', 'move_up', 'move_down')
+    wrap = None
     if kind in ('push_lr', 'push_rl'):
-        a, b = rng.uniform(0.12, 0.35) * w, rng.uniform(0.65, 0.88) * w
+        a, b = rng.uniform(0.15, 0.3) * w, rng.uniform(0.7, 0.85) * w
         if kind == 'push_rl':
             a, b = w - a, w - b
-        x = a + (b - a) * _ease(_window(rng, tau, (0, .3), (.45, .85)))
+        x = a + (b - a) * _ease(_window(rng, tau, (0, .3), (.45, .7)))
     elif kind in ('move_up', 'move_down'):
-        a, b = rng.uniform(0.25, 0.45) * h, rng.uniform(0.65, 0.85) * h
+        a, b = rng.uniform(0.2, 0.35) * h, rng.uniform(0.65, 0.8) * h
         if kind == 'move_up':
             a, b = b, a
-        y = a + (b - a) * _ease(_window(rng, tau, (0, .3), (.45, .85)))
-    elif kind in ('towards', 'away'):
-        k = rng.uniform(2.4, 3.0)  # a clear change of size at 32 px
-        s = _ease(_window(rng, tau, (0, .3), (.45, .85)))
-        scale = 1 + (k - 1) * (s if kind == 'towards' else 1 - s)
-        y = y + rng.uniform(-0.05, 0.05) * h * s
-    elif kind in ('rock', 'feather'):
-        top = r + rng.uniform(0.03, 0.2) * h
-        bottom = h - r - rng.uniform(0.03, 0.15) * h
-        if kind == 'rock':
-            # sits, then free fall (accelerating) in ~1/4 of the clip, rests
-            s = _window(rng, tau, (.12, .55), (.18, .3))
-            y = top + (bottom - top) * s * s
+        y = a + (b - a) * _ease(_window(rng, tau, (0, .3), (.45, .7)))
+    elif kind in ('rock', 'feather', 'throw', 'roll'):
+        # A stream at a constant speed for the whole clip: the object leaves
+        # the frame and the next comes in on the other side (the position
+        # wraps), so positions are uniform in both classes of a pair and
+        # nothing ever stops; only the speed differs, in frame lengths per
+        # second. Thrown and rolled objects go either way and turn as they
+        # go (rolling: angle = distance / radius).
+        fast = kind in ('rock', 'throw')
+        size = h if kind in ('rock', 'feather') else w
+        period = size + 2.5 * r  # one in view at a time: 1.2 r out each side
+        speed = rng.uniform(*((1.2, 1.5) if fast else (.3, .375))) * period
+        pos = rng.uniform(0, period) + speed * seconds * tau  # unwrapped
+        if kind in ('rock', 'feather'):
+            y = pos
         else:
-            # steady slow drift over (nearly) the whole clip, swaying
-            s = _window(rng, tau, (0, .12), (.8, 1.))
-            y = top + (bottom - top) * s
-            phase = 2 * np.pi * rng.uniform(1, 2) * tau + rng.uniform(0, 6.3)
-            x = x + rng.uniform(0.04, 0.08) * w * np.sin(phase)
-            angle = angle + 0.35 * np.sin(phase)
-    elif kind in ('spin_on', 'spin_stop'):
-        speed = np.deg2rad(rng.uniform(100, 150)) * rng.choice((-1, 1))
-        if kind == 'spin_on':
-            angle = angle + speed * seconds * tau
-        else:
-            # the same total turn (so the end frames do not tell), done in
-            # ~1/4 of the clip, eased out
-            total = np.deg2rad(rng.uniform(100, 150)) * seconds
-            total *= np.sign(speed)
-            s = _window(rng, tau, (.05, .45), (.2, .32))
-            angle = angle + total * (1 - (1 - s)**2)
+            sign = rng.choice((-1, 1))
+            x, angle = sign * pos, angle + sign * pos / r
+        wrap = ('y' if kind in ('rock', 'feather') else 'x', -1.25 * r,
+                period)
     else:
         raise ValueError(f'unknown motion {kind!r}')
-    return dict(x=x, y=y, scale=scale, angle=angle, hand=hand)
+    return dict(x=x, y=y, scale=scale, angle=angle, hand=hand, wrap=wrap)
 
 
 # --------------------------------------------------------------------------
@@ -227,13 +214,19 @@ def _render(bg: _Background, obj: dict, tr: dict, t: int, xx, yy):
     frame = bg.frame(t)
     r = obj['radius'] * tr['scale'][t]
     cx, cy, ang = tr['x'][t], tr['y'][t], tr['angle'][t]
+    if tr['wrap'] is not None:  # a stream: wrap into [start, start + period)
+        axis, start, period = tr['wrap']
+        if axis == 'x':
+            cx = start + np.mod(cx, period)
+        else:
+            cy = start + np.mod(cy, period)
     # Draw in the box the object and the hand can cover (every shape lies
     # within 1.2 radii of its centre, the hand reaches 1.5 up): outside it
     # all alphas are 0, so the frame is the same, at a fraction of the cost.
     h, w = frame.shape[:2]
     x0, x1 = max(0, int(cx - 1.3 * r) - 2), min(w, int(cx + 1.3 * r) + 3)
     y0, y1 = max(0, int(cy - 1.6 * r) - 2), min(h, int(cy + 1.3 * r) + 3)
-    img = frame[y0:y1, x0:x1]
+    img = frame[y0:y1, x0:x1]  # empty when out of view (a stream)
     dx, dy = xx[y0:y1, x0:x1] - cx, yy[y0:y1, x0:x1] - cy
     c, s = np.cos(ang), np.sin(ang)
     u, v = (c * dx + s * dy) / r, (-s * dx + c * dy) / r
@@ -259,12 +252,7 @@ def _render_video(kind: str, rng: np.random.Generator, n: int,
     colour = np.array(_COLOURS[colour_name], np.float32)
     colour = np.clip(colour + rng.uniform(-15, 15, 3), 0, 255)
     bright = colour @ np.array((0.3, 0.59, 0.11)) > 128
-    if kind in ('towards', 'away'):  # grows/shrinks 2.4-3x: start smaller
-        radius = rng.uniform(0.08, 0.11) * h
-    elif kind in ('spin_on', 'spin_stop'):  # large, so the turn shows
-        radius = rng.uniform(0.22, 0.28) * h
-    else:
-        radius = rng.uniform(0.11, 0.19) * h
+    radius = rng.uniform(0.15, 0.2) * h
     obj = dict(
         shape=shape, colour=colour,
         radius=radius,
