@@ -18,12 +18,12 @@ single frame cannot tell them apart:
   all four classes) moves one way or the other;
 * two speed pairs that carry Temporal Frequency Deviation (FFN,
   https://arxiv.org/abs/2303.14817), as SSv2's speed classes do: "falling
-  like a rock" versus "falling like a feather or paper" (a stream of the
-  object falling through the frame, fast or slow, the whole clip), and
-  "Spinning ... so it continues spinning" versus "Turning ... upside down"
-  (a steady turn the whole clip, fast or slow, from a random angle). The
-  fast class moves about 4x as far per frame as the slow one, and nothing
-  else differs: nothing stops, positions and angles are uniform. A TSM
+  like a rock" versus "falling like a feather or paper" (top to bottom), and
+  "Throwing" versus "Letting ... roll along a flat surface" (either way
+  across, turning as it goes). Each is a stream: the object crosses the frame
+  at a constant speed the whole clip, and the next comes in as it leaves.
+  The fast class moves about 4x as far per frame as the slow one, and
+  nothing else differs: nothing stops, and positions are uniform. A TSM
   trained at 16 frames that is shown 4 (4x the motion between sampled
   frames) sees the slow class move like the fast one.
 
