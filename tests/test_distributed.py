@@ -287,10 +287,9 @@ def tiny_demo_config(tmp_path, data_root) -> Path:
     cfg.train_dataloader.dataset.indices = NUM_TRAIN
     cfg.test_dataloader.dataset.indices = NUM_TEST
     cfg.custom_imports.imports.append('dist_probe')
-    # The demo's after-training TFD sweep is not what this test is about.
-    cfg.custom_hooks = [
-        *(h for h in cfg.get('custom_hooks', [])
-          if h['type'] != 'TFDEvalHook'), dict(type='RankProbeHook')]
+    # The demo's hooks, its after-training TFD sweep included, plus the probe.
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []),
+                        dict(type='RankProbeHook')]
     cfg.default_hooks.logger.interval = 1
     path = tmp_path / 'tiny_demo.py'
     cfg.dump(str(path))
@@ -429,3 +428,20 @@ def test_two_process_train_resume_test(synthetic_ssv2, tmp_path):
         Config.fromfile(str(cfg)).test_dataloader.dataset, _scope_='mmaction'))
     assert [int(r['gt_label']) for r in results] == [
         dataset.get_data_info(i)['label'] for i in range(NUM_TEST)]
+
+    # The demo's TFD sweep ran after training on both ranks, over their two
+    # shards; rank 0 wrote the report of the final weights, gathered whole.
+    # At the trained count it equals dist_test.sh on the saved checkpoint.
+    assert len(list(tmp_path.rglob('tfd.json'))) == 1
+    report = json.loads((work / 'tfd_final' / 'tfd.json').read_text())
+    assert report['epoch'] == 2
+    rows = {r['frames']: r for r in report['results']}
+    assert sorted(rows) == [4, 8, 12, 16]
+    assert {r['num_videos'] for r in rows.values()} == {NUM_TEST}
+    scores = torch.stack([torch.as_tensor(r['pred_score']) for r in results])
+    labels = torch.tensor([int(r['gt_label']) for r in results])
+    top5 = scores.topk(5, dim=1).indices
+    assert rows[4]['top1'] == pytest.approx(
+        (top5[:, 0] == labels).float().mean().item())
+    assert rows[4]['top5'] == pytest.approx(
+        (top5 == labels[:, None]).any(1).float().mean().item())
