@@ -82,7 +82,7 @@ def fill_template(template: str, placeholders: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------
-# motions: per-frame centre (x, y in pixels), radius scale, angle (rad), hand
+# motions: per-frame centre (x, y in pixels), angle (rad), hand, wrap
 # --------------------------------------------------------------------------
 def _ease(s: np.ndarray) -> np.ndarray:
     """Smoothstep: a hand starts and stops a move gently."""
@@ -102,7 +102,6 @@ def _track(kind: str, rng: np.random.Generator, n: int, seconds: float,
     tau = np.linspace(0, 1, n)
     x = np.full(n, rng.uniform(r + 0.1 * w, w - r - 0.1 * w))
     y = np.full(n, rng.uniform(0.35 * h, 0.7 * h))
-    scale = np.ones(n)
     angle = np.full(n, rng.uniform(0, 2 * np.pi))
     hand = kind in ('push_lr', 'push_rl', 'move_up', 'move_down')
     wrap = None
@@ -123,21 +122,20 @@ def _track(kind: str, rng: np.random.Generator, n: int, seconds: float,
         # nothing ever stops; only the speed differs, in frame lengths per
         # second. Thrown and rolled objects go either way and turn as they
         # go (rolling: angle = distance / radius).
+        falls = kind in ('rock', 'feather')
+        period = (h if falls else w) + 2.5 * r  # 1.2 r out of view each side
         fast = kind in ('rock', 'throw')
-        size = h if kind in ('rock', 'feather') else w
-        period = size + 2.5 * r  # one in view at a time: 1.2 r out each side
         speed = rng.uniform(*((1.2, 1.5) if fast else (.3, .375))) * period
         pos = rng.uniform(0, period) + speed * seconds * tau  # unwrapped
-        if kind in ('rock', 'feather'):
+        if falls:
             y = pos
         else:
             sign = rng.choice((-1, 1))
             x, angle = sign * pos, angle + sign * pos / r
-        wrap = ('y' if kind in ('rock', 'feather') else 'x', -1.25 * r,
-                period)
+        wrap = ('y' if falls else 'x', -1.25 * r, period)
     else:
         raise ValueError(f'unknown motion {kind!r}')
-    return dict(x=x, y=y, scale=scale, angle=angle, hand=hand, wrap=wrap)
+    return dict(x=x, y=y, angle=angle, hand=hand, wrap=wrap)
 
 
 # --------------------------------------------------------------------------
@@ -212,7 +210,7 @@ def _blend(img, alpha, colour):
 
 def _render(bg: _Background, obj: dict, tr: dict, t: int, xx, yy):
     frame = bg.frame(t)
-    r = obj['radius'] * tr['scale'][t]
+    r = obj['radius']
     cx, cy, ang = tr['x'][t], tr['y'][t], tr['angle'][t]
     if tr['wrap'] is not None:  # a stream: wrap into [start, start + period)
         axis, start, period = tr['wrap']
