@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tsm_plugin.datasets import synthetic
-from tsm_plugin.datasets.transforms import segment_indices
 from tsm_plugin.datasets.synthetic import TEMPLATES, make_synthetic_ssv2
+from tsm_plugin.datasets.transforms import segment_indices
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(num_train_per_class=1, num_val_per_class=0, num_test_per_class=0,
