@@ -7,8 +7,7 @@ _base_ = [
     '_base_/schedules/sgd_cosine_50e.py',
 ]
 
-# 16 frames in the backbone's shift and the head's consensus; the pipelines'
-# num_clips (16) come from the dataset base.
-model = dict(
-    backbone=dict(num_segments=16),
-    cls_head=dict(num_segments=16, num_classes=174))
+# The trained frame count: the backbone's shift, the head's consensus and
+# every sampler follow it.
+num_frames = 16
+model = dict(cls_head=dict(num_classes=174))  # SSv2's classes

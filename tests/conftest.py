@@ -20,7 +20,7 @@ def synthetic_ssv2(tmp_path_factory) -> Path:
     and ``20bn-something-something-v2/<id>.webm``. Read-only: copy it if a
     test needs to change it.
     """
-    from tsm_plugin.datasets.synthetic import make_synthetic_ssv2
+    from tsm_plugin.testing.synthetic_ssv2 import make_synthetic_ssv2
     root = tmp_path_factory.mktemp('synthetic_ssv2')
     make_synthetic_ssv2(str(root), **SYNTHETIC_KWARGS)
     return root

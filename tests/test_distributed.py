@@ -1,4 +1,4 @@
-"""Distributed training: the CPU fixes, the launch scripts, and a real
+"""Distributed training: the launch scripts, the sync_bn check, and a real
 2-process gloo run of the demo config (train, resume, test).
 
 The 2-process run goes through ``tools/dist_train.sh``,
@@ -20,8 +20,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_compat import run_py
-
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / 'tools'
 DEMO = REPO / 'configs' / 'tsm_demo_synthetic.py'
@@ -38,54 +36,6 @@ def clean_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in LAUNCH_ENV}
     env.update(extra)
     return env
-
-
-# --------------------------------------------------------------------------
-# tsm_plugin.compat: fix_cpu_dist_init, fix_cpu_ddp_device_ids
-# --------------------------------------------------------------------------
-ONE_RANK_WORLD = textwrap.dedent("""
-    import os, socket
-    s = socket.socket(); s.bind(('127.0.0.1', 0))
-    os.environ.update(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
-                      MASTER_ADDR='127.0.0.1',
-                      MASTER_PORT=str(s.getsockname()[1]))
-    s.close()
-    import torch
-    from mmengine.dist import init_dist
-""")
-
-
-@no_cuda
-def test_stock_launcher_fails_without_cuda():
-    stock = run_py(ONE_RANK_WORLD + "init_dist('pytorch', backend='nccl')")
-    if stock.returncode == 0:
-        pytest.skip('this mmengine starts without CUDA: no fix needed')
-    assert 'cuda' in stock.stderr.lower(), stock.stderr
-
-
-@no_cuda
-def test_cpu_launcher_uses_gloo_and_ddp_wraps_cpu_model():
-    fixed = run_py(ONE_RANK_WORLD + textwrap.dedent("""
-        assert compat.fix_cpu_dist_init()
-        assert not compat.fix_cpu_dist_init()  # idempotent
-        init_dist('pytorch', backend='nccl')  # the config's backend
-        assert torch.distributed.get_backend() == 'gloo'
-        assert torch.cuda.set_device.__name__ == 'set_device'
-
-        from mmengine.model import MMDistributedDataParallel as DDP
-        try:  # what Runner.wrap_model passes
-            DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
-        except ValueError as e:
-            assert 'device_ids' in str(e)
-        else:
-            raise SystemExit('stock DDP took device_ids on CPU: drop the fix')
-        assert compat.fix_cpu_ddp_device_ids()
-        assert not compat.fix_cpu_ddp_device_ids()
-        model = DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
-        model(torch.ones(2, 3)).sum().backward()
-        assert model.module.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
-    """))
-    assert fixed.returncode == 0, fixed.stderr
 
 
 @no_cuda
@@ -280,7 +230,7 @@ def tiny_demo_config(tmp_path, data_root) -> Path:
     """The demo config at 4 frames on a few clips, plus the probe hook."""
     from mmengine.config import Config
 
-    from tsm_plugin.apis.config import set_data_root, set_num_frames
+    from tsm_plugin.utils.config import set_data_root, set_num_frames
     cfg = Config.fromfile(str(DEMO))
     set_data_root(cfg, str(data_root))
     set_num_frames(cfg, 4)

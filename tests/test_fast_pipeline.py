@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-import tsm_plugin  # noqa: F401  (stack fixes + registration)
-from tsm_plugin.datasets import fast_transforms  # noqa: F401  (registers)
-from tsm_plugin.datasets.fast_transforms import crop_resize
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tsm_plugin.datasets import crop_resize  # noqa: F401  (registers)
+from tsm_plugin.datasets.crop_resize import crop_resize
 
 # Single vs double bilinear interpolation on a blurred-noise texture: mean
 # |diff| <= 0.6 grey levels, max <= 6 (measured); a crop box off by one

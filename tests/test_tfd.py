@@ -17,7 +17,7 @@ import torch
 
 from tsm_plugin.apis import eval_tfd as eval_api
 from tsm_plugin.apis import test as test_api
-from tsm_plugin.apis.config import (iter_datasets, load_config,
+from tsm_plugin.utils.config import (iter_datasets, load_config,
                                     set_data_root, set_epochs,
                                     set_loader_option, set_num_frames)
 from tsm_plugin.errors import InputError
@@ -54,7 +54,10 @@ def tiny_cfg(data_root, work_dir):
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint.pop('save_best', None)
     cfg.default_hooks.logger.interval = 1
-    cfg.custom_hooks = [dict(type='TFDEvalHook', frames=FRAMES)]
+    cfg.default_hooks.tfd.frames = FRAMES
+    for name in ('non_finite_loss', 'preemption', 'skipped_videos',
+                 'eval_autocast'):  # the TFD hook alone, as before
+        cfg.default_hooks.pop(name)
     cfg.randomness = dict(seed=0)
     cfg.work_dir = str(work_dir)
     return cfg

@@ -4,7 +4,7 @@ Example (the demo's set, a few seconds on 2 cores)::
 
     python tools/make_synthetic_ssv2.py --out data/synthetic_ssv2
 
-See :mod:`tsm_plugin.datasets.synthetic` for the classes and the layout.
+See :mod:`tsm_plugin.testing.synthetic_ssv2` for the classes and the layout.
 """
 import argparse
 import os.path as osp
@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tsm_plugin.datasets.synthetic import make_synthetic_ssv2  # noqa: E402
+from tsm_plugin.testing.synthetic_ssv2 import make_synthetic_ssv2  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -1,13 +1,20 @@
-"""TSM on Something-Something V2 as an MMAction2 plugin.
+"""TSM on Something-Something V2 as an MMAction2 plugin, with TFD evaluation.
 
-Importing this package (configs do it through ``custom_imports``) fixes the
-published stack (:mod:`tsm_plugin.compat`) and registers our modules in
-mmaction2's registries.
+Importing the package registers nothing (configs import
+:mod:`tsm_plugin.registration`); it only makes the pinned mmaction2 wheel
+importable (:func:`tsm_plugin.compat.apply_import_fixes`, which touches
+``sys.modules`` alone), so any of our modules can be imported on its own.
+
+Layers, imports pointing down only (``tests/test_layers.py``)::
+
+    apis (CLI bodies)
+    evaluation
+    engine
+    datasets, models
+    utils, compat, errors
 """
 from . import compat
 
-compat.apply()
-
-from . import datasets, engine, models  # noqa: E402,F401  (registration)
+compat.apply_import_fixes()
 
 __version__ = '0.1.0'

@@ -1,35 +1,37 @@
 # Runtime shared by every recipe: registry scope, plugin import, hooks, env.
 default_scope = 'mmaction'
-# Importing tsm_plugin fixes the published stack and registers our modules.
-custom_imports = dict(imports=['tsm_plugin'], allow_failed_imports=False)
+# Fixes the pinned stack and registers tsm_plugin's components.
+custom_imports = dict(imports=['tsm_plugin.registration'],
+                      allow_failed_imports=False)
 
+# Named hooks (a dict, so a recipe adds one without re-listing the others).
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # Every epoch, so a preempted run loses at most one epoch; keep the last
-    # 3 plus the best top-1 (save_best keeps its own file).
+    # mmengine's CheckpointHook, but atomic: a kill mid-save leaves the last
+    # checkpoint and last_checkpoint intact. Every epoch, so a preempted run
+    # loses at most one; keep the last 3 (preemption saves included) plus
+    # the best top-1.
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=3,
         save_best='acc/top1',
         rule='greater'),
     # Reseeds the distributed sampler every epoch (a new shuffle per epoch).
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    sync_buffers=dict(type='SyncBuffersHook'))
-
-# NaN/inf loss stops the run before that state is saved; SIGTERM/SIGUSR1
-# (preemption, time limit) saves iter_N.pth and exits 3 (tools/slurm_train.sh
-# requeues); unusable videos replaced per epoch are counted in the log.
-custom_hooks = [
-    dict(type='NonFiniteLossHook'),
-    dict(type='PreemptionHook'),
-    dict(type='SkippedVideosHook'),
-    # val/test in the training precision (follows optim_wrapper.precision)
-    dict(type='EvalAutocastHook'),
-]
+    sync_buffers=dict(type='SyncBuffersHook'),
+    # A NaN/inf loss stops the run before that state is saved.
+    non_finite_loss=dict(type='NonFiniteLossHook'),
+    # SIGTERM/SIGUSR1 (preemption, time limit): save iter_N.pth, exit 3
+    # (tools/slurm_train.sh requeues).
+    preemption=dict(type='PreemptionHook'),
+    # Samples replaced for unusable videos: a scalar per epoch, a warning.
+    skipped_videos=dict(type='SkippedVideosHook'),
+    # val/test in the training precision (follows optim_wrapper.precision).
+    eval_autocast=dict(type='EvalAutocastHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

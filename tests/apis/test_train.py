@@ -51,7 +51,9 @@ def test_plan_flags_reach_the_config(synthetic_ssv2, tmp_path):
     cfg = train_api.merge_args(
         train_api.load_config(args.config), args)
     assert cfg.work_dir == str(tmp_path)
-    assert cfg.resume is True and cfg.load_from is None
+    # --resume is resolved here (as mmaction2 does): nothing to resume yet,
+    # so a fresh start.
+    assert cfg.resume is False and cfg.load_from is None
     assert cfg.train_cfg.max_epochs == 10
     warmup, cosine = cfg.param_scheduler
     assert (warmup.end, cosine.begin, cosine.end, cosine.T_max) == (1, 1, 10, 9)

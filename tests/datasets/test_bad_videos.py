@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-import tsm_plugin  # noqa: F401
-from tsm_plugin.datasets import SSv2Dataset, VideoReadError
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tsm_plugin.datasets.ssv2 import SSv2Dataset
+from tsm_plugin.datasets.video_io import VideoReadError
 from tsm_plugin.datasets import bad_videos
-from tsm_plugin.datasets.synthetic import write_webm
+from tsm_plugin.testing.synthetic_ssv2 import write_webm
 from tsm_plugin.errors import InputError
 
 PIPELINE = [

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from mmaction.registry import TRANSFORMS
 
-import tsm_plugin  # noqa: F401  (registration)
-from tsm_plugin.datasets import SegmentSampleFrames, segment_indices
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tsm_plugin.datasets.transforms import (SegmentSampleFrames,
+                                           segment_indices)
 
 
 def test_test_mode_takes_segment_centres():

@@ -6,8 +6,8 @@ import pytest
 from mmaction.registry import DATASETS
 from mmengine.registry import init_default_scope
 
-import tsm_plugin  # noqa: F401  (registration)
-from tsm_plugin.datasets import AnnotationError, SSv2Dataset
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tsm_plugin.datasets.ssv2 import AnnotationError, SSv2Dataset
 from tsm_plugin.errors import InputError
 
 VIDEOS = '20bn-something-something-v2'

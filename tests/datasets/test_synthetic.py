@@ -10,8 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from tsm_plugin.datasets import synthetic
-from tsm_plugin.datasets.synthetic import TEMPLATES, make_synthetic_ssv2
+from tsm_plugin.testing import synthetic_ssv2 as synthetic
+from tsm_plugin.testing.synthetic_ssv2 import TEMPLATES, make_synthetic_ssv2
 from tsm_plugin.datasets.transforms import segment_indices
 
 REPO = Path(__file__).resolve().parents[2]

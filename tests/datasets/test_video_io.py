@@ -67,7 +67,7 @@ def test_auto_prefers_decord_and_rejects_unknown_names():
 
 def test_auto_choice_is_logged_once_where_the_pipeline_is_built(
         synthetic_ssv2, monkeypatch):
-    from tsm_plugin.datasets import VideoInit
+    from tsm_plugin.datasets.transforms import VideoInit
     logged = []
     monkeypatch.setattr(video_io, '_logged', set())
     monkeypatch.setattr(video_io, 'print_log',

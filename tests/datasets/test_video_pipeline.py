@@ -12,8 +12,9 @@ import pytest
 from mmaction.registry import DATASETS, TRANSFORMS
 from mmengine.registry import init_default_scope
 
-import tsm_plugin  # noqa: F401  (registration)
-from tsm_plugin.datasets import VideoReadError, video_io
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tsm_plugin.datasets import video_io
+from tsm_plugin.datasets.video_io import VideoReadError
 
 BACKENDS = ['pyav'] + (['decord'] if video_io.decord_available() else [])
 

@@ -30,7 +30,7 @@ def tiny_cfg(data_root, work_dir, epochs=2, workers=0, batch_size=2,
              **dataset):
     """Config dict for Runner.from_cfg (also dumped for tools/train.py)."""
     from mmengine.config import Config
-    from tsm_plugin.apis.config import set_num_frames
+    from tsm_plugin.utils.config import set_num_frames
     cfg = Config.fromfile(DEMO)
     set_num_frames(cfg, 4)
     cfg.work_dir = str(work_dir)
@@ -42,12 +42,18 @@ def tiny_cfg(data_root, work_dir, epochs=2, workers=0, batch_size=2,
                           **dataset)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1,
-                                        max_keep_ckpts=-1)
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook',
+                                        interval=1, max_keep_ckpts=-1)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
-    cfg.custom_hooks = list(RELIABILITY_HOOKS)
+    # The reliability hooks of the base runtime, without the demo's TFD
+    # sweep and the eval precision hook (no evaluation here).
+    for name in ('tfd', 'eval_autocast'):
+        cfg.default_hooks.pop(name, None)
+    assert {h['type'] for h in cfg.default_hooks.values()} >= {
+        h['type'] for h in RELIABILITY_HOOKS}
     cfg.train_cfg = dict(type='ResumableEpochBasedTrainLoop',
                          max_epochs=epochs)
+    cfg.max_epochs = epochs  # what load_config carries (a dumped copy)
     cfg.param_scheduler = [s for s in cfg.param_scheduler
                            if epochs > 1 or s.type == 'LinearLR']
     for sched in cfg.param_scheduler:  # the schedule spans `epochs`

@@ -41,8 +41,9 @@ class ToyModel(BaseModel):
 
 def make_runner(work_dir, max_epochs=3, resume=False, load_from=None,
                 max_keep_ckpts=1, custom_hooks=()):
-    import tsm_plugin  # noqa: F401  (atomic checkpoints, safe loading)
     from mmengine.runner import Runner
+
+    from tsm_plugin.engine.hooks import AtomicCheckpointHook
     return Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
@@ -54,7 +55,7 @@ def make_runner(work_dir, max_epochs=3, resume=False, load_from=None,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
         default_hooks=dict(
             logger=dict(type='LoggerHook', interval=1),
-            checkpoint=dict(type='CheckpointHook', interval=1,
+            checkpoint=dict(type=AtomicCheckpointHook, interval=1,
                             max_keep_ckpts=max_keep_ckpts)),
         custom_hooks=list(custom_hooks),
         randomness=dict(seed=0),

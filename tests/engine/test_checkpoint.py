@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import tsm_plugin  # noqa: F401  (installs the checkpoint fixes)
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tsm_plugin.engine import checkpoint as ckpt
 from tsm_plugin.errors import InputError
+from tsm_plugin.utils import atomic
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -23,13 +24,13 @@ KILLER = textwrap.dedent("""
     import os, signal, sys
     sys.path[:0] = [{repo!r}, {here!r}]
     import _toy
-    from tsm_plugin.engine import checkpoint as ckpt
+    from tsm_plugin.utils import atomic
 
     work_dir, moment = sys.argv[1], sys.argv[2]
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
 
-    write, replace = ckpt.AtomicFile.write, os.replace
+    write, replace = atomic.AtomicFile.write, os.replace
     def killing_write(self, data):
         if moment == 'mid-write' and self.path.endswith('epoch_2.pth'):
             self._file.write(data[:len(data) // 2])
@@ -43,8 +44,8 @@ KILLER = textwrap.dedent("""
         if moment == 'before-rename' and dst.endswith('epoch_2.pth'):
             die()
         return replace(src, dst)
-    ckpt.AtomicFile.write = killing_write
-    ckpt.os.replace = killing_replace
+    atomic.AtomicFile.write = killing_write
+    atomic.os.replace = killing_replace
     _toy.make_runner(work_dir, max_epochs=3, max_keep_ckpts=1).train()
 """).format(repo=str(REPO), here=str(HERE))
 
@@ -96,9 +97,9 @@ def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
 
 def test_atomic_file_keeps_old_content_on_error(tmp_path):
     path = tmp_path / 'f.txt'
-    ckpt.atomic_write(path, 'old')
+    atomic.atomic_write(path, 'old')
     with pytest.raises(ZeroDivisionError):
-        with ckpt.AtomicFile(path, 'w') as f:
+        with atomic.AtomicFile(path, 'w') as f:
             f.write('new, half')
             1 / 0
     assert path.read_text() == 'old'

@@ -9,7 +9,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch.utils.data import Dataset
 
-import tsm_plugin  # noqa: F401  (stack fixes + registration)
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tsm_plugin.engine import precision
 from tsm_plugin.engine.data_preprocessor import (
     ChannelsLastActionDataPreprocessor, to_channels_last)
@@ -284,7 +284,7 @@ def test_tsm_recognizer_trains_and_predicts_in_bf16():
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
 
-    from tsm_plugin.apis.benchmark import fake_batch
+    from tsm_plugin.testing.demo_inputs import fake_batch
     init_default_scope('mmaction')
     model = MODELS.build(dict(
         type='Recognizer2D',

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import tsm_plugin  # noqa: F401
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tsm_plugin.apis import train as train_api
 from tsm_plugin.engine.hooks import (PREEMPTED_EXIT_CODE, NonFiniteLossError,
                                      Preempted)
@@ -225,7 +225,7 @@ def test_train_cli_exit_codes(synthetic_ssv2, tmp_path, capsys):
     for name, hook, code in (('nan', dict(nan_at=2), 1),
                              ('sig', dict(signal_at=2), 3)):
         cfg = copy.deepcopy(base)
-        cfg.custom_hooks = base.custom_hooks + [dict(type='_TestNaNAt',
+        cfg.custom_hooks = [dict(type='_TestNaNAt',
                                                      **hook)]
         path = tmp_path / f'{name}.py'
         cfg.dump(str(path))

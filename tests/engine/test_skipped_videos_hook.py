@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-import tsm_plugin  # noqa: F401
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _tiny  # noqa: E402

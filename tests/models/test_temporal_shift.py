@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-import tsm_plugin  # noqa: F401  (compat, before mmaction.models)
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from mmaction.models.backbones.resnet_tsm import TemporalShift as StockShift
-from tsm_plugin.models import TemporalShift, temporal_shift
+from tsm_plugin.models.temporal_shift import TemporalShift, temporal_shift
 
 
 def naive_shift(x, num_segments, shift_div):

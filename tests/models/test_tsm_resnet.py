@@ -5,12 +5,13 @@ import pytest
 import torch
 from torch import nn
 
-import tsm_plugin  # noqa: F401  (compat: ResNetTSM(pretrained=None) inits)
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from mmaction.models.backbones.resnet_tsm import ResNetTSM
 from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from tsm_plugin.errors import InputError
-from tsm_plugin.models import TemporalShift, TSMResNet
+from tsm_plugin.models.temporal_shift import TemporalShift
+from tsm_plugin.models.tsm_resnet import TSMResNet
 
 SIZE = 32  # px: keeps ResNet-50 fast on CPU; layer4 is then 1x1
 

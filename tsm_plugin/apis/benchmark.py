@@ -38,7 +38,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from mmengine.logging import print_log
 
 from ..errors import InputError
-from .runtime import run_cli
+from ._cli import run_cli
 
 DEFAULT_CONFIG = 'configs/tsm_r50_16f_ssv2.py'
 DEMO_CONFIG = 'configs/tsm_demo_synthetic.py'
@@ -160,7 +160,7 @@ def _device(name: Optional[str]) -> str:
 
 
 def _init_scope() -> None:
-    import tsm_plugin  # noqa: F401  (stack fixes + registration)
+    import tsm_plugin.registration  # noqa: F401
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')
 
@@ -182,6 +182,9 @@ def _quiet_init_logs():
 
 
 # ---------------------------------------------------------------- model --
+from ..testing.demo_inputs import fake_batch  # noqa: E402
+
+
 def recipe_settings(cfg) -> dict:
     """The precision and channels_last setting a config trains with.
 
@@ -238,22 +241,6 @@ def _model_cfgs(cfg, frames: int, precision: str, channels_last) -> tuple:
                         precision=precision)
     stock_wrapper = dict(wrapper, type='OptimWrapper')
     return ours, stock, ours_wrapper, stock_wrapper
-
-
-def fake_batch(batch: int, frames: int, size: int, num_classes: int,
-               seed: int = 0) -> dict:
-    """A training batch as the dataloader gives it: uint8 clips + labels.
-
-    Labels are ``seed, seed + 1, ...`` modulo ``num_classes``.
-    """
-    import torch
-    from mmaction.structures import ActionDataSample
-    g = torch.Generator().manual_seed(seed)
-    inputs = [torch.randint(0, 256, (frames, 3, size, size), generator=g,
-                            dtype=torch.uint8) for _ in range(batch)]
-    samples = [ActionDataSample().set_gt_label((seed + i) % num_classes)
-               for i in range(batch)]
-    return dict(inputs=inputs, data_samples=samples)
 
 
 #: Batches the model mode cycles through. One batch over and over is
@@ -327,7 +314,7 @@ def bench_model(args: argparse.Namespace) -> dict:
 
     from ..engine.precision import (precision_name, resolve_channels_last,
                                     resolve_dtype)
-    from .config import load_config
+    from ..utils.config import load_config
     _init_scope()
     device = _device(args.device)
     if args.threads is not None:
@@ -446,7 +433,7 @@ def bench_set(cache: str, num_train_per_class: int = 6,
         str: its root (official SSv2 layout); reused when its labels exist
         with enough videos.
     """
-    from ..datasets.synthetic import make_synthetic_ssv2
+    from ..testing.synthetic_ssv2 import make_synthetic_ssv2
     root = osp.join(cache, 'ssv2_240p')
     stamp = osp.join(root, 'bench.json')
     want = dict(BENCH_SET, num_train_per_class=num_train_per_class,
@@ -477,7 +464,7 @@ def _data_setup(args: argparse.Namespace) -> tuple:
     and the videos' root."""
     from mmengine.utils.dl_utils import set_multi_processing
 
-    from .config import load_config
+    from ..utils.config import load_config
     _init_scope()
     cfg = load_config(args.config)
     mp_cfg = (cfg.get('env_cfg') or {}).get('mp_cfg') or {}
@@ -680,7 +667,7 @@ def stock_test_pipeline(pipeline: Sequence[dict]) -> list:
 
 
 def _set_test_pipeline(cfg, pipeline: list) -> None:
-    from .config import iter_datasets
+    from ..utils.config import iter_datasets
     for stage in ('test', 'val'):
         loader = cfg.get(f'{stage}_dataloader')
         if loader:
@@ -721,7 +708,7 @@ def bench_tfd(args: argparse.Namespace) -> dict:
     from mmengine.runner import load_checkpoint
 
     from ..evaluation import sweep_model
-    from .config import set_data_root, set_loader_option
+    from ..utils.config import set_data_root, set_loader_option
     cfg, root = _data_setup(args)
     set_data_root(cfg, root)
     for stage in ('test', 'val'):
@@ -901,7 +888,7 @@ def run(args: argparse.Namespace) -> dict:
         report = bench_data(args)
         text = format_data(report)
     else:
-        from ..evaluation import check_frames
+        from ..utils.config import check_frames
         args.frames = check_frames(args.frames)
         if args.rounds < 1:
             raise InputError('--rounds must be >= 1')

@@ -8,14 +8,13 @@ frame-count setting changed together. Writes ``tfd.json``, ``tfd.md`` and
 """
 import argparse
 import os.path as osp
-import sys
 from typing import List, Optional
 
-from mmengine.config import DictAction
-
-from ..errors import InputError
-from .config import load_config, set_data_root, set_loader_option
-from .runtime import add_data_args, run_cli
+from ..engine.checkpoint import existing_checkpoint
+from ..evaluation import markdown_table, run_sweep, write_report
+from ..utils.config import (check_frames, load_config, set_data_root,
+                            set_loader_option)
+from ._cli import add_cfg_options, add_data_args, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--separate', action='store_true',
                    help='one evaluation per frame count (decodes every '
                    'video once per frame count; the reference path)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config keys')
+    add_cfg_options(p)
     return p
 
 
@@ -43,11 +41,9 @@ def eval_tfd(args: argparse.Namespace):
 
     The Runner's log goes to ``--out`` as well.
     """
-    from ..evaluation import check_frames, run_sweep, write_report
     cfg = load_config(args.config, args.cfg_options)
     frames = check_frames(args.frames)
-    if not osp.isfile(args.checkpoint):
-        raise InputError(f'checkpoint not found: {args.checkpoint}')
+    existing_checkpoint(args.checkpoint)
     if args.data_root:
         set_data_root(cfg, args.data_root)
     if args.batch_size is not None:
@@ -64,7 +60,6 @@ def eval_tfd(args: argparse.Namespace):
 
 
 def _cli(args: argparse.Namespace) -> None:
-    from ..evaluation import markdown_table
     report, paths = eval_tfd(args)
     print(markdown_table(report))
     print(f'\nTFD table: {paths["md"]}\nTFD JSON:  {paths["json"]}\n'
@@ -75,6 +70,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     return run_cli(_cli, args)
 
-
-if __name__ == '__main__':
-    sys.exit(main())

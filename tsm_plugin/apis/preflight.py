@@ -33,8 +33,8 @@ from typing import List, NamedTuple, Optional
 
 from mmengine.config import Config, DictAction
 
-from .config import DATALOADERS, iter_datasets, load_config, set_data_root
-from .runtime import run_cli
+from ..utils.config import DATALOADERS, iter_datasets, load_config, set_data_root
+from ._cli import run_cli
 
 PASS, FAIL, WARN, SKIP = 'PASS', 'FAIL', 'WARN', 'SKIP'
 
@@ -227,7 +227,7 @@ def check_videos(datasets: dict, sample: Optional[int], workers: int,
         results = []
     bad = sorted((p, r) for p, r in results if r)
     os.makedirs(osp.dirname(osp.abspath(bad_list)), exist_ok=True)
-    from ..engine.checkpoint import atomic_write
+    from ..utils.atomic import atomic_write
     atomic_write(bad_list, ''.join(f'{p}\t{r}\n' for p, r in bad))
     took = time.time() - start
     what = f'{len(paths)} of {total}' if len(paths) < total else f'{total}'

@@ -1,17 +1,15 @@
 """``tools/test.py``: evaluate a checkpoint (top-1 / top-5) with the Runner."""
 import argparse
-import os.path as osp
-import sys
 from typing import List, Optional
 
 from mmengine.config import Config
 
+from ..engine.checkpoint import existing_checkpoint
 from ..engine.distributed import check_sync_bn
-from ..errors import InputError
-from .config import (load_config, set_data_root, set_loader_option,
-                     set_num_frames)
-from .runtime import (add_data_args, add_launch_args, log_device, run_cli,
-                      set_work_dir)
+from ..utils.config import (load_config, set_data_root, set_loader_option,
+                            set_num_frames)
+from ._cli import (add_data_args, add_launch_args, log_device, run_cli,
+                   set_work_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,15 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command-line flags to the config."""
-    if not osp.isfile(args.checkpoint):
-        raise InputError(f'checkpoint not found: {args.checkpoint}')
+    existing_checkpoint(args.checkpoint)
     if args.data_root:
         set_data_root(cfg, args.data_root)
     if args.num_frames is not None:
-        if args.num_frames < 1:
-            raise InputError(f'--num-frames must be >= 1, got '
-                             f'{args.num_frames}')
-        set_num_frames(cfg, args.num_frames)
+        set_num_frames(cfg, args.num_frames, what='--num-frames')
     if args.batch_size is not None:
         set_loader_option(cfg, 'batch_size', args.batch_size,
                           loaders=('test_dataloader', ))
@@ -74,6 +68,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     return run_cli(test, args)
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,25 +1,29 @@
-"""``tools/train.py``: mmaction2's train CLI plus the flags of the user's plan.
+"""``tools/train.py``: mmaction2's train CLI plus the data and schedule flags.
 
 Mirrors mmaction2's ``tools/train.py`` (CONFIG, ``--work-dir``, ``--resume``,
 ``--amp``, ``--auto-scale-lr``, ``--cfg-options``, ``--launcher``,
 ``--seed``) and adds ``--data-root``, ``--epochs``, ``--batch-size``,
-``--num-workers`` with the underscore spellings of the original plan.
+``--num-workers`` (with underscore spellings too). ``--resume`` without a
+path is resolved here, as mmaction2 resolves it, to the checkpoint
+``last_checkpoint`` names if it is complete
+(:func:`~tsm_plugin.engine.checkpoint.find_resumable_checkpoint`).
 Everything else is MMEngine's Runner, built from the config.
 """
 import argparse
-import os.path as osp
 import sys
 from typing import List, Optional
 
 from mmengine.config import Config
 
+from ..engine.checkpoint import (existing_checkpoint,
+                                 find_resumable_checkpoint)
 from ..engine.distributed import check_sync_bn
 from ..engine.hooks import NonFiniteLossError, Preempted
-from ..errors import InputError
-from .config import (load_config, set_data_root, set_epochs,
-                     set_loader_option)
-from .runtime import (add_data_args, add_launch_args, log_device, run_cli,
-                      set_work_dir)
+from ..errors import ExitStatus
+from ..utils.config import (load_config, set_data_root, set_epochs,
+                            set_loader_option)
+from ._cli import (add_data_args, add_launch_args, log_device, run_cli,
+                   set_work_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='a different seed on each rank')
     p.add_argument('--deterministic', action='store_true',
                    help='deterministic cuDNN/algorithms')
-    add_launch_args(p, 'override config keys, e.g. '
+    add_launch_args(p, 'override config keys, e.g. num_frames=8 or '
                     'model.backbone.pretrained=/path/resnet50.pth')
     return p
 
@@ -83,14 +87,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+    if args.resume == 'auto':  # mmaction2 resolves it here too
+        found = find_resumable_checkpoint(cfg.work_dir)
+        cfg.resume = found is not None
+        cfg.load_from = found
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise InputError(f'--resume checkpoint not found: {args.resume}')
         cfg.resume = True
-        cfg.load_from = args.resume
+        cfg.load_from = existing_checkpoint(args.resume, '--resume checkpoint')
 
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
@@ -126,8 +129,5 @@ def main(argv: Optional[List[str]] = None) -> int:
         return e.exit_code
     except NonFiniteLossError as e:
         sys.stderr.write(f'error: {e}\n')
-        return 1
+        return int(ExitStatus.ERROR)
 
-
-if __name__ == '__main__':
-    sys.exit(main())

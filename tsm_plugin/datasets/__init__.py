@@ -1,22 +1,16 @@
-"""SSv2 as downloaded: the dataset, video decoding, sampling, a generator.
+"""SSv2 as downloaded: the dataset, video decoding, sampling, transforms.
 
-* :class:`SSv2Dataset` reads the official JSON files and ``.webm`` videos.
+* :mod:`.ssv2`: :class:`~.ssv2.SSv2Dataset` reads the official JSON files
+  and ``.webm`` videos.
 * :mod:`.video_io`: decord / PyAV readers (a low layer, no registry).
 * :mod:`.transforms`: ``VideoInit`` -> ``SegmentSampleFrames`` ->
   ``VideoDecode``, TSN segment sampling as TSM trains and tests
   (https://arxiv.org/abs/1811.08383).
-* :mod:`.synthetic`: a synthetic SSv2-format set of temporal classes
-  (``tools/make_synthetic_ssv2.py``).
-"""
-from .ssv2 import AnnotationError, SSv2Dataset, load_labels
-from .synthetic import make_synthetic_ssv2
-from .transforms import (SegmentSampleFrames, VideoDecode, VideoInit,
-                         segment_indices)
-from .video_io import VideoReadError, open_video, resolve_backend
+* :mod:`.crop_resize`: ``FusedCropResize``, mmaction2's resize/crop chain in
+  one interpolation.
+* :mod:`.bad_videos`: what a dataset does with a video it cannot use.
 
-__all__ = [
-    'AnnotationError', 'SSv2Dataset', 'load_labels', 'make_synthetic_ssv2',
-    'SegmentSampleFrames', 'VideoDecode', 'VideoInit', 'segment_indices',
-    'VideoReadError', 'open_video', 'resolve_backend'
-]
-from . import fast_transforms  # noqa: F401,E402  (registration)
+The package imports nothing itself, so :mod:`.video_io` stays importable
+without mmaction2's models; :mod:`tsm_plugin.registration` imports the
+modules that register.
+"""

@@ -28,47 +28,22 @@ Odd sizes (e.g. 33x25) are fine: the pipeline resizes every frame.
 
 It also seeds each sample's augmentation when the sampler's index carries a
 seed (:class:`~tsm_plugin.engine.samplers.SeededIndex`), see
-:func:`seeded_rng`.
+:func:`~tsm_plugin.utils.seeding.seeded_rng`.
 """
 import multiprocessing as mp
-import random
-from contextlib import contextmanager
 from typing import Optional
 
-import numpy as np
 import torch
 from mmengine.logging import print_log
 
 from ..errors import InputError
+from ..utils.seeding import seeded_rng
 from .video_io import VideoReadError, open_video
 
 POLICIES = ('raise', 'skip')
 # Fresh failures in a row before "skip" gives up: a wrong data_root or
 # video folder makes every file fail, and that must stop, not scan 169k.
 MAX_CONSECUTIVE_BAD = 50
-
-
-@contextmanager
-def seeded_rng(seed: Optional[int]):
-    """Seed random, numpy and torch (CPU) for a block, then restore them.
-
-    The block's randomness is a function of ``seed`` alone; the caller's
-    random streams continue as if the block had not run. ``None`` does
-    nothing.
-    """
-    if seed is None:
-        yield
-        return
-    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.default_generator.manual_seed(seed)  # CPU only: CUDA untouched
-    try:
-        yield
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.set_rng_state(states[2])
 
 
 def check_video(path: str, min_frames: int = 1, min_side: int = 8,

@@ -23,6 +23,8 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
+from ..errors import ConfigValueError
+
 from .video_io import open_video, resolve_backend
 
 
@@ -112,7 +114,7 @@ class SegmentSampleFrames(BaseTransform):
 
     def __init__(self, num_clips: int = 16, test_mode: bool = False):
         if int(num_clips) != num_clips or num_clips < 1:
-            raise ValueError(f'num_clips must be an integer >= 1, got '
+            raise ConfigValueError(f'num_clips must be an integer >= 1, got '
                              f'{num_clips!r}')
         self.num_clips = int(num_clips)
         self.test_mode = test_mode

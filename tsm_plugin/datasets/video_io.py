@@ -29,7 +29,7 @@ from typing import List, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
-from ..errors import InputError
+from ..errors import ConfigValueError, InputError
 
 BACKENDS = ('decord', 'pyav')
 _logged = set()
@@ -61,17 +61,18 @@ def resolve_backend(backend: str = 'auto') -> str:
     (as ``VideoInit`` does) so that dataloader workers do not log again.
 
     Raises:
-        ValueError: an unknown name, or 'decord' where it is not installed.
+        ConfigValueError: an unknown name, or 'decord' where it is not
+            installed.
     """
     if backend == 'auto':
         name = 'decord' if decord_available() else 'pyav'
     elif backend in BACKENDS:
         name = backend
         if name == 'decord' and not decord_available():
-            raise ValueError("video backend 'decord' is not installed "
+            raise ConfigValueError("video backend 'decord' is not installed "
                              "(pip install decord, or use backend='pyav')")
     else:
-        raise ValueError(f'unknown video backend {backend!r}; use one of '
+        raise ConfigValueError(f'unknown video backend {backend!r}; use one of '
                          f"'auto', {', '.join(map(repr, BACKENDS))}")
     if backend == 'auto' and name not in _logged:
         _logged.add(name)

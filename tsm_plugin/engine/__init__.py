@@ -1,8 +1,8 @@
-"""Registered components; see the package docstring."""
-from . import hooks  # noqa: F401  (registration)
-from . import checkpoint, loops, samplers  # noqa: F401,E402  (registration)
+"""The training machinery the configs name: loop, sampler, optim wrapper,
+data preprocessor, hooks; and the one module that writes and reads
+checkpoints (:mod:`.checkpoint`). Importing this package registers them."""
+from . import checkpoint, data_preprocessor, hooks, loops, optim_wrapper
+from . import samplers
 
-# Atomic checkpoint writes, safe loads, and a resume that never follows
-# last_checkpoint to a missing or half-written file.
-checkpoint.install()
-from . import data_preprocessor, optim_wrapper  # noqa: F401,E402  (registration)
+__all__ = ['checkpoint', 'data_preprocessor', 'hooks', 'loops',
+           'optim_wrapper', 'samplers']

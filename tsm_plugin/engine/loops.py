@@ -22,24 +22,14 @@ So a run stopped at any iteration and resumed ends with the same weights
 as one that never stopped (on CPU bit for bit; on GPU up to the usual
 non-determinism of cuDNN unless ``--deterministic``).
 """
-import random
-
-import numpy as np
 import torch
 from mmaction.registry import LOOPS
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
+from ..utils.seeding import seed_iteration
+
 SAMPLER_SEED_KEY = 'tsm_sampler_seed'
-
-
-def seed_iteration(seed: int, iteration: int) -> None:
-    """Seed torch (CPU and CUDA), numpy and random from (seed, iteration)."""
-    state = np.random.SeedSequence([int(seed) % 2**63, int(iteration)])
-    value = int(state.generate_state(1, dtype=np.uint32)[0])
-    torch.manual_seed(value)  # also every CUDA device
-    np.random.seed(value)
-    random.seed(value)
 
 
 def _sampler(dataloader):

@@ -11,40 +11,21 @@ without bf16). bf16 has fp32's exponent range, so it needs no loss scaling.
 tensor-core kernels both work in NHWC.
 
 Pure functions (no registry); :mod:`tsm_plugin.engine.optim_wrapper`, the
-data preprocessor and the eval hook use them.
+data preprocessor and the eval hook use them. The CPU's flags come from
+:mod:`tsm_plugin.utils.device`.
 """
 import contextlib
-import functools
 from typing import Optional, Union
 
 import torch
 from mmengine.structures import BaseDataElement
 
 from ..errors import InputError
+from ..utils.device import cpu_has_amx, device_type_of
 
 #: The values ``precision`` accepts; ``'auto'`` = bf16 where fast, else fp32.
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
 _DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': None}
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_has_amx(cpuinfo: str = '/proc/cpuinfo') -> bool:
-    """Whether this CPU has AMX bf16 tiles (Linux: ``amx_bf16`` in cpuinfo).
-
-    ``torch.backends.cpu.get_cpu_capability()`` reports only the vector ISA
-    (``'AVX512'`` on an AMX machine too), so the kernel's flags are read.
-
-    Args:
-        cpuinfo (str): the file to read. Defaults to ``/proc/cpuinfo``.
-    """
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                if line.startswith('flags'):
-                    return 'amx_bf16' in line.split()
-    except OSError:  # not Linux (macOS, Windows): no AMX detection
-        pass
-    return False
 
 
 def has_fast_bf16(device_type: str) -> bool:
@@ -61,13 +42,6 @@ def has_fast_bf16(device_type: str) -> bool:
     if device_type == 'cpu':
         return cpu_has_amx()
     return False
-
-
-def device_type_of(device: Union[str, torch.device, None]) -> str:
-    """``'cuda'`` for ``'cuda:1'`` or ``torch.device('cuda', 1)``, etc."""
-    if device is None:
-        return 'cpu'
-    return torch.device(device).type
 
 
 def resolve_dtype(precision: str,

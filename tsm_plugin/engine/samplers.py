@@ -22,6 +22,8 @@ import numpy as np
 from mmaction.registry import DATA_SAMPLERS
 from mmengine.dataset import DefaultSampler
 
+from ..utils.seeding import sample_seeds
+
 
 class SeededIndex(int):
     """A dataset index that carries the seed of its sample's randomness."""
@@ -63,13 +65,12 @@ class ResumableSampler(DefaultSampler):
     def skip(self, num_samples: int) -> None:
         """Start the next pass ``num_samples`` samples (of this rank) in."""
         if num_samples < 0:
-            raise ValueError(f'cannot skip {num_samples} samples')
+            raise ValueError(f'cannot skip {num_samples} samples')  # a bug
         self._skip = num_samples
 
     def sample_seeds(self) -> np.ndarray:
         """One seed per global position of this epoch's order."""
-        rng = np.random.default_rng([self.seed, self.epoch])
-        return rng.integers(0, 2**31, size=self.total_size, dtype=np.int64)
+        return sample_seeds(self.seed, self.epoch, self.total_size)
 
     def __iter__(self) -> Iterator[SeededIndex]:
         indices = list(super().__iter__())  # this rank's share, in order

@@ -3,10 +3,11 @@
 The plot is top-1 against the frame count evaluated, with the trained frame
 count marked (FFN, https://arxiv.org/abs/2303.14817, Fig. 1).
 """
-import json
 import os
 import os.path as osp
 from typing import Dict
+
+from ..utils.atomic import AtomicFile, atomic_write, write_json
 
 PLOT_SIZE = (6.0, 4.0)  # inches
 PLOT_DPI = 100  # -> 600 x 400 pixels
@@ -75,7 +76,8 @@ def plot_top1(report: dict, path: str) -> str:
     ax.grid(alpha=0.3)
     ax.legend(loc='lower right', fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=PLOT_DPI)
+    with AtomicFile(path, 'wb') as f:
+        fig.savefig(f, dpi=PLOT_DPI, format='png')
     return path
 
 
@@ -96,10 +98,7 @@ def write_report(report: dict, out_dir: str) -> Dict[str, str]:
     os.makedirs(out_dir, exist_ok=True)
     paths = {ext: osp.join(out_dir, f'tfd.{ext}')
              for ext in ('json', 'md', 'png')}
-    with open(paths['json'], 'w') as f:
-        json.dump(to_json(report), f, indent=2)
-        f.write('\n')
-    with open(paths['md'], 'w') as f:
-        f.write(markdown_table(report) + '\n')
+    write_json(paths['json'], to_json(report))
+    atomic_write(paths['md'], markdown_table(report) + '\n')
     plot_top1(report, paths['png'])
     return paths

@@ -30,32 +30,11 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
-from ..apis.config import iter_datasets, set_num_frames
-from ..errors import InputError
-
-
-def check_frames(frames: Sequence[int]) -> List[int]:
-    """Validate frame counts; returns them sorted, without duplicates.
-
-    Raises:
-        InputError: if ``frames`` is empty or holds a count below 1.
-    """
-    frames = [int(f) for f in frames]
-    if not frames:
-        raise InputError('--frames: give at least one frame count')
-    bad = [f for f in frames if f < 1]
-    if bad:
-        raise InputError(f'--frames: frame counts must be >= 1, got {bad[0]}')
-    return sorted(set(frames))
-
-
-def trained_frames(cfg) -> int:
-    """The trained frame count: ``model.backbone.num_segments``."""
-    try:
-        return int(cfg.model.backbone.num_segments)
-    except (AttributeError, KeyError, TypeError):
-        raise InputError('config has no model.backbone.num_segments: '
-                         'not a TSM recognizer') from None
+from ..engine.checkpoint import existing_checkpoint
+from ..utils.config import (check_frames, eval_stage, get_num_frames,
+                            iter_datasets, set_num_frames)
+from ..utils.device import describe_device
+from .multi_frame import MultiFrameTestSample
 
 
 def set_model_num_frames(model: torch.nn.Module, num_frames: int) -> int:
@@ -88,144 +67,9 @@ def set_model_num_frames(model: torch.nn.Module, num_frames: int) -> int:
     return changed
 
 
-def _type_name(transform: dict) -> str:
-    t = transform.get('type', '')
-    return t if isinstance(t, str) else getattr(t, '__name__', str(t))
-
-
-def split_test_pipeline(pipeline: Sequence[dict]):
-    """Split a test pipeline around its frame sampler and its decoder.
-
-    Returns:
-        tuple: ``(before, sampler, decode, after)``: the transforms before the
-        sampler (opening the video), the sampler dict (the one with
-        ``num_clips``), the transforms up to and including the first
-        ``*Decode`` one, and the rest (resize, crop, format, pack).
-
-    Raises:
-        InputError: if there is no sampler with ``num_clips``, it is not in
-            test mode (random sampling cannot be compared across frame
-            counts), or no ``*Decode`` transform follows it.
-    """
-    pipeline = list(pipeline)
-    samplers = [i for i, t in enumerate(pipeline) if 'num_clips' in t]
-    if not samplers:
-        raise InputError('test pipeline has no frame sampler with num_clips: '
-                         'cannot change its frame count')
-    s = samplers[0]
-    sampler = pipeline[s]
-    if not sampler.get('test_mode', False):
-        raise InputError(f'test pipeline: {_type_name(sampler)} needs '
-                         'test_mode=True (centre-of-segment sampling) for TFD')
-    decoders = [i for i in range(s + 1, len(pipeline))
-                if _type_name(pipeline[i]).endswith('Decode')]
-    if not decoders:
-        raise InputError('test pipeline has no *Decode transform after '
-                         f'{_type_name(sampler)}')
-    d = decoders[0]
-    return pipeline[:s], sampler, pipeline[s + 1:d + 1], pipeline[d + 1:]
-
-
-def _build(transforms: Sequence[dict]) -> list:
-    from mmaction.registry import TRANSFORMS
-    return [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
-            for t in transforms]
-
-
-def _apply(transforms: list, results: Optional[dict]) -> Optional[dict]:
-    for t in transforms:
-        if results is None:
-            return None
-        results = t(results)
-    return results
-
-
-class MultiFrameTestSample:
-    """Decode a video once; give one test sample per frame count.
-
-    A pipeline step that replaces a whole test pipeline. For each frame count
-    ``T`` the config's sampler (``num_clips=T``, test mode: frame
-    ``floor(seg * (i + 0.5))`` of segment ``i``, ``seg = total / T``) picks
-    its indices; the union of all of them is decoded in one pass of the
-    config's decoder; then each ``T`` takes its frames from that pass and
-    goes through the rest of the config's pipeline (resize, crop, format,
-    pack). The sample for ``T`` equals what the plain pipeline with
-    ``num_clips=T`` gives, frame for frame.
-
-    Args:
-        pipeline (list[dict]): the config's test pipeline.
-        frames (list[int]): the frame counts.
-
-    Returns (``__call__``):
-        dict: ``{T: packed sample}`` for each frame count.
-    """
-
-    def __init__(self, pipeline: Sequence[dict], frames: Sequence[int]):
-        before, sampler, decode, after = split_test_pipeline(pipeline)
-        self.frames = check_frames(frames)
-        self.before = _build(before)
-        self.samplers = {
-            t: _build([dict(sampler, num_clips=t)])[0] for t in self.frames}
-        self.decode = _build(decode)
-        self.after = _build(after)
-
-    def __call__(self, results: dict) -> Optional[Dict[int, dict]]:
-        results = _apply(self.before, results)
-        if results is None:
-            return None
-        sampled = {t: s(dict(results)) for t, s in self.samplers.items()}
-        inds = {t: np.asarray(r['frame_inds']).reshape(-1)
-                for t, r in sampled.items()}
-        union = np.unique(np.concatenate(list(inds.values())))
-        # Decode the union as the largest frame count's sample would be.
-        request = dict(sampled[self.frames[-1]], frame_inds=union)
-        decoded = _apply(self.decode, dict(request))
-        if decoded is None:
-            return None
-        imgs = decoded['imgs']
-        if len(imgs) != len(union):
-            raise RuntimeError(
-                f'decoder returned {len(imgs)} frames for {len(union)} '
-                f'indices ({results.get("filename")})')
-        by_index = dict(zip(union.tolist(), imgs))
-        # What the decoder set, replaced or removed (shapes, the released
-        # reader) goes to every frame count alike; frames and indices are
-        # per count.
-        shared = {k: v for k, v in decoded.items()
-                  if k not in ('imgs', 'frame_inds')
-                  and (k not in request or v is not request[k])}
-        removed = [k for k in request if k not in decoded]
-        out = {}
-        for t, r in sampled.items():
-            r = dict(r, **shared)
-            for k in removed:
-                r.pop(k, None)
-            # A copy per count: no transform can alter another count's frames.
-            frames = [by_index[i].copy() for i in inds[t].tolist()]
-            r['imgs'] = np.stack(frames) if isinstance(imgs, np.ndarray) \
-                else frames
-            out[t] = _apply(self.after, r)
-            if out[t] is None:
-                return None
-        return out
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}(frames={self.frames})'
-
-
-def _eval_parts(cfg):
-    """The config's test dataloader and evaluator (validation if no test)."""
-    for stage in ('test', 'val'):
-        loader = cfg.get(f'{stage}_dataloader')
-        evaluator = cfg.get(f'{stage}_evaluator')
-        if loader and evaluator:
-            return stage, loader, evaluator
-    raise InputError('config has no test_dataloader/test_evaluator '
-                     '(nor val_dataloader/val_evaluator) to evaluate with')
-
-
-class _Counts:
-    """Per frame count: an evaluator, and optionally the scores."""
+class FrameCountEvaluator:
+    """One frame count's evaluator (built as ``Runner.build_evaluator``
+    builds one), and optionally the per-video scores."""
 
     def __init__(self, evaluator_cfg, dataset, keep_scores: bool):
         from mmengine.evaluator import Evaluator
@@ -247,7 +91,7 @@ class _Counts:
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)
 
 
-def _run(model, net, loader, counts: Dict[int, _Counts], fp16: bool,
+def _run(model, net, loader, counts: Dict[int, FrameCountEvaluator], fp16: bool,
          logger, pick) -> None:
     """One pass over ``loader``; ``pick(batch, T)`` is the batch for ``T``."""
     from mmengine.runner.amp import autocast
@@ -297,8 +141,8 @@ def sweep_model(model: torch.nn.Module,
     from mmengine.runner import Runner
     logger = logger or 'current'
     frames = check_frames(frames)
-    trained = trained_frames(cfg)
-    stage, loader_cfg, evaluator_cfg = _eval_parts(cfg)
+    trained = get_num_frames(cfg)
+    stage, loader_cfg, evaluator_cfg = eval_stage(cfg)
     fp16 = bool((cfg.get(f'{stage}_cfg') or {}).get('fp16', False))
     net = model.module if is_model_wrapper(model) else model
     was_training = net.training
@@ -315,7 +159,7 @@ def sweep_model(model: torch.nn.Module,
                 ds['pipeline'] = [MultiFrameTestSample(ds['pipeline'],
                                                        frames)]
             loader = Runner.build_dataloader(loader_cfg)
-            counts = {t: _Counts(evaluator_cfg, loader.dataset, keep_scores)
+            counts = {t: FrameCountEvaluator(evaluator_cfg, loader.dataset, keep_scores)
                       for t in frames}
             _run(model, net, loader, counts, fp16, logger,
                  lambda batch, t: batch[t])
@@ -326,7 +170,7 @@ def sweep_model(model: torch.nn.Module,
                 cfg_t = copy.deepcopy(cfg)
                 set_num_frames(cfg_t, t)
                 loader = Runner.build_dataloader(cfg_t[f'{stage}_dataloader'])
-                counts_t = {t: _Counts(evaluator_cfg, loader.dataset,
+                counts_t = {t: FrameCountEvaluator(evaluator_cfg, loader.dataset,
                                        keep_scores)}
                 _run(model, net, loader, counts_t, fp16, logger,
                      lambda batch, _: batch)
@@ -369,7 +213,7 @@ def run_sweep(cfg,
     built and loaded once; the frame count then changes on it.
 
     Args:
-        cfg (Config): a loaded config (``tsm_plugin.apis.config.load_config``);
+        cfg (Config): a loaded config (``tsm_plugin.utils.config.load_config``);
             not modified.
         checkpoint (str): the ``.pth`` file.
         frames, decode_once, keep_scores: see :func:`sweep_model`.
@@ -383,18 +227,14 @@ def run_sweep(cfg,
         InputError: a missing checkpoint or a bad frame count.
     """
     from mmengine.runner import Runner
-
-    from ..apis.runtime import log_device
-    frames = check_frames(frames)
-    if not osp.isfile(checkpoint):
-        raise InputError(f'checkpoint not found: {checkpoint}')
+    existing_checkpoint(checkpoint)
     cfg = copy.deepcopy(cfg)
     cfg.load_from = checkpoint
     cfg.resume = False
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', 'tfd')
     runner = Runner.from_cfg(cfg)
-    log_device(runner)
+    runner.logger.info(f'Device: {describe_device()}')
     runner.call_hook('before_run')
     runner.load_or_resume()
     report = sweep_model(runner.model, runner.cfg, frames,

@@ -1,5 +1,7 @@
-"""TSM backbone: the pure temporal shift op and the registered TSMResNet."""
-from .temporal_shift import TemporalShift, temporal_shift
-from .tsm_resnet import TSMResNet
+"""TSM: the pure temporal shift op (:mod:`.temporal_shift`, plain torch, no
+registry) and the registered backbone (:mod:`.tsm_resnet`).
 
-__all__ = ['TSMResNet', 'TemporalShift', 'temporal_shift']
+The package imports nothing itself, so the shift op stays importable without
+mmaction2's models; :mod:`tsm_plugin.registration` imports the modules that
+register.
+"""

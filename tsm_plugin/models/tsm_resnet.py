@@ -15,9 +15,9 @@ from mmaction.models.backbones.resnet import ResNet
 from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
 
-from ..errors import InputError
+from ..errors import ConfigValueError, InputError
 from .temporal_shift import TemporalShift
 
 # Our parameter name -> torchvision's, in order (mmaction2's ConvModule holds
@@ -102,7 +102,7 @@ class TSMResNet(ResNet):
     @num_segments.setter
     def num_segments(self, value: int) -> None:
         if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ValueError(f'num_segments must be an integer >= 1, '
+            raise ConfigValueError(f'num_segments must be an integer >= 1, '
                              f'got {value!r}')
         self._num_segments = int(value)
         for module in self.modules():
@@ -163,7 +163,8 @@ class TSMResNet(ResNet):
         path = self.pretrained
         if '://' not in path and not osp.isfile(osp.expanduser(path)):
             raise InputError(f'pretrained checkpoint not found: {path}')
-        checkpoint = _load_checkpoint(osp.expanduser(path), map_location='cpu')
+        checkpoint = CheckpointLoader.load_checkpoint(
+            osp.expanduser(path), map_location='cpu', logger='silent')
         if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
             checkpoint = checkpoint['state_dict']
         if not isinstance(checkpoint, dict):

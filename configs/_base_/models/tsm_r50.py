@@ -1,12 +1,14 @@
 # TSM-ResNet50 (https://arxiv.org/abs/1811.08383): our TSMResNet backbone in
 # mmaction2's stock Recognizer2D with its stock TSMHead.
-num_segments = 8
+# Frames per clip. A recipe sets `num_frames` once; tsm_plugin's tools carry
+# it into the backbone, the head and every sampler (utils/config.py).
+num_frames = 16
 model = dict(
     type='Recognizer2D',
     backbone=dict(
         type='TSMResNet',
         depth=50,
-        num_segments=num_segments,
+        num_segments=num_frames,
         shift_div=8,  # 1/8 of the channels shift each way (TSM's default)
         # ImageNet init, as TSM and FFN use. Offline: a local torchvision
         # resnet50 .pth path, e.g. --cfg-options model.backbone.pretrained=...
@@ -16,7 +18,7 @@ model = dict(
         type='TSMHead',
         num_classes=174,
         in_channels=2048,
-        num_segments=num_segments,
+        num_segments=num_frames,
         spatial_type='avg',
         consensus=dict(type='AvgConsensus', dim=1),
         dropout_ratio=0.5,  # TSM/FFN: dropout 0.5 before the new fc

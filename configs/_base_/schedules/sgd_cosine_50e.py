@@ -1,4 +1,5 @@
 # SGD + cosine annealing over 50 epochs, validated every epoch.
+# A recipe sets `max_epochs` once; tsm_plugin's tools stretch the schedule.
 max_epochs = 50
 train_cfg = dict(
     type='ResumableEpochBasedTrainLoop',  # --resume continues at the exact batch
@@ -10,7 +11,7 @@ param_scheduler = [
     # One warm-up epoch: the new fc and BN statistics settle before full lr.
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    # Cosine to ~0 over the remaining epochs (the user's plan; FFN steps).
+    # Cosine to ~0 over the remaining epochs (FFN: steps at 20/40).
     dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0,
          by_epoch=True, begin=1, end=max_epochs, convert_to_iter_based=True),
 ]

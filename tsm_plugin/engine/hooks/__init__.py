@@ -1,11 +1,12 @@
-"""Registered components; see the package docstring."""
+"""Hooks a config names: one per file, each with the failure it prevents."""
+from .checkpoint_hook import AtomicCheckpointHook
+from .eval_autocast_hook import EvalAutocastHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .preemption_hook import PREEMPTED_EXIT_CODE, Preempted, PreemptionHook
 from .skipped_videos_hook import SkippedVideosHook
-from .tfd_hook import TFDEvalHook
 
 __all__ = [
-    'NonFiniteLossError', 'NonFiniteLossHook', 'PREEMPTED_EXIT_CODE',
-    'Preempted', 'PreemptionHook', 'SkippedVideosHook', 'TFDEvalHook'
+    'AtomicCheckpointHook', 'EvalAutocastHook', 'NonFiniteLossError',
+    'NonFiniteLossHook', 'PREEMPTED_EXIT_CODE', 'Preempted', 'PreemptionHook',
+    'SkippedVideosHook'
 ]
-from .eval_autocast_hook import EvalAutocastHook  # noqa: F401,E402

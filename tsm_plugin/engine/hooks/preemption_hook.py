@@ -3,9 +3,11 @@
 SLURM sends SIGTERM before killing a preempted or cancelled job, and the
 warning signal of ``--signal=USR1@SECONDS`` before the time limit. On
 either, :class:`PreemptionHook` lets the current iteration finish, saves
-``iter_<N>.pth`` (atomic, see :mod:`tsm_plugin.engine.checkpoint`), points
-``last_checkpoint`` at it and stops the run with :class:`Preempted`, which
-``tools/train.py`` turns into exit status :data:`PREEMPTED_EXIT_CODE` (3).
+``iter_<N>.pth`` through the config's
+:class:`~tsm_plugin.engine.hooks.AtomicCheckpointHook` (atomic, pointed at
+by ``last_checkpoint``, counted by ``max_keep_ckpts``) and stops the run
+with :class:`Preempted`, which ``tools/train.py`` turns into exit status
+:attr:`~tsm_plugin.errors.ExitStatus.PREEMPTED` (3).
 ``tools/slurm_train.sh`` requeues the job on that status; ``--resume``
 continues at the next iteration with the same LR schedule and data order
 (:class:`~tsm_plugin.engine.loops.ResumableEpochBasedTrainLoop`).
@@ -23,7 +25,11 @@ from mmengine.dist import (all_reduce, barrier, get_world_size,
                            is_main_process)
 from mmengine.hooks import Hook
 
-PREEMPTED_EXIT_CODE = 3
+from ...errors import ExitStatus
+from ..checkpoint import write_pointer
+from .checkpoint_hook import find_checkpoint_hook
+
+PREEMPTED_EXIT_CODE = int(ExitStatus.PREEMPTED)
 
 
 class Preempted(Exception):
@@ -170,15 +176,17 @@ class PreemptionHook(Hook):
         runner.logger.info(f'{name} received: saving {path} at epoch '
                            f'{runner.epoch + 1}, iteration {iteration}, then '
                            f'exiting with status {PREEMPTED_EXIT_CODE}')
-        # epoch: the one in progress; iter: iterations completed. The loop
-        # resumes this epoch at batch iter - epoch * batches_per_epoch.
-        runner.save_checkpoint(
-            runner.work_dir, filename, save_optimizer=True,
-            save_param_scheduler=True,
-            meta=dict(epoch=runner.epoch, iter=iteration), by_epoch=True)
-        if is_main_process():
-            from ..checkpoint import atomic_write
-            atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), path)
+        hook = find_checkpoint_hook(runner)
+        if hook is not None:
+            path = hook.save_preemption_checkpoint(runner, iteration)
+        else:  # a config without AtomicCheckpointHook: save it here
+            # epoch: the one in progress; iter: iterations completed.
+            runner.save_checkpoint(
+                runner.work_dir, filename, save_optimizer=True,
+                save_param_scheduler=True,
+                meta=dict(epoch=runner.epoch, iter=iteration))
+            if is_main_process():
+                write_pointer(runner.work_dir, path)
         barrier()  # no rank exits (and tears the job down) before the save
         self._restore()
         for loader in self._loaders(runner):

@@ -1,28 +1,17 @@
-"""Log how many samples were replaced because their video was unusable.
+"""Count, per epoch, the samples replaced because their video was unusable.
 
 With ``on_bad_video='skip'`` a dataset
 (:class:`~tsm_plugin.datasets.bad_videos.BadVideoPolicy`) replaces a sample
-whose video cannot be used and logs each bad file once. This hook reports
-the count per epoch (all dataloader workers together), so a run that
-quietly trains on a shrinking dataset shows it, and records it as the
-``train/skipped_videos`` / ``val/skipped_videos`` scalars.
+whose video cannot be used and logs each bad file once. This hook sums the
+replacements of an epoch over all dataloader workers, records the count as
+the ``train/skipped_videos`` (``val/skipped_videos``) scalar of every
+epoch, and warns when it is not zero, so a run that quietly trains on a
+shrinking dataset shows it.
 """
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 
-
-def _leaf_datasets(dataset):
-    """The dataset and any it wraps (RepeatDataset, ConcatDataset...)."""
-    stack, seen = [dataset], set()
-    while stack:
-        ds = stack.pop()
-        if id(ds) in seen:
-            continue
-        seen.add(id(ds))
-        yield ds
-        if hasattr(ds, 'dataset'):
-            stack.append(ds.dataset)
-        stack.extend(getattr(ds, 'datasets', []) or [])
+from ...utils.config import iter_built_datasets
 
 
 @HOOKS.register_module()
@@ -36,10 +25,12 @@ class SkippedVideosHook(Hook):
         if dataloader is None:
             return
         skipped, bad = 0, 0
-        for ds in _leaf_datasets(dataloader.dataset):
+        for ds in iter_built_datasets(dataloader.dataset):
             if hasattr(ds, 'pop_skip_count'):
                 skipped += ds.pop_skip_count()
                 bad += len(ds.bad_indices())
+        runner.visualizer.add_scalars({f'{mode}/skipped_videos': skipped},
+                                      step=runner.iter)
         if skipped:
             runner.logger.warning(
                 f'{mode} epoch {runner.epoch + (mode == "train")}: '
@@ -48,8 +39,19 @@ class SkippedVideosHook(Hook):
                 'above; tools/preflight.py lists them all)')
 
     def after_train_epoch(self, runner) -> None:
+        """Report the training epoch that just ended.
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
         self._report(runner, runner.train_dataloader, 'train')
 
     def after_val_epoch(self, runner, metrics=None) -> None:
+        """Report the validation epoch that just ended.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            metrics (dict, optional): The validation metrics (unused).
+        """
         self._report(runner, runner.val_loop.dataloader
                      if runner.val_loop is not None else None, 'val')

@@ -8,11 +8,13 @@ costs about 2.5 evaluations of it); on in the demo.
 import os.path as osp
 from typing import Sequence
 
+from mmaction.registry import HOOKS
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from mmaction.registry import HOOKS
 
-from ...evaluation import markdown_table, sweep_model, write_report
+from ..utils.config import check_frames
+from .report import markdown_table, write_report
+from .sweep import sweep_model
 
 
 @HOOKS.register_module()
@@ -38,14 +40,17 @@ class TFDEvalHook(Hook):
                  frames: Sequence[int] = (4, 8, 12, 16),
                  out_dir: str = 'tfd_final',
                  decode_once: bool = True):
-        from ...evaluation import check_frames
-        self.frames = check_frames(frames)
+        self.frames = check_frames(frames, what='TFDEvalHook frames')
         self.out_dir = out_dir
         self.decode_once = decode_once
         self.report = None
 
     def after_train(self, runner) -> None:
-        """Sweep the final weights; log, store scalars, write the files."""
+        """Sweep the final weights; log, store scalars, write the files.
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
         report = sweep_model(runner.model, runner.cfg, self.frames,
                              decode_once=self.decode_once,
                              logger=runner.logger)

@@ -1,9 +1,11 @@
 """Each fix in tsm_plugin.compat, proven needed and proven working.
 
-The "stock" tests run a fresh interpreter that loads ``compat.py`` by path
-(without importing ``tsm_plugin``, which applies every fix), so they see the
-published stack as it is. Where the stack has been fixed upstream they skip:
-the fix is then no longer needed.
+The "stock" tests run a fresh interpreter that loads the fix modules by path
+(without importing ``tsm_plugin``, which applies the import fixes), so they
+see the published stack as it is; ``compat.<fix>()`` applies one fix there
+through the package's own once-only rule (:func:`tsm_plugin.compat.
+apply_fix`, from ``compat/_once.py``, loaded by path too). Where the stack has been fixed upstream
+they skip: the fix is then no longer needed.
 """
 import subprocess
 import sys
@@ -14,13 +16,30 @@ import numpy as np
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOAD_COMPAT = textwrap.dedent(f"""
-    import importlib.util, sys
-    spec = importlib.util.spec_from_file_location(
-        'compat', {str(REPO / 'tsm_plugin' / 'compat.py')!r})
-    compat = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compat)
+    import importlib.util, sys, types
+
+    def _load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    _folder = {str(REPO / 'tsm_plugin' / 'compat')!r}
+    _once = _load('compat_once', _folder + '/_once.py')
+
+    def _fix(module):
+        fix = _load(module, f'{{_folder}}/{{module}}.py')
+        return lambda: _once.apply_fix(fix)
+
+    compat = types.SimpleNamespace(
+        stub_missing_drn=_fix('mmaction_drn'),
+        alias_importlib_metadata=_fix('importlib_metadata_alias'),
+        allow_checkpoint_globals=_fix('checkpoint_globals'),
+        fix_resnet_tsm_init=_fix('resnet_tsm_init'),
+        fix_cpu_dist_init=_fix('dist_cpu_init'),
+        fix_cpu_ddp_device_ids=_fix('ddp_cpu_device_ids'))
 """)
 
 
@@ -120,7 +139,7 @@ def test_allow_list_keeps_weights_only_on(tmp_path):
     payload never runs."""
     import pickle
 
-    import tsm_plugin  # noqa: F401  (applies the fixes)
+    import tsm_plugin.registration  # noqa: F401
     target = tmp_path / 'pwned'
     path = tmp_path / 'other.pth'
     torch.save(dict(state_dict={}, obj=Payload(target)), path)
@@ -134,7 +153,7 @@ def test_allow_list_getattr_reaches_only_history_buffer_methods(tmp_path):
     not open any other attribute (e.g. ndarray.tofile writes files)."""
     import pickle
 
-    import tsm_plugin  # noqa: F401
+    import tsm_plugin.registration  # noqa: F401
 
     class Evil:
         def __reduce__(self):
@@ -147,7 +166,7 @@ def test_allow_list_getattr_reaches_only_history_buffer_methods(tmp_path):
 
 
 def test_resnet_tsm_init_without_pretrained():
-    import tsm_plugin  # noqa: F401
+    import tsm_plugin.registration  # noqa: F401
     from mmaction.models.backbones.resnet_tsm import ResNetTSM
     model = ResNetTSM(depth=18, num_segments=4, pretrained=None)
     model.init_weights()  # stock: crashes loading a None checkpoint
@@ -160,3 +179,55 @@ def test_resnet_tsm_init_without_pretrained():
         ResNetTSM(depth=18, num_segments=4, pretrained=None).init_weights()
     """))
     assert stock.returncode != 0  # the breakage the fix exists for
+
+
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(),
+                             reason='the CPU path is taken only without CUDA')
+
+
+# --------------------------------------------------------------------------
+# dist_cpu_init, ddp_cpu_device_ids
+# --------------------------------------------------------------------------
+ONE_RANK_WORLD = textwrap.dedent("""
+    import os, socket
+    s = socket.socket(); s.bind(('127.0.0.1', 0))
+    os.environ.update(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+                      MASTER_ADDR='127.0.0.1',
+                      MASTER_PORT=str(s.getsockname()[1]))
+    s.close()
+    import torch
+    from mmengine.dist import init_dist
+""")
+
+
+@no_cuda
+def test_stock_launcher_fails_without_cuda():
+    stock = run_py(ONE_RANK_WORLD + "init_dist('pytorch', backend='nccl')")
+    if stock.returncode == 0:
+        pytest.skip('this mmengine starts without CUDA: no fix needed')
+    assert 'cuda' in stock.stderr.lower(), stock.stderr
+
+
+@no_cuda
+def test_cpu_launcher_uses_gloo_and_ddp_wraps_cpu_model():
+    fixed = run_py(ONE_RANK_WORLD + textwrap.dedent("""
+        assert compat.fix_cpu_dist_init()
+        assert not compat.fix_cpu_dist_init()  # idempotent
+        init_dist('pytorch', backend='nccl')  # the config's backend
+        assert torch.distributed.get_backend() == 'gloo'
+        assert torch.cuda.set_device.__name__ == 'set_device'
+
+        from mmengine.model import MMDistributedDataParallel as DDP
+        try:  # what Runner.wrap_model passes
+            DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
+        except ValueError as e:
+            assert 'device_ids' in str(e)
+        else:
+            raise SystemExit('stock DDP took device_ids on CPU: drop the fix')
+        assert compat.fix_cpu_ddp_device_ids()
+        assert not compat.fix_cpu_ddp_device_ids()
+        model = DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
+        model(torch.ones(2, 3)).sum().backward()
+        assert model.module.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
+    """))
+    assert fixed.returncode == 0, fixed.stderr

@@ -32,6 +32,8 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
+from ..errors import ConfigValueError
+
 #: mmaction2 transforms with a ``lazy`` mode, i.e. the ones that can fuse.
 FUSABLE = ('Resize', 'MultiScaleCrop', 'RandomResizedCrop', 'RandomCrop',
            'CenterCrop', 'Flip')
@@ -97,12 +99,12 @@ class FusedCropResize(BaseTransform):
 
     def __init__(self, transforms: List[dict]) -> None:
         if not transforms:
-            raise ValueError('FusedCropResize: transforms is empty')
+            raise ConfigValueError('FusedCropResize: transforms is empty')
         self.transforms = []
         for cfg in transforms:
             name = cfg.get('type') if isinstance(cfg, dict) else None
             if name not in FUSABLE:
-                raise ValueError(f'FusedCropResize cannot fuse {name!r}; '
+                raise ConfigValueError(f'FusedCropResize cannot fuse {name!r}; '
                                  f'only {FUSABLE}')
             cfg = copy.deepcopy(cfg)
             cfg['lazy'] = True
@@ -135,7 +137,7 @@ class FusedCropResize(BaseTransform):
         lazy = plan.pop('lazy')
         flip = bool(lazy['flip'])
         if flip and lazy['flip_direction'] != 'horizontal':
-            raise ValueError('FusedCropResize fuses horizontal flips only, '
+            raise ConfigValueError('FusedCropResize fuses horizontal flips only, '
                              f'got {lazy["flip_direction"]!r}')
         results['imgs'] = crop_resize(
             imgs, lazy['crop_bbox'], plan['img_shape'],

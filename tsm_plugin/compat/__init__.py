@@ -1,0 +1,51 @@
+"""Fixes of bugs in the pinned OpenMMLab stack, one module per fix.
+
+Pinned stack: mmaction2 1.2.0, mmengine 0.10.7, mmcv-lite 2.1.0, torch 2.13.
+Each module has one ``apply() -> bool`` (True when it changed something),
+guarded so that it does nothing on a stack that no longer needs it, cites the
+upstream bug, and is covered by a test in ``tests/compat/`` that shows the
+stock failure first. Only bugs are fixed here; policy (atomic checkpoints,
+safe loading, resume) is registered components that configs name.
+
+* :data:`IMPORT_FIXES` make ``import mmaction.models`` work at all; importing
+  :mod:`tsm_plugin` applies them (they touch ``sys.modules`` only).
+* :func:`apply` applies every fix once, in order
+  (:mod:`tsm_plugin.registration` calls it).
+
+Breakages that need no patch, because our configs avoid them:
+
+* mmaction2's 16-frame sthv2 test config passes ``pipeline`` to the
+  dataloader instead of the dataset; our configs put every override inside
+  ``dataset=``.
+* numpy 2: ``ColorJitter``'s hue shift overflows uint8 at random; no recipe
+  of ours uses ``ColorJitter`` (neither TSM nor FFN does on SSv2).
+"""
+import warnings
+
+from ._once import apply_fix
+from . import (checkpoint_globals, ddp_cpu_device_ids, dist_cpu_init,
+               importlib_metadata_alias, mmaction_drn, resnet_tsm_init)
+
+IMPORT_FIXES = (importlib_metadata_alias, mmaction_drn)
+STACK_FIXES = (checkpoint_globals, resnet_tsm_init, dist_cpu_init,
+               ddp_cpu_device_ids)
+
+
+def _run(fixes) -> None:
+    for fix in fixes:
+        apply_fix(fix)
+
+
+def apply_import_fixes() -> None:
+    """Make ``import mmaction.models`` work (no mmaction import here)."""
+    _run(IMPORT_FIXES)
+    # mmcv-lite has no compiled ops by design; mmcv warns about it on every
+    # import of mmaction.models. TSM needs none of them.
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+
+
+def apply() -> None:
+    """Apply every fix once, in the order their imports need."""
+    apply_import_fixes()
+    _run(STACK_FIXES)

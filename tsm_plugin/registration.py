@@ -1,0 +1,32 @@
+"""Register every component of the plugin in mmaction2's registries.
+
+Configs pull it in with ``custom_imports = dict(imports=
+['tsm_plugin.registration'])``; code calls :func:`register_all_modules` (as
+mmaction2's ``mmaction.utils.register_all_modules``). It fixes the pinned
+stack first (:mod:`tsm_plugin.compat`), then imports the modules whose
+classes are registered.
+"""
+from . import compat
+
+compat.apply()
+
+from . import engine, evaluation  # noqa: E402  (registration)
+from .datasets import crop_resize, ssv2, transforms  # noqa: E402
+from .models import tsm_resnet  # noqa: E402
+
+REGISTERED = (crop_resize, engine, evaluation, ssv2, transforms, tsm_resnet)
+
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Make sure everything is registered; optionally set the scope.
+
+    Importing this module registers; the function exists for code that
+    builds from registries without a config (tests, benchmarks).
+
+    Args:
+        init_default_scope (bool): also make ``'mmaction'`` the default
+            registry scope. Defaults to True.
+    """
+    if init_default_scope:
+        from mmengine.registry import init_default_scope as init_scope
+        init_scope('mmaction')
