@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # Written once; again (replacing it) only when the generator changes.
-$(DEMO_DATA)/labels/labels.json: tsm_plugin/datasets/synthetic.py | $(STAMP)
+$(DEMO_DATA)/labels/labels.json: $(wildcard tsm_plugin/testing/synthetic_ssv2/*.py) | $(STAMP)
 	$(BIN)/python tools/make_synthetic_ssv2.py --out $(DEMO_DATA) --workers 2 --overwrite
 
 # Train (the config's TFDEvalHook sweeps the final weights at 4/8/12/16

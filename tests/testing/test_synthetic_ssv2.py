@@ -1,5 +1,4 @@
 """The synthetic SSv2-format generator: layout, determinism, class design."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,9 +9,15 @@ import av
 import numpy as np
 import pytest
 
-from tsm_plugin.testing import synthetic_ssv2 as synthetic
-from tsm_plugin.testing.synthetic_ssv2 import TEMPLATES, make_synthetic_ssv2
+from tsm_plugin.apis import make_synthetic
 from tsm_plugin.datasets.transforms import segment_indices
+from tsm_plugin.errors import ConfigValueError, ExitStatus, InputError
+from tsm_plugin.testing import synthetic_ssv2 as synthetic
+from tsm_plugin.testing.synthetic_ssv2 import (
+    TEMPLATES,
+    Motion,
+    make_synthetic_ssv2,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(num_train_per_class=1, num_val_per_class=0, num_test_per_class=0,
@@ -72,14 +77,14 @@ def test_same_seed_same_set_other_seed_other_set(tmp_path):
 
 def test_existing_set_needs_overwrite(tmp_path):
     make_synthetic_ssv2(str(tmp_path), **TINY)
-    with pytest.raises(FileExistsError, match='already holds a set'):
+    with pytest.raises(InputError, match='already holds a set'):
         make_synthetic_ssv2(str(tmp_path), **TINY)
     out = make_synthetic_ssv2(str(tmp_path), overwrite=True, seed=1, **TINY)
     assert out['counts'] == dict(train=8, validation=0, test=0)
     assert len(os.listdir(out['video_dir'])) == 8
 
 
-def test_cli_runs_from_any_directory(tmp_path):
+def test_cli_runs_from_any_directory(tmp_path, capsys):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     out = tmp_path / 'set'
     cmd = [sys.executable, str(REPO / 'tools' / 'make_synthetic_ssv2.py'),
@@ -96,12 +101,28 @@ def test_cli_runs_from_any_directory(tmp_path):
         assert s.average_rate == 8
 
     # the same CLI in-process (a second interpreter costs seconds): a user
-    # error ends in one line, no traceback
-    spec = importlib.util.spec_from_file_location('make_synthetic', cmd[1])
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    with pytest.raises(SystemExit, match=f'error: {out} already holds a set'):
-        tool.main(cmd[2:])
+    # error ends in one line, no traceback, exit status 2
+    capsys.readouterr()
+    assert make_synthetic.main(cmd[2:]) == ExitStatus.INPUT == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f'error: {out} already holds a set')
+    assert err.count('\n') == 1 and 'Traceback' not in err
+    assert len(load(out, 'train')) == 8  # untouched
+
+
+@pytest.mark.parametrize('bad, word', [
+    (dict(height=31), '31x42'), (dict(height=8), '8x10'),
+    (dict(width=41), '32x41'), (dict(fps=0), 'fps'),
+    (dict(min_seconds=2, max_seconds=1), '2, 1'),
+    (dict(min_seconds=0), 'min_seconds'),
+    (dict(num_train_per_class=-1), "'train': -1"),
+])
+def test_bad_arguments_fail_as_one_line_input_errors(tmp_path, bad, word):
+    args = dict(TINY, **bad)
+    with pytest.raises(ConfigValueError) as err:
+        make_synthetic_ssv2(str(tmp_path / 'set'), **args)
+    assert word in str(err.value) and '\n' not in str(err.value)
+    assert not (tmp_path / 'set').exists()  # checked before writing
 
 
 def sampled_steps(kind, key, num_frames, trials=200):
@@ -112,15 +133,17 @@ def sampled_steps(kind, key, num_frames, trials=200):
         rng = np.random.default_rng(seed)
         seconds = rng.uniform(2, 4)
         n = int(round(seconds * 12))
-        tr = synthetic._track(kind, rng, n, seconds, 72, 96, 10.)
-        track = tr[key][segment_indices(n, num_frames, test_mode=True)]
+        tr = synthetic.track(kind, rng, n, seconds, 72, 96, 10.)
+        track = getattr(tr, key)[segment_indices(n, num_frames,
+                                                 test_mode=True)]
         steps.append(np.abs(np.diff(track)))
-        places.append(np.mod(track, tr['wrap'][2]) / tr['wrap'][2])
+        places.append(np.mod(track, tr.wrap.period) / tr.wrap.period)
     return np.array([s.mean() for s in steps]), steps, places
 
 
-@pytest.mark.parametrize('slow, fast, key', [('feather', 'rock', 'y'),
-                                             ('roll', 'throw', 'x')])
+@pytest.mark.parametrize('slow, fast, key',
+                         [(Motion.FEATHER, Motion.ROCK, 'y'),
+                          (Motion.ROLL, Motion.THROW, 'x')])
 def test_speed_pairs_differ_in_speed_alone(slow, fast, key):
     # Built for TFD: at the 16 trained frames the two classes' steps never
     # overlap...
@@ -139,3 +162,21 @@ def test_speed_pairs_differ_in_speed_alone(slow, fast, key):
     for places in (slow_places, fast_places):
         counts = np.histogram(np.concatenate(places), 4, (0, 1))[0]
         assert counts.min() > 0.8 * counts.mean()
+
+
+def test_write_webm_writes_whole_files_only(tmp_path):
+    frames = [np.full((16, 24, 3), 40 * i, np.uint8) for i in range(5)]
+    path = tmp_path / 'ok.webm'
+    assert synthetic.write_webm(str(path), iter(frames), 12, 24, 16) == 5
+    with av.open(str(path)) as c:
+        decoded = [f.to_ndarray(format='rgb24') for f in c.decode(video=0)]
+    assert len(decoded) == 5
+    assert [int(round(d.mean() / 40)) for d in decoded] == [0, 1, 2, 3, 4]
+
+    def broken():
+        yield frames[0]
+        raise RuntimeError('renderer failed')
+
+    with pytest.raises(RuntimeError, match='renderer failed'):
+        synthetic.write_webm(str(tmp_path / 'bad.webm'), broken(), 12, 24, 16)
+    assert sorted(os.listdir(tmp_path)) == ['ok.webm']  # no part file
