@@ -3,6 +3,9 @@ from pathlib import Path
 
 import pytest
 
+# The TFD run shared by tests/evaluation and tests/apis (session-scoped).
+pytest_plugins = ['tests.tfd_fixtures']
+
 # The session set: small enough to build in about a second, long enough that
 # 16-frame sampling seldom repeats a frame (18-24 frames per video).
 SYNTHETIC_KWARGS = dict(
