@@ -42,6 +42,9 @@ val_pipeline = [
 ]
 test_pipeline = val_pipeline
 
+# What every split's dataset shares: SSv2's own files, read as downloaded.
+ssv2 = dict(type=dataset_type, data_root=data_root, label_file=label_file,
+            data_prefix=data_prefix)
 train_dataloader = dict(
     batch_size=8,  # clips per GPU; x4 GPUs = the total 32 lr 0.01 is for
     num_workers=8,  # decoding is the cost of a clip: 8 per GPU keep it fed
@@ -49,12 +52,7 @@ train_dataloader = dict(
     # DefaultSampler's order, plus skip-ahead on resume and one seed per clip
     sampler=dict(type='ResumableSampler', shuffle=True),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file=ann_file_train,
-        label_file=label_file,
-        data_prefix=data_prefix,
-        pipeline=train_pipeline,
+        ssv2, ann_file=ann_file_train, pipeline=train_pipeline,
         on_bad_video='skip'))  # a broken .webm: logged once, replaced
 val_dataloader = dict(
     batch_size=8,
@@ -62,13 +60,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file=ann_file_val,
-        label_file=label_file,
-        data_prefix=data_prefix,
-        pipeline=val_pipeline,
-        test_mode=True,
+        ssv2, ann_file=ann_file_val, pipeline=val_pipeline, test_mode=True,
         on_bad_video='raise'))  # a replaced clip would bias top-1
 # SSv2's test.json has no labels: report on the validation split, as papers do.
 test_dataloader = val_dataloader
