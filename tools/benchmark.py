@@ -1,12 +1,12 @@
 #!/usr/bin/env python
-"""Thin CLI; the body is tsm_plugin.apis.benchmark (importable and tested)."""
+"""Thin CLI; the body is the ``benchmarks`` package (importable, tested)."""
 import os.path as osp
 import sys
 
-# Run from any directory without PYTHONPATH: the repo root holds tsm_plugin.
+# Run from any directory without PYTHONPATH: the repo root holds benchmarks.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from tsm_plugin.apis.benchmark import main  # noqa: E402
+from benchmarks.cli import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())
