@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tsm_plugin.datasets import bad_videos
 from tsm_plugin.datasets.ssv2 import SSv2Dataset
 from tsm_plugin.datasets.video_io import VideoReadError
-from tsm_plugin.datasets import bad_videos
-from tsm_plugin.testing.synthetic_ssv2 import write_webm
 from tsm_plugin.errors import InputError
+from tsm_plugin.testing.synthetic_ssv2 import write_webm
 
 PIPELINE = [
     dict(type='VideoInit'),
@@ -200,3 +200,32 @@ def test_copies_of_the_dataset_do_not_share_marks(bad_set):
     twin[POSITION['missing']]
     assert ds.bad_indices() == [POSITION['empty']]  # only workers share
     assert twin.pop_skip_count() == 2 and ds.pop_skip_count() == 1
+
+
+@pytest.mark.parametrize('kind, rules', [
+    ('too_few_frames', dict(min_frames=4)),
+    ('odd_size', dict(min_frames=1, min_side=30)),  # 33x25: 25 < 30
+])
+def test_preflight_check_and_training_say_the_same(bad_set, kind, rules):
+    root, ids = bad_set
+    position = ODD_SIZE if kind == 'odd_size' else POSITION[kind]
+    path = root / '20bn-something-something-v2' / f'{ids[position]}.webm'
+    ds = _dataset(root, on_bad_video='raise', **rules)
+    with pytest.raises(VideoReadError) as err:
+        ds[position]
+    # All frames (preflight) and the sampled ones (training): one message.
+    assert bad_videos.check_video(str(path), **rules) == str(err.value)
+    expected = {
+        'too_few_frames': f'cannot read video {path}: 3 frames, fewer than '
+        'min_frames=4',
+        'odd_size': f'cannot read video {path}: frames are 33x25 px, '
+        'smaller than min_side=30'}
+    assert str(err.value) == expected[kind]
+
+
+def test_frame_rules():
+    assert bad_videos.frame_count_problem('v.webm', 4, 4) is None
+    assert bad_videos.frame_size_problem('v.webm', [(8, 9)] * 3, 8) is None
+    assert bad_videos.frame_size_problem('v.webm', [(8, 9), (9, 8)], 1) == (
+        'cannot read video v.webm: the frame size changes within the video '
+        '([(8, 9), (9, 8)])')

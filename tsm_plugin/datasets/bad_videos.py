@@ -12,6 +12,11 @@ as TSM does, so by default (``min_frames=1``) only a video with no
 decodable frame is unusable; set ``min_frames`` to reject short ones.
 Odd sizes (e.g. 33x25) are fine: the pipeline resizes every frame.
 
+The rules are written once (:func:`frame_count_problem`,
+:func:`frame_size_problem`) and applied twice: by :class:`BadVideoPolicy`
+to the frames training samples, and by :func:`check_video` to every frame
+(``tools/preflight.py``), with the same one-line messages.
+
 :class:`BadVideoPolicy` (a mixin for mmengine datasets) applies the
 ``on_bad_video`` policy:
 
@@ -26,12 +31,19 @@ Odd sizes (e.g. 33x25) are fine: the pipeline resizes every frame.
   :class:`~tsm_plugin.engine.hooks.SkippedVideosHook` logs the count per
   epoch.
 
+:meth:`BadVideoPolicy.__getitem__` is a fork of the refetch loop of
+mmengine's ``BaseDataset.__getitem__`` (``mmengine/dataset/base_dataset.py``)
+that adds the skip policy: where mmengine refetches a random other index
+when the pipeline returns None, this loop walks to the next index (a
+deterministic replacement), catches unusable videos, and gives up early
+when every file fails.
+
 It also seeds each sample's augmentation when the sampler's index carries a
 seed (:class:`~tsm_plugin.engine.samplers.SeededIndex`), see
 :func:`~tsm_plugin.utils.seeding.seeded_rng`.
 """
 import multiprocessing as mp
-from typing import Optional
+from typing import Iterable, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -46,27 +58,23 @@ POLICIES = ('raise', 'skip')
 MAX_CONSECUTIVE_BAD = 50
 
 
-def check_video(path: str, min_frames: int = 1, min_side: int = 8,
-                backend: str = 'auto') -> Optional[str]:
-    """Decode every frame of ``path``; None if usable, else why not.
+def frame_count_problem(path: str, total: int,
+                        min_frames: int) -> Optional[str]:
+    """Why a video of ``total`` frames is unusable, or None if it is not."""
+    if total < min_frames:
+        return (f'cannot read video {path}: {total} frames, fewer than '
+                f'min_frames={min_frames}')
+    return None
 
-    The same rules as :class:`BadVideoPolicy` (what training would skip or
-    raise on), applied to all frames instead of the sampled ones: the
-    pre-cluster check of ``tools/preflight.py``.
+
+def frame_size_problem(path: str, shapes: Iterable[Tuple[int, int]],
+                       min_side: int) -> Optional[str]:
+    """Why frames of these ``(height, width)`` sizes are unusable, or None.
+
+    One size for all frames (else the clip cannot be stacked), at least
+    ``min_side`` pixels on each side.
     """
-    try:
-        with open_video(path, backend) as reader:
-            if reader.num_frames < min_frames:
-                return (f'cannot read video {path}: {reader.num_frames} '
-                        f'frames, fewer than min_frames={min_frames}')
-            shapes = set()
-            step = 64  # bounded memory for long videos
-            for start in range(0, reader.num_frames, step):
-                stop = min(start + step, reader.num_frames)
-                shapes.update(f.shape[:2] for f in reader.get_frames(
-                    list(range(start, stop))))
-    except VideoReadError as err:
-        return str(err)
+    shapes = {tuple(shape) for shape in shapes}
     if len(shapes) > 1:
         return (f'cannot read video {path}: the frame size changes within '
                 f'the video ({sorted(shapes)})')
@@ -75,6 +83,32 @@ def check_video(path: str, min_frames: int = 1, min_side: int = 8,
         return (f'cannot read video {path}: frames are {w}x{h} px, smaller '
                 f'than min_side={min_side}')
     return None
+
+
+def check_video(path: str, min_frames: int = 1, min_side: int = 8,
+                backend: str = 'auto') -> Optional[str]:
+    """Decode every frame of ``path``; None if usable, else why not.
+
+    The rules of :class:`BadVideoPolicy` (:func:`frame_count_problem`,
+    :func:`frame_size_problem`: what training would skip or raise on),
+    applied to all frames instead of the sampled ones: the pre-cluster
+    check of ``tools/preflight.py``.
+    """
+    try:
+        with open_video(path, backend) as reader:
+            problem = frame_count_problem(path, reader.num_frames,
+                                          min_frames)
+            if problem:
+                return problem
+            shapes = set()
+            step = 64  # bounded memory for long videos
+            for start in range(0, reader.num_frames, step):
+                stop = min(start + step, reader.num_frames)
+                shapes.update(f.shape[:2] for f in reader.get_frames(
+                    list(range(start, stop))))
+    except VideoReadError as err:
+        return str(err)
+    return frame_size_problem(path, shapes, min_side)
 
 
 class _SharedState:
@@ -162,24 +196,18 @@ class BadVideoPolicy:
 
     # -- checks ---------------------------------------------------------
     def _check_frames(self, results: dict) -> None:
-        total = results['total_frames']
-        if total < self.min_frames:
-            raise VideoReadError(
-                f"cannot read video {results.get('filename')}: {total} "
-                f'frames, fewer than min_frames={self.min_frames}')
+        problem = frame_count_problem(results.get('filename'),
+                                      results['total_frames'],
+                                      self.min_frames)
+        if problem:
+            raise VideoReadError(problem)
 
     def _check_size(self, results: dict) -> None:
-        path = results.get('filename')
-        shapes = {tuple(img.shape[:2]) for img in results['imgs']}
-        if len(shapes) > 1:
-            raise VideoReadError(
-                f'cannot read video {path}: the frame size changes within '
-                f'the video ({sorted(shapes)})')
-        h, w = shapes.pop()
-        if min(h, w) < self.min_side:
-            raise VideoReadError(
-                f'cannot read video {path}: frames are {w}x{h} px, smaller '
-                f'than min_side={self.min_side}')
+        problem = frame_size_problem(
+            results.get('filename'),
+            (img.shape[:2] for img in results['imgs']), self.min_side)
+        if problem:
+            raise VideoReadError(problem)
 
     def _prepare_checked(self, idx: int):
         """``prepare_data``, checking the video as soon as the pipeline has
@@ -217,6 +245,13 @@ class BadVideoPolicy:
             i for i, b in enumerate(state.bad[:len(self)]) if b]
 
     def __getitem__(self, idx):
+        """mmengine ``BaseDataset``'s refetch loop, plus the skip policy.
+
+        A pipeline that returns None moves on to the next index (up to
+        ``max_refetch`` times, as mmengine's limit); an unusable video
+        raises, or with ``'skip'`` is marked and replaced by the next usable
+        index.
+        """
         if not self._fully_initialized:
             self.full_init()
         seed = getattr(idx, 'seed', None)

@@ -10,8 +10,16 @@ import pytest
 import torch
 
 from tsm_plugin.apis import preflight
+from tsm_plugin.apis.preflight import Row, Status, training
+from tsm_plugin.apis.preflight.context import Context
+from tsm_plugin.apis.preflight.training import check_checkpoint, check_step
+from tsm_plugin.engine.checkpoint import (
+    load_checkpoint_file,
+    save_checkpoint_file,
+)
+from tsm_plugin.utils.config import get_num_frames, load_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
 
 
@@ -50,10 +58,11 @@ def test_preflight_passes_on_the_synthetic_set(synthetic_ssv2, tmp_path,
     assert '24/24' in err  # the progress bar
     assert rows['pretrained weights'][0] == 'SKIP'
     assert rows['forward+backward (cpu)'][0] == 'PASS'
-    from mmengine.config import Config
-    demo = Config.fromfile(DEMO)  # the batch is the demo's training input
-    frames = next(t['num_clips'] for t in demo.train_pipeline
+    demo = load_config(DEMO)  # the batch is the demo's training input
+    frames = next(t['num_clips']
+                  for t in demo.train_dataloader.dataset.pipeline
                   if t['type'] == 'SegmentSampleFrames')
+    assert frames == get_num_frames(demo)
     width, height = demo.size
     assert (f'input 2x{frames}x3x{height}x{width}'
             in rows['forward+backward (cpu)'][1])
@@ -124,3 +133,96 @@ def test_preflight_cli_names_missing_paths(synthetic_ssv2, tmp_path):
     assert rows['annotations (train_dataloader)'] == (
         'FAIL', f'videos folder not found: {videos} (data_prefix.video for '
         f"{root / 'labels' / 'train.json'})")
+
+
+def _context(root, work_dir, *options):
+    args = preflight.build_parser().parse_args(
+        [DEMO, '--data-root', str(root), '--work-dir', str(work_dir),
+         '--device', 'cpu', *(['--cfg-options', *options] if options else [])])
+    return Context.from_args(args)
+
+
+@pytest.mark.parametrize('precision', ['fp32', 'bf16'])
+def test_step_runs_inside_the_optim_context(synthetic_ssv2, tmp_path,
+                                            precision):
+    ctx = _context(synthetic_ssv2, tmp_path,
+                   f'optim_wrapper.precision={precision}')
+    seen = []
+    ctx.model.backbone.conv1.register_forward_hook(
+        lambda module, inputs, output: seen.append(
+            (inputs[0].dtype, output.dtype)))
+    rows = preflight.run_check('forward+backward (cpu)', check_step, ctx,
+                               'cpu')
+    assert [r.status for r in rows] == [Status.PASS], rows
+    assert f', {precision}, ' in rows[0].detail
+    dtype = {'fp32': torch.float32, 'bf16': torch.bfloat16}[precision]
+    # The preprocessed frames are fp32; the convolution computes in the
+    # recipe's precision, as AutocastOptimWrapper's autocast makes it.
+    assert seen == [(torch.float32, dtype)]
+    assert set(ctx.trained) == {'cpu'}
+
+
+def _trained(root, work_dir):
+    ctx = _context(root, work_dir)
+    assert preflight.run_check('step', check_step, ctx, 'cpu')[0].status \
+        is Status.PASS
+    return ctx
+
+
+def test_checkpoint_goes_through_the_atomic_writer(synthetic_ssv2, tmp_path,
+                                                   monkeypatch):
+    ctx = _trained(synthetic_ssv2, tmp_path)
+    written = []
+
+    def spy(ckpt, path):
+        written.append(path)
+        save_checkpoint_file(ckpt, path)
+
+    monkeypatch.setattr(training, 'save_checkpoint_file', spy)
+    rows = preflight.run_check('checkpoint', check_checkpoint, ctx)
+    assert rows[0].status is Status.PASS, rows
+    assert len(written) == 1 and not list(tmp_path.glob('*.pth'))
+
+    def refuse(ckpt, path):
+        raise OSError(f'disk full: {path}')
+
+    monkeypatch.setattr(training, 'save_checkpoint_file', refuse)
+    rows = preflight.run_check('checkpoint save/reload', check_checkpoint,
+                               ctx)
+    assert rows == [Row('checkpoint save/reload', Status.FAIL,
+                        f'disk full: {written[0]}')]
+
+
+def test_checkpoint_check_sees_a_changed_value(synthetic_ssv2, tmp_path,
+                                               monkeypatch):
+    ctx = _trained(synthetic_ssv2, tmp_path)
+
+    def load_and_change(path, map_location=None):
+        ckpt = load_checkpoint_file(path, map_location)
+        ckpt['state_dict']['cls_head.fc_cls.bias'][0] += 1e-6
+        ckpt['message_hub']['log_scalars']['train/loss'].update(0.)
+        return ckpt
+
+    monkeypatch.setattr(training, 'load_checkpoint_file', load_and_change)
+    rows = preflight.run_check('checkpoint', check_checkpoint, ctx)
+    assert rows == [Row('checkpoint save/reload', Status.FAIL, (
+        "differs: ['checkpoint.state_dict.cls_head.fc_cls.bias', "
+        "'checkpoint.message_hub.log_scalars.train/loss._log_history', "
+        "'checkpoint.message_hub.log_scalars.train/loss._count_history']"))]
+
+
+def test_checks_without_a_prerequisite_skip(synthetic_ssv2, tmp_path):
+    ctx = _context(synthetic_ssv2, tmp_path)
+    assert preflight.run_check('checkpoint save/reload', check_checkpoint,
+                               ctx) == [Row('checkpoint save/reload',
+                                            Status.SKIP,
+                                            'no CPU training step')]
+
+
+def test_a_bad_device_is_an_input_error(synthetic_ssv2, tmp_path, capsys):
+    status = preflight.main([DEMO, '--data-root', str(synthetic_ssv2),
+                             '--work-dir', str(tmp_path), '--device', 'tpu'])
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "error: --device tpu: expected 'auto', 'cpu', 'cuda', 'cuda:N' or "
+        "'mps'\n")
