@@ -2,10 +2,7 @@
 SSv2Dataset on the synthetic set, real VP9 decoding) at 4 frames of 32 px,
 batch 2, with the reliability parts switched on (resumable loop and
 sampler, preemption, non-finite loss and skipped-video hooks)."""
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
-DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
+from tests.helpers import DEMO
 
 TRAIN_PIPELINE = [
     dict(type='VideoInit'),
@@ -30,6 +27,7 @@ def tiny_cfg(data_root, work_dir, epochs=2, workers=0, batch_size=2,
              **dataset):
     """Config dict for Runner.from_cfg (also dumped for tools/train.py)."""
     from mmengine.config import Config
+
     from tsm_plugin.utils.config import set_num_frames
     cfg = Config.fromfile(DEMO)
     set_num_frames(cfg, 4)
@@ -64,13 +62,3 @@ def tiny_cfg(data_root, work_dir, epochs=2, workers=0, batch_size=2,
     cfg.visualizer = dict(type='ActionVisualizer', vis_backends=[])
     return cfg
 
-
-def stop_workers(runner):
-    """Shut persistent dataloader workers down now: left to the garbage
-    collector, torch waits ~5 s per worker (stock torch/mmengine), which
-    would land on whichever later test happens to collect them."""
-    loader = runner.train_dataloader
-    workers = getattr(loader, '_iterator', None)
-    if workers is not None and hasattr(workers, '_shutdown_workers'):
-        workers._shutdown_workers()
-        loader._iterator = None

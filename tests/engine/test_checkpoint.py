@@ -1,75 +1,75 @@
 """Atomic checkpoints (a kill at any moment leaves a resumable work dir) and
 safe loading (a checkpoint never runs code)."""
+import os
 import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tests.engine import _toy
+from tests.helpers import REPO, Payload, capture_hook
 from tsm_plugin.engine import checkpoint as ckpt
+from tsm_plugin.engine.hooks import Preempted, PreemptionHook
 from tsm_plugin.errors import InputError
 from tsm_plugin.utils import atomic
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-
 # A child that trains the toy model for 3 epochs, keeping ONE checkpoint
 # (mmengine deletes the previous one before writing the next), and SIGKILLs
-# itself during the epoch-2 save at the moment named by argv[2].
+# itself while saving the checkpoint named by argv[3] at the moment named by
+# argv[2]. An ``iter_N.pth`` is a preemption save: SIGTERM in iteration N.
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    sys.path[:0] = [{repo!r}, {here!r}]
-    import _toy
+    from tests.engine import _toy
+    from tsm_plugin.engine.hooks import PreemptionHook
     from tsm_plugin.utils import atomic
 
-    work_dir, moment = sys.argv[1], sys.argv[2]
+    work_dir, moment, target = sys.argv[1:4]
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
 
     write, replace = atomic.AtomicFile.write, os.replace
     def killing_write(self, data):
-        if moment == 'mid-write' and self.path.endswith('epoch_2.pth'):
+        if moment == 'mid-write' and self.path.endswith(target):
             self._file.write(data[:len(data) // 2])
             self._file.flush()
             die()
         if moment == 'before-pointer' and self.path.endswith(
-                'last_checkpoint') and 'epoch_2' in data:
+                'last_checkpoint') and target in data:
             die()
         return write(self, data)
     def killing_replace(src, dst):
-        if moment == 'before-rename' and dst.endswith('epoch_2.pth'):
+        if moment == 'before-rename' and dst.endswith(target):
             die()
         return replace(src, dst)
     atomic.AtomicFile.write = killing_write
     atomic.os.replace = killing_replace
-    _toy.make_runner(work_dir, max_epochs=3, max_keep_ckpts=1).train()
-""").format(repo=str(REPO), here=str(HERE))
+    preempt = target.startswith('iter_')
+    hooks = ([PreemptionHook(), _toy.SigtermAt(int(target[5:-4]))]
+             if preempt else [])
+    _toy.make_runner(work_dir, max_epochs=3, max_keep_ckpts=1,
+                     resumable=preempt, custom_hooks=hooks).train()
+""")
+# The repository root, where ``tests.engine._toy`` is found.
+CHILD_ENV = dict(os.environ, PYTHONPATH=str(REPO))
 
 
-class _Capture:
-    """Hook body: the epoch/iter a (resumed) run starts from."""
-    priority = 'VERY_LOW'
-
-    def before_train(self, runner):
-        self.start = (runner.epoch, runner.iter)
-
-
-def _capture_hook():
-    from mmengine.hooks import Hook
-    return type('CaptureHook', (_Capture, Hook), {})()
-
-
-@pytest.mark.parametrize('moment',
-                         ['mid-write', 'before-rename', 'before-pointer'])
+@pytest.mark.parametrize('moment,target', [
+    ('mid-write', 'epoch_2.pth'),
+    ('before-rename', 'epoch_2.pth'),
+    ('before-pointer', 'epoch_2.pth'),
+    # A preemption save (iteration 6 = epoch 2, batch 2) killed likewise.
+    ('mid-write', 'iter_6.pth'),
+    ('before-rename', 'iter_6.pth'),
+])
 def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
-        tmp_path, moment):
+        tmp_path, moment, target):
     child = subprocess.run(
-        [sys.executable, '-c', KILLER, str(tmp_path), moment],
-        capture_output=True, text=True, timeout=120)
+        [sys.executable, '-c', KILLER, str(tmp_path), moment, target],
+        capture_output=True, text=True, timeout=120, env=CHILD_ENV)
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
 
     pointer = (tmp_path / 'last_checkpoint').read_text().strip()
@@ -78,13 +78,13 @@ def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
     # (max_keep_ckpts=1) and left a half-written epoch_2.pth.
     assert ckpt.is_complete_checkpoint(pointer)
     assert torch.load(pointer)['meta']['epoch'] == 1
-    epoch_2 = tmp_path / 'epoch_2.pth'
-    assert not epoch_2.exists() or ckpt.is_complete_checkpoint(str(epoch_2))
+    killed = tmp_path / target
+    assert not killed.exists() or ckpt.is_complete_checkpoint(str(killed))
 
-    import _toy
-    capture = _capture_hook()
+    capture = capture_hook()
     runner = _toy.make_runner(tmp_path, max_epochs=3, resume=True,
-                              custom_hooks=[capture])
+                              custom_hooks=[capture],
+                              resumable=target.startswith('iter_'))
     runner.train()
     assert capture.start == (1, 4)  # epoch 1 done, 4 iterations of 2
     assert runner.epoch == 3
@@ -93,6 +93,51 @@ def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
     # The killed save's temporary file was cleared; only the kept remains.
     assert sorted(p.name for p in tmp_path.iterdir()
                   if p.suffix in ('.pth', '.tmp')) == ['epoch_3.pth']
+
+
+def test_preemption_checkpoints_count_towards_max_keep_ckpts(tmp_path):
+    """Preempted five times (SIGTERM, resume, ...) with max_keep_ckpts=2:
+    never more than the 2 newest checkpoints, last_checkpoint at the
+    newest, every resume at the next batch, and the end the same as an
+    uninterrupted run's."""
+    stops = (2, 3, 6, 7, 10)  # 4 iterations per epoch, 12 in all
+    # The saves in order: a preemption's iter_N.pth, each epoch's end.
+    saves = ['iter_2', 'iter_3', 'epoch_1', 'iter_6', 'iter_7', 'epoch_2',
+             'iter_10', 'epoch_3']
+    work, done, resume = tmp_path / 'work', 0, False
+    for stop in stops:
+        capture = capture_hook()
+        runner = _toy.make_runner(
+            work, max_epochs=3, resume=resume, max_keep_ckpts=2,
+            resumable=True, custom_hooks=[PreemptionHook(),
+                                          _toy.SigtermAt(stop), capture])
+        with pytest.raises(Preempted) as stopped:
+            runner.train()
+        assert capture.start == (done // 4, done)  # went on where it was
+        newest = str(work / f'iter_{stop}.pth')
+        assert stopped.value.checkpoint == newest
+        assert (work / 'last_checkpoint').read_text() == newest
+        saved = saves[:saves.index(f'iter_{stop}') + 1]
+        assert sorted(p.name for p in work.glob('*.pth')) == sorted(
+            f'{name}.pth' for name in saved[-2:])
+        assert torch.load(newest)['meta']['iter'] == stop
+        done, resume = stop, True
+
+    capture = capture_hook()
+    runner = _toy.make_runner(work, max_epochs=3, resume=True,
+                              max_keep_ckpts=2, resumable=True,
+                              custom_hooks=[PreemptionHook(), capture])
+    runner.train()
+    assert capture.start == (2, 10) and runner.iter == 12
+    assert sorted(p.name for p in work.glob('*.pth')) == [
+        'epoch_3.pth', 'iter_10.pth']
+    assert (work / 'last_checkpoint').read_text() == str(work / 'epoch_3.pth')
+
+    whole = _toy.make_runner(tmp_path / 'whole', max_epochs=3,
+                             resumable=True)
+    whole.train()
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(runner.model.state_dict()[key], value), key
 
 
 def test_atomic_file_keeps_old_content_on_error(tmp_path):
@@ -107,7 +152,6 @@ def test_atomic_file_keeps_old_content_on_error(tmp_path):
 
 
 def test_resume_falls_back_when_last_checkpoint_is_broken(tmp_path):
-    import _toy
     _toy.make_runner(tmp_path, max_epochs=2, max_keep_ckpts=-1).train()
     # A moved work dir: last_checkpoint holds a path that no longer exists,
     # but the file is here under the same name.
@@ -125,20 +169,8 @@ def test_resume_falls_back_when_last_checkpoint_is_broken(tmp_path):
     assert ckpt.find_resumable_checkpoint(str(tmp_path)) is None
 
 
-class Payload:
-    """Unpickling this creates a file: the side effect that must not happen.
-    """
-
-    def __init__(self, target):
-        self.target = target
-
-    def __reduce__(self):
-        return Path.touch, (Path(self.target), )
-
-
 def _malicious_checkpoint(tmp_path):
     """A real mmengine checkpoint with one extra pickled object."""
-    import _toy
     _toy.make_runner(tmp_path / 'run', max_epochs=1).train()
     good = torch.load(tmp_path / 'run' / 'epoch_1.pth')
     target = tmp_path / 'pwned'
@@ -153,7 +185,6 @@ def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path,
     evil, target = _malicious_checkpoint(tmp_path)
     # Even when the environment asks torch to load without weights_only.
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-    import _toy
     for resume in (True, False):  # --resume CKPT and load_from=CKPT
         runner = _toy.make_runner(tmp_path / 'w', resume=resume,
                                   load_from=str(evil))
@@ -169,7 +200,6 @@ def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path,
 
 
 def test_bad_checkpoint_files_fail_with_one_line(tmp_path):
-    import _toy
     _toy.make_runner(tmp_path / 'run', max_epochs=1).train()
     data = (tmp_path / 'run' / 'epoch_1.pth').read_bytes()
     cases = {

@@ -12,26 +12,18 @@ import pytest
 import torch
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tests.engine import _tiny
+from tests.helpers import REPO, one_thread_fixture, stop_workers
 from tsm_plugin.apis import train as train_api
 from tsm_plugin.engine.hooks import (PREEMPTED_EXIT_CODE, NonFiniteLossError,
                                      Preempted)
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _tiny  # noqa: E402
 
 EPOCHS = 2
 INDICES = 12  # 12 training videos: 6 batches of 2 per epoch
 STOP_AT = 8  # SIGTERM during iteration 8 = epoch 2, batch 2 of 6
 
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: the same float reductions in every run of the
-    module (and on 2 shared cores faster than two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# One torch thread: the same float reductions in every run of the module.
+one_thread = one_thread_fixture('module')
 
 
 class _Record:
@@ -70,7 +62,7 @@ def _train(cfg, **record):
     try:
         runner.train()
     finally:
-        _tiny.stop_workers(runner)
+        stop_workers(runner)
     return runner, hook
 
 
@@ -159,7 +151,7 @@ def test_sigterm_to_train_cli_exits_3_and_resumes_exactly(
     _tiny.tiny_cfg(synthetic_ssv2, tmp_path, epochs=EPOCHS, indices=INDICES,
                    workers=2).dump(str(config))
     work = tmp_path / 'work'
-    cmd = [sys.executable, str(_tiny.REPO / 'tools' / 'train.py'),
+    cmd = [sys.executable, str(REPO / 'tools' / 'train.py'),
            str(config), '--work-dir', str(work)]
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,

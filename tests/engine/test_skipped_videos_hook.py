@@ -2,15 +2,10 @@
 the per-epoch count of replaced samples is logged."""
 import json
 import shutil
-import sys
-from pathlib import Path
-
-import torch
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _tiny  # noqa: E402
+from tests.engine import _tiny
+from tests.helpers import stop_workers, torch_threads
 
 
 def test_training_skips_bad_videos_in_workers(synthetic_ssv2, tmp_path,
@@ -24,18 +19,25 @@ def test_training_skips_bad_videos_in_workers(synthetic_ssv2, tmp_path,
     (videos / f"{items[3]['id']}.webm").write_text('not a video')
     cfg = _tiny.tiny_cfg(root, tmp_path / 'work', epochs=1, workers=2,
                          indices=6)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    # The scalars go where a real run's go: <work_dir>/<time>/vis_data.
+    cfg.visualizer = dict(type='ActionVisualizer',
+                          vis_backends=[dict(type='LocalVisBackend')])
+    with torch_threads(1):
         runner = Runner.from_cfg(cfg)
         warnings = []
         monkeypatch.setattr(runner.logger, 'warning', warnings.append)
-        runner.train()
-    finally:
-        _tiny.stop_workers(runner)
-        torch.set_num_threads(threads)
+        try:
+            runner.train()
+        finally:
+            stop_workers(runner)
     assert runner.iter == 3 and (tmp_path / 'work' / 'epoch_1.pth').exists()
     assert [w for w in warnings if 'replaced' in w] == [
         'train epoch 1: 2 samples replaced because their video cannot be '
         'used (2 distinct bad files so far, each logged once above; '
         'tools/preflight.py lists them all)']
+    scalars = list((tmp_path / 'work').glob('*/vis_data/scalars.json'))
+    assert len(scalars) == 1, scalars
+    records = [json.loads(line) for line in
+               scalars[0].read_text().splitlines()]
+    skipped = [r for r in records if 'train/skipped_videos' in r]
+    assert skipped == [{'train/skipped_videos': 2, 'step': 3}], records

@@ -52,6 +52,20 @@ class Preempted(Exception):
             f'{PREEMPTED_EXIT_CODE})')
 
 
+def shutdown_workers(loader) -> None:
+    """Stop a dataloader's persistent workers now, and forget them.
+
+    Left to the garbage collector or the interpreter's exit, torch joins
+    each one with a timeout (seconds per worker) or terminates it under its
+    SIGCHLD handler; a stopped run should not leave either behind. A loader
+    without live workers (or not a torch DataLoader) is left as it is.
+    """
+    workers = getattr(loader, '_iterator', None)
+    if workers is not None and hasattr(workers, '_shutdown_workers'):
+        workers._shutdown_workers()
+        loader._iterator = None
+
+
 class GuardedWorkerInit:
     """``worker_init_fn`` wrapper: a dataloader worker survives ``signals``
     while the main process trains, then runs the original init (mmengine's
@@ -193,10 +207,7 @@ class PreemptionHook(Hook):
             # Persistent workers: stop them now, cleanly, rather than have
             # the interpreter's exit terminate them under torch's SIGCHLD
             # handler (a spurious "DataLoader worker killed" error).
-            workers = getattr(loader, '_iterator', None)
-            if workers is not None and hasattr(workers, '_shutdown_workers'):
-                workers._shutdown_workers()
-                loader._iterator = None
+            shutdown_workers(loader)
         raise Preempted(name, path)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
