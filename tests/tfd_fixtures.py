@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers import torch_threads
 from tsm_plugin.apis import test as test_api
 from tsm_plugin.utils.config import (
     iter_datasets,
@@ -62,16 +63,12 @@ def trained(synthetic_ssv2, tmp_path_factory):
     """One epoch with the hook: (config file, checkpoint, hook, work dir)."""
     from mmengine.runner import Runner
     work = tmp_path_factory.mktemp('tfd_run')
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convs: a second thread only waits
     cfg = tiny_cfg(synthetic_ssv2, work)
     cfg_file = work / 'tiny.py'
     cfg.dump(str(cfg_file))
-    runner = Runner.from_cfg(copy.deepcopy(cfg))
-    try:
+    with torch_threads(1):  # tiny convs: a second thread only waits
+        runner = Runner.from_cfg(copy.deepcopy(cfg))
         runner.train()
-    finally:
-        torch.set_num_threads(threads)
     hook = next(h for h in runner.hooks if type(h).__name__ == 'TFDEvalHook')
     return dict(cfg=cfg, cfg_file=str(cfg_file),
                 ckpt=str(work / 'epoch_1.pth'), hook=hook, work=work)

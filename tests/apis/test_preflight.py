@@ -4,11 +4,11 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
+from tests.helpers import DEMO, REPO, one_thread_fixture
 from tsm_plugin.apis import preflight
 from tsm_plugin.apis.preflight import Row, Status, training
 from tsm_plugin.apis.preflight.context import Context
@@ -19,16 +19,7 @@ from tsm_plugin.engine.checkpoint import (
 )
 from tsm_plugin.utils.config import get_num_frames, load_config
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+one_thread = one_thread_fixture()
 
 
 def _table(out):

@@ -1,11 +1,11 @@
 """tools/train.py: flags, one-line errors, and resume on a real Runner."""
-import copy
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
+from tests.helpers import capture_hook
 from tsm_plugin.apis import train as train_api
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,33 +64,12 @@ def test_plan_flags_reach_the_config(synthetic_ssv2, tmp_path):
         assert loader.num_workers == 0 and not loader.persistent_workers
 
 
-class _Capture:
-    """Records the state a resumed run starts from (before_train)."""
-
-    priority = 'VERY_LOW'
-
-    def __init__(self):
-        self.seen = {}
-
-    def before_train(self, runner):
-        self.seen = dict(
-            epoch=runner.epoch,
-            iter=runner.iter,
-            optimizer=copy.deepcopy(runner.optim_wrapper.state_dict()),
-            schedulers=copy.deepcopy(
-                [s.state_dict() for s in runner.param_schedulers]),
-            weights={k: v.clone() for k, v in
-                     runner.model.state_dict().items()})
-
-
 def _runner(argv):
-    from mmengine.hooks import Hook
     from mmengine.runner import Runner
     args = train_api.build_parser().parse_args(argv)
     cfg = train_api.merge_args(train_api.load_config(args.config), args)
     runner = Runner.from_cfg(cfg)
-    capture = type('CaptureHook', (_Capture, Hook), {})()
-    _Capture.__init__(capture)
+    capture = capture_hook()
     runner.register_hook(capture)
     return runner, capture
 

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.helpers import Payload
+
 REPO = Path(__file__).resolve().parents[2]
 LOAD_COMPAT = textwrap.dedent(f"""
     import importlib.util, sys, types
@@ -122,16 +124,6 @@ def test_checkpoint_allow_list(tmp_path):
         assert int(ckpt['meta']['seed']) == 7
     """))
     assert fixed.returncode == 0, fixed.stderr
-
-
-class Payload:
-    """A checkpoint entry whose unpickling would write a file."""
-
-    def __init__(self, target):
-        self.target = target
-
-    def __reduce__(self):
-        return Path.touch, (Path(self.target), )
 
 
 def test_allow_list_keeps_weights_only_on(tmp_path):

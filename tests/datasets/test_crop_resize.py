@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tsm_plugin.datasets import crop_resize  # noqa: F401  (registers)
 from tsm_plugin.datasets.crop_resize import crop_resize
 
 # Single vs double bilinear interpolation on a blurred-noise texture: mean
