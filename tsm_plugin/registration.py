@@ -11,10 +11,14 @@ from . import compat
 compat.apply()
 
 from . import engine, evaluation  # noqa: E402  (registration)
-from .datasets import crop_resize, ssv2, transforms  # noqa: E402
+from .datasets import (crop_resize, multi_count_sampling, ssv2,  # noqa: E402
+                       transforms)
+from .models import distillation_loss, ffn_recognizer, ffn_resnet  # noqa: E402
 from .models import tsm_resnet  # noqa: E402
 
-REGISTERED = (crop_resize, engine, evaluation, ssv2, transforms, tsm_resnet)
+REGISTERED = (crop_resize, distillation_loss, engine, evaluation,
+              ffn_recognizer, ffn_resnet, multi_count_sampling, ssv2,
+              transforms, tsm_resnet)
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

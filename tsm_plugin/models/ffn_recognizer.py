@@ -1,0 +1,219 @@
+"""FFN recognizer: three frame counts per training sample, one at test.
+
+`Frame Flexible Network <https://arxiv.org/abs/2303.14817>`_ (FFN, CVPR
+2023). A training sample holds the same video sampled at every frame count
+of the backbone (:class:`~tsm_plugin.datasets.multi_count_sampling.
+MultiCountSampleFrames`: 16 | 8 | 4 frames, largest first, one crop for
+all). Each part runs its own branch of :class:`~tsm_plugin.models.
+ffn_resnet.FFNResNet` and the shared head; the loss is the cross-entropy of
+the largest count plus, for each smaller count, lambda times the Temporal
+Distillation KL from the largest (:class:`~tsm_plugin.models.
+distillation_loss.TemporalDistillationLoss`). At test a ``K``-frame clip
+runs the branch nearest to ``K`` (ties to the larger count).
+"""
+from typing import List, Optional, Tuple
+
+import torch
+from mmaction.models.recognizers import Recognizer2D
+from mmaction.registry import MODELS
+from mmaction.utils import ConfigType, OptConfigType, SampleList
+
+from ..errors import ConfigValueError
+from . import distillation_loss, ffn_resnet  # noqa: F401  (registration)
+
+
+@MODELS.register_module()
+class FFNRecognizer(Recognizer2D):
+    """Recognizer2D that trains every frame count of an FFN backbone.
+
+    The frame counts are the backbone's ``frame_counts``. In training the
+    input is ``(N, sum(frame_counts), C, H, W)``, the counts in decreasing
+    order (16 | 8 | 4). The losses are:
+
+    * ``loss_cls`` (and ``top1_acc``/``top5_acc``): the head's loss on the
+      largest count's logits;
+    * ``loss_kl_<n>f`` for each smaller count ``n``: ``distill_loss`` of
+      that count's logits against the largest count's, detached.
+
+    At test, ``K`` is the backbone's ``num_segments`` (the value the TFD
+    sweep sets) when the input's frames per sample are a multiple of it
+    (``frames // K`` views, averaged by the head as in Recognizer2D), else
+    the input's frames per sample (one view). The backbone routes ``K`` to
+    its nearest branch and shifts over ``K`` frames; the head averages the
+    ``K`` frames' scores.
+
+    The head is mmaction2's ``TSMHead`` (or any head whose forward takes
+    ``num_segs``): its ``num_segments`` is set to each call's frame count
+    and restored afterwards. Its ``fc_cls`` stays the last ``nn.Linear`` of
+    the model, as ``TSMOptimWrapperConstructor(fc_lr5=True)`` needs.
+
+    Args:
+        backbone (dict): An :class:`FFNResNet` config.
+        cls_head (dict): The shared head's config.
+        distill_loss (dict): The distillation loss's config; its
+            ``loss_weight`` is FFN's lambda. Defaults to
+            ``dict(type='TemporalDistillationLoss')`` (lambda 1, T 1).
+        neck (dict, optional): Not supported; must be None.
+        train_cfg (dict, optional): Unused. Defaults to None.
+        test_cfg (dict, optional): Unused by the routing (the head reads
+            ``average_clips`` from its own config). Defaults to None.
+        data_preprocessor (dict, optional): As Recognizer2D's.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 cls_head: ConfigType,
+                 distill_loss: ConfigType = dict(
+                     type='TemporalDistillationLoss'),
+                 neck: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None) -> None:
+        if neck is not None:
+            raise ConfigValueError('FFNRecognizer takes no neck, got '
+                                   f'{neck!r}')
+        if cls_head is None:
+            raise ConfigValueError('FFNRecognizer needs a cls_head')
+        super().__init__(
+            backbone=backbone,
+            cls_head=cls_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor)
+        counts = getattr(self.backbone, 'frame_counts', None)
+        if not counts:
+            raise ConfigValueError(
+                f'FFNRecognizer needs a backbone with frame_counts (an '
+                f'FFNResNet), got {type(self.backbone).__name__}')
+        # registered after the head: fc_cls stays the last nn.Linear
+        self.distill_loss = MODELS.build(distill_loss)
+
+    @property
+    def train_order(self) -> List[Tuple[int, int]]:
+        """``(branch, frame count)`` pairs in input order, largest first."""
+        counts = self.backbone.frame_counts
+        return sorted(enumerate(counts), key=lambda bc: -bc[1])
+
+    def head_scores(self, feats: torch.Tensor,
+                    num_segments: int) -> torch.Tensor:
+        """Run the shared head on ``num_segments``-frame clips.
+
+        Args:
+            feats (torch.Tensor): ``(N * num_segments, C, h, w)`` features.
+            num_segments (int): Frames per clip of the consensus.
+
+        Returns:
+            torch.Tensor: ``(N, num_classes)`` logits.
+        """
+        head = self.cls_head
+        saved = getattr(head, 'num_segments', None)
+        if saved is not None:
+            head.num_segments = num_segments
+        try:
+            return head(feats, num_segs=num_segments)
+        finally:
+            if saved is not None:
+                head.num_segments = saved
+
+    def branch_scores(self,
+                      inputs: torch.Tensor) -> List[Tuple[int, torch.Tensor]]:
+        """Logits of every branch on a multi-count training batch.
+
+        Args:
+            inputs (torch.Tensor): ``(N, sum(frame_counts), C, H, W)``, the
+                counts largest first.
+
+        Returns:
+            list[tuple[int, torch.Tensor]]: ``(frame count, (N,
+            num_classes) logits)``, largest count first.
+
+        Raises:
+            ValueError: if the frames per sample are not
+                ``sum(frame_counts)``.
+        """
+        order = self.train_order
+        total = sum(count for _, count in order)
+        if inputs.dim() != 5 or inputs.shape[1] != total:
+            raise ValueError(
+                f'FFNRecognizer: training input must be (N, {total}, C, H, '
+                f'W) for frame counts {[c for _, c in order]}, got '
+                f'{tuple(inputs.shape)}')
+        scores, start = [], 0
+        for branch, count in order:
+            chunk = inputs[:, start:start + count]
+            start += count
+            feats = self.backbone(
+                chunk.reshape((-1, ) + inputs.shape[2:]),
+                branch=branch,
+                num_segments=count)
+            scores.append((count, self.head_scores(feats, count)))
+        return scores
+
+    def loss(self, inputs: torch.Tensor, data_samples: SampleList,
+             **kwargs) -> dict:
+        """Cross-entropy on the largest count plus the distillation terms.
+
+        Args:
+            inputs (torch.Tensor): See :meth:`branch_scores`.
+            data_samples (list[ActionDataSample]): The labels; a
+                ``frame_counts`` meta field, when packed, must match the
+                backbone's counts in input order.
+
+        Returns:
+            dict: ``loss_cls``, ``top<k>_acc`` and ``loss_kl_<n>f``.
+        """
+        order = [count for _, count in self.train_order]
+        packed = data_samples[0].metainfo.get('frame_counts') \
+            if data_samples else None
+        if packed is not None and list(packed) != order:
+            raise ValueError(f'FFNRecognizer: the samples hold frame counts '
+                             f'{list(packed)}, the backbone expects {order}')
+        (_, teacher), *students = self.branch_scores(inputs)
+        losses = self.cls_head.loss_by_feat(teacher, data_samples)
+        for count, student in students:
+            losses[f'loss_kl_{count}f'] = self.distill_loss(student, teacher)
+        return losses
+
+    def test_frames(self, inputs: torch.Tensor) -> int:
+        """The test-time frame count ``K`` of ``(N, views * K, ...)``."""
+        frames = inputs.shape[1]
+        k = self.backbone.num_segments
+        return k if frames % k == 0 else frames
+
+    def extract_feat(self,
+                     inputs: torch.Tensor,
+                     stage: str = 'neck',
+                     data_samples: Optional[SampleList] = None,
+                     test_mode: bool = False) -> tuple:
+        """Test-time features: the branch ``K`` routes to, shift over ``K``.
+
+        Args:
+            inputs (torch.Tensor): ``(N, views * K, C, H, W)``.
+            stage (str): 'backbone' or 'neck' (backbone features), or
+                'head' (logits, one row per view).
+            data_samples: Unused.
+            test_mode (bool): Unused; the routing is always the test one.
+
+        Returns:
+            tuple[torch.Tensor, dict]: The output and ``dict(num_segs=K)``.
+        """
+        k = self.test_frames(inputs)
+        feats = self.backbone(
+            inputs.reshape((-1, ) + inputs.shape[2:]), num_segments=k)
+        if stage == 'head':
+            return self.head_scores(feats, k), dict(num_segs=k)
+        return feats, dict(num_segs=k)
+
+    def predict(self, inputs: torch.Tensor, data_samples: SampleList,
+                **kwargs) -> SampleList:
+        """Predict with the routed branch; views averaged by the head.
+
+        Args:
+            inputs (torch.Tensor): ``(N, views * K, C, H, W)``.
+            data_samples (list[ActionDataSample]): One per sample.
+
+        Returns:
+            list[ActionDataSample]: With ``pred_score`` and ``pred_label``.
+        """
+        scores, _ = self.extract_feat(inputs, stage='head', test_mode=True)
+        return self.cls_head.predict_by_feat(scores, data_samples)
