@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import List, Optional
 
+from tsm_plugin.apis._cli import ArgumentParser
 from tsm_plugin.apis._cli import run_cli
 
 from . import data_pipeline, model_step, tfd_sweep
@@ -18,7 +19,7 @@ MODES = (model_step, data_pipeline, tfd_sweep)
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser: each mode module adds its subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description='Benchmark ours against mmaction2 (same inputs, one run).')
     sub = parser.add_subparsers(dest='mode', required=True)
     for mode in MODES:

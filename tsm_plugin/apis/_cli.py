@@ -14,6 +14,14 @@ from ..errors import ExitStatus, InputError
 from ..utils.device import describe_device
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (``error: ...``) and exit 2,
+    like every other user error of the tools (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(int(ExitStatus.INPUT), f'error: {self.prog}: {message}\n')
+
+
 def log_device(runner) -> None:
     """Log the chosen device once at start (rank 0 writes the log)."""
     runner.logger.info(f'Device: {describe_device()}')

@@ -14,11 +14,11 @@ from ..engine.checkpoint import existing_checkpoint
 from ..evaluation import markdown_table, run_sweep, write_report
 from ..utils.config import (check_frames, load_config, set_data_root,
                             set_loader_option)
-from ._cli import add_cfg_options, add_data_args, run_cli
+from ._cli import ArgumentParser, add_cfg_options, add_data_args, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description='Evaluate a checkpoint at several frame counts (TFD).')
     p.add_argument('config', help='config file the checkpoint was trained '
                    'with (its model.backbone.num_segments is the trained '

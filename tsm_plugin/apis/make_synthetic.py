@@ -9,11 +9,11 @@ import argparse
 from typing import List, Optional
 
 from ..testing.synthetic_ssv2 import make_synthetic_ssv2
-from ._cli import run_cli
+from ._cli import ArgumentParser, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description='Write a synthetic Something-Something V2 set in the '
         'official layout.')
     p.add_argument('--out', required=True, help='root of the set')

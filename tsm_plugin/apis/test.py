@@ -8,12 +8,13 @@ from ..engine.checkpoint import existing_checkpoint
 from ..engine.distributed import check_sync_bn
 from ..utils.config import (load_config, set_data_root, set_loader_option,
                             set_num_frames)
-from ._cli import (add_data_args, add_launch_args, log_device, run_cli,
+from ._cli import (
+    ArgumentParser,add_data_args, add_launch_args, log_device, run_cli,
                    set_work_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description='Evaluate a TSM checkpoint (1 clip, centre crop).')
     p.add_argument('config', help='config file')
     p.add_argument('checkpoint', help='checkpoint file (.pth)')

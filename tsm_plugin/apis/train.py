@@ -22,12 +22,13 @@ from ..engine.hooks import NonFiniteLossError, Preempted
 from ..errors import ExitStatus
 from ..utils.config import (load_config, set_data_root, set_epochs,
                             set_loader_option)
-from ._cli import (add_data_args, add_launch_args, log_device, run_cli,
+from ._cli import (
+    ArgumentParser,add_data_args, add_launch_args, log_device, run_cli,
                    set_work_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description='Train a TSM recognizer (MMEngine Runner).')
     p.add_argument('config', help='config file, e.g. '
                    'configs/tsm_r50_16f_ssv2.py')

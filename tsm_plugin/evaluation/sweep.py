@@ -24,9 +24,8 @@ Two paths give the same numbers:
 import copy
 import os.path as osp
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
-import numpy as np
 import torch
 from mmengine.logging import print_log
 

@@ -32,7 +32,7 @@ from typing import Callable, List, NamedTuple, Optional
 from mmengine.logging import MMLogger
 
 from ...errors import ExitStatus
-from .._cli import add_cfg_options, run_cli
+from .._cli import ArgumentParser, add_cfg_options, run_cli
 from .context import Context
 from .data import check_annotations, check_paths, check_videos
 from .rows import Row, Skip, Status, one_line
@@ -66,7 +66,7 @@ CHECKS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description='Check a config, its data and the device before a long '
         'run; exits 1 if any check fails.')
     p.add_argument('config', help='config file')
