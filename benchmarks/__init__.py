@@ -30,5 +30,6 @@ Timings interleave ours and mmaction2's (:func:`benchmarks._timing.
 round_robin`, after a warm-up) so a busy machine slows both alike; each
 figure is a median.
 """
+
 # Before any mmaction2 import: the pinned wheel's import fixes.
 import tsm_plugin  # noqa: F401,E402

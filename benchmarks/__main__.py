@@ -1,4 +1,5 @@
 """``python -m benchmarks MODE ...`` (as ``tools/benchmark.py``)."""
+
 import sys
 
 from .cli import main

@@ -3,6 +3,7 @@
 A bad value is an argparse error naming the flag (usage, then one line,
 exit status 2).
 """
+
 import argparse
 from typing import Callable
 
@@ -15,7 +16,8 @@ def int_at_least(low: int) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f'expected an integer, got {text!r}') from None
+                f'expected an integer, got {text!r}'
+            ) from None
         if value < low:
             raise argparse.ArgumentTypeError(f'must be >= {low}, got {value}')
         return value
@@ -30,23 +32,38 @@ positive = int_at_least(1)
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     """``--json PATH``: the report saved as JSON too."""
-    parser.add_argument('--json', metavar='PATH',
-                        help='also write the report as JSON')
+    parser.add_argument(
+        '--json', metavar='PATH', help='also write the report as JSON'
+    )
 
 
-def add_timing(parser: argparse.ArgumentParser, warmup: int,
-               iters: int) -> None:
+def add_timing(
+    parser: argparse.ArgumentParser, warmup: int, iters: int
+) -> None:
     """``--warmup`` and ``--iters`` with a mode's defaults."""
-    parser.add_argument('--warmup', type=non_negative, default=warmup,
-                        help=f'untimed iterations first (default: {warmup})')
-    parser.add_argument('--iters', type=positive, default=iters,
-                        help=f'timed iterations, median reported (default: '
-                        f'{iters})')
+    parser.add_argument(
+        '--warmup',
+        type=non_negative,
+        default=warmup,
+        help=f'untimed iterations first (default: {warmup})',
+    )
+    parser.add_argument(
+        '--iters',
+        type=positive,
+        default=iters,
+        help=f'timed iterations, median reported (default: {iters})',
+    )
 
 
 def add_videos(parser: argparse.ArgumentParser, cache: str) -> None:
     """Where the videos come from: ``--cache`` and ``--data-root``."""
-    parser.add_argument('--cache', default=cache,
-                        help='where the SSv2-sized videos are written (once)')
-    parser.add_argument('--data-root', help='an SSv2-format set to read '
-                        'instead of the SSv2-sized synthetic one')
+    parser.add_argument(
+        '--cache',
+        default=cache,
+        help='where the SSv2-sized videos are written (once)',
+    )
+    parser.add_argument(
+        '--data-root',
+        help='an SSv2-format set to read '
+        'instead of the SSv2-sized synthetic one',
+    )

@@ -1,4 +1,5 @@
 """Building models from the registries, from scratch and quietly."""
+
 import contextlib
 import copy
 import logging
@@ -16,8 +17,7 @@ def init_scope() -> None:
 
 @contextlib.contextmanager
 def quiet_init_logs():
-    """Keep the output short: mmengine logs every parameter's init at INFO.
-    """
+    """Keep the output short: mmengine logs every parameter's init at INFO."""
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel(logging.WARNING)

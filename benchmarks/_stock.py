@@ -5,6 +5,7 @@ frames (``mmaction::recognition/tsm/
 tsm_imagenet-pretrained-r50_8xb16-1x1x16-50e_sthv2-rgb.py``), so the stock
 side is mmaction2's own recipe, not a copy of it.
 """
+
 import copy
 import functools
 import os.path as osp
@@ -16,8 +17,9 @@ from mmengine.config import Config
 from tsm_plugin.errors import InputError
 from tsm_plugin.utils.config import type_name
 
-STOCK_CONFIG = ('recognition/tsm/'
-                'tsm_imagenet-pretrained-r50_8xb16-1x1x16-50e_sthv2-rgb.py')
+STOCK_CONFIG = (
+    'recognition/tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x16-50e_sthv2-rgb.py'
+)
 
 
 @functools.lru_cache(maxsize=None)
@@ -31,7 +33,8 @@ def _stock_config() -> Config:
 def stock_train_pipeline() -> list:
     """mmaction2's sthv2 video training pipeline, 16 frames (decord)."""
     pipeline = copy.deepcopy(
-        list(_stock_config().train_dataloader.dataset.pipeline))
+        list(_stock_config().train_dataloader.dataset.pipeline)
+    )
     # Without its Flip: ours trains without one (SSv2 has left/right
     # classes), so both sides time the same augmentations.
     return [t for t in pipeline if type_name(t) != 'Flip']
@@ -61,9 +64,15 @@ def stock_test_pipeline(pipeline: Sequence[dict]) -> list:
         if name == 'VideoInit':
             out.append(dict(type='DecordInit'))
         elif name == 'SegmentSampleFrames':
-            out.append(dict(type='SampleFrames', clip_len=1, frame_interval=1,
-                            num_clips=t.get('num_clips', 16),
-                            test_mode=True))
+            out.append(
+                dict(
+                    type='SampleFrames',
+                    clip_len=1,
+                    frame_interval=1,
+                    num_clips=t.get('num_clips', 16),
+                    test_mode=True,
+                )
+            )
         elif name == 'VideoDecode':
             out.append(dict(type='DecordDecode'))
         elif name == 'FusedCropResize':
@@ -82,5 +91,5 @@ def decode_prefix(pipeline: Sequence[dict]) -> list:
     pipeline = list(pipeline)
     for i, t in enumerate(pipeline):
         if type_name(t).endswith('Decode'):
-            return pipeline[:i + 1]
+            return pipeline[: i + 1]
     raise InputError('pipeline has no *Decode transform')

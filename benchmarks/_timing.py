@@ -1,4 +1,5 @@
 """Timing shared by the modes: interleaved runs, medians, ratios, output."""
+
 import logging
 import statistics
 import time
@@ -10,13 +11,24 @@ from mmengine.logging import print_log
 from tsm_plugin.utils.atomic import write_json
 from tsm_plugin.utils.device import cpu_name, describe_device, device_type_of
 
-__all__ = ['device_name', 'log', 'ratio', 'round_robin', 'summarize',
-           'sync_fn', 'write_json']
+__all__ = [
+    'device_name',
+    'log',
+    'ratio',
+    'round_robin',
+    'summarize',
+    'sync_fn',
+    'write_json',
+]
 
 
-def round_robin(fns: Dict[str, Callable[[], None]], warmup: int,
-                iters: int, sync: Optional[Callable[[], None]] = None,
-                label: Optional[str] = None) -> Dict[str, List[float]]:
+def round_robin(
+    fns: Dict[str, Callable[[], None]],
+    warmup: int,
+    iters: int,
+    sync: Optional[Callable[[], None]] = None,
+    label: Optional[str] = None,
+) -> Dict[str, List[float]]:
     """Time each callable ``iters`` times, interleaved, after ``warmup``.
 
     Args:
@@ -43,8 +55,10 @@ def round_robin(fns: Dict[str, Callable[[], None]], warmup: int,
             sync()
             times[name].append(time.perf_counter() - start)
         if label:
-            log(f'{label}: round {i + 1}/{iters}: ' + ', '.join(
-                f'{name} {times[name][-1]:.3f} s' for name in fns))
+            log(
+                f'{label}: round {i + 1}/{iters}: '
+                + ', '.join(f'{name} {times[name][-1]:.3f} s' for name in fns)
+            )
     return times
 
 

@@ -1,5 +1,6 @@
 """The videos the data and tfd modes read: any SSv2-format set, or an
 SSv2-sized synthetic one written once."""
+
 import json
 import os
 import os.path as osp
@@ -18,13 +19,21 @@ DEFAULT_CACHE = 'work_dirs/bench_data'
 # SSv2's size: height 240 (most videos 427 wide: 426, VP9 needs even), about
 # 12 fps, 2-6 s; a textured background makes decoding cost what it costs on
 # real footage.
-BENCH_SET = dict(height=240, width=426, fps=12, min_seconds=2.0,
-                 max_seconds=6.0, textured=True, num_test_per_class=0,
-                 seed=0)
+BENCH_SET = dict(
+    height=240,
+    width=426,
+    fps=12,
+    min_seconds=2.0,
+    max_seconds=6.0,
+    textured=True,
+    num_test_per_class=0,
+    seed=0,
+)
 
 
-def bench_set(cache: str, num_train_per_class: int = 6,
-              num_val_per_class: int = 3) -> str:
+def bench_set(
+    cache: str, num_train_per_class: int = 6, num_val_per_class: int = 3
+) -> str:
     """The benchmark's SSv2-sized synthetic set under ``cache``, made once.
 
     Returns:
@@ -33,15 +42,23 @@ def bench_set(cache: str, num_train_per_class: int = 6,
     """
     root = osp.join(cache, 'ssv2_240p')
     stamp = osp.join(root, 'bench.json')
-    want = dict(BENCH_SET, num_train_per_class=num_train_per_class,
-                num_val_per_class=num_val_per_class)
+    want = dict(
+        BENCH_SET,
+        num_train_per_class=num_train_per_class,
+        num_val_per_class=num_val_per_class,
+    )
     if osp.isfile(stamp):
         with open(stamp) as f:
             if json.load(f) == want:
                 return root
     log(f'writing the benchmark videos to {root} (once)')
-    make_synthetic_ssv2(root, overwrite=True, progress=False,
-                        workers=max(1, min(4, os.cpu_count() or 1)), **want)
+    make_synthetic_ssv2(
+        root,
+        overwrite=True,
+        progress=False,
+        workers=max(1, min(4, os.cpu_count() or 1)),
+        **want,
+    )
     write_json(stamp, want)
     return root
 
@@ -54,8 +71,10 @@ def video_root(args) -> str:
     """
     if args.data_root:
         if not osp.isfile(osp.join(args.data_root, 'labels', 'labels.json')):
-            raise InputError(f'--data-root {args.data_root}: no '
-                             'labels/labels.json (not an SSv2-format set)')
+            raise InputError(
+                f'--data-root {args.data_root}: no '
+                'labels/labels.json (not an SSv2-format set)'
+            )
         return args.data_root
     return bench_set(args.cache)
 

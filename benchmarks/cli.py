@@ -4,12 +4,12 @@ The report is printed and, with ``--json PATH``, written atomically. Exit
 status 0; 2 for a user error (a flag's value, a missing file), printed as
 one line.
 """
+
 import argparse
 import sys
 from typing import List, Optional
 
-from tsm_plugin.apis._cli import ArgumentParser
-from tsm_plugin.apis._cli import run_cli
+from tsm_plugin.apis._cli import ArgumentParser, run_cli
 
 from . import data_pipeline, model_step, tfd_sweep
 from ._timing import log, write_json
@@ -20,7 +20,8 @@ MODES = (model_step, data_pipeline, tfd_sweep)
 def build_parser() -> argparse.ArgumentParser:
     """The parser: each mode module adds its subcommand."""
     parser = ArgumentParser(
-        description='Benchmark ours against mmaction2 (same inputs, one run).')
+        description='Benchmark ours against mmaction2 (same inputs, one run).'
+    )
     sub = parser.add_subparsers(dest='mode', required=True)
     for mode in MODES:
         mode.add_parser(sub)

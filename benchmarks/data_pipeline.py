@@ -6,6 +6,7 @@ stock sthv2 video pipeline (its ``VideoDataset``) over the same videos, in
 one process (round robin, medians) and through a DataLoader with N workers;
 plus the decode floor, each side's pipeline up to its decoder.
 """
+
 import argparse
 import copy
 import os
@@ -35,11 +36,14 @@ def stock_list_file(root: str, split: str, out_dir: str) -> str:
     mmaction2 reads SSv2 only through such a list (its
     ``tools/data/sthv2`` scripts write it); ours reads the JSON directly.
     """
-    ds = SSv2Dataset(ann_file=f'labels/{split}.json',
-                     label_file='labels/labels.json', pipeline=[],
-                     data_root=root,
-                     data_prefix=dict(video='20bn-something-something-v2'),
-                     test_mode=True)
+    ds = SSv2Dataset(
+        ann_file=f'labels/{split}.json',
+        label_file='labels/labels.json',
+        pipeline=[],
+        data_root=root,
+        data_prefix=dict(video='20bn-something-something-v2'),
+        test_mode=True,
+    )
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, f'stock_{split}_list.txt')
     with open(path, 'w') as f:
@@ -49,24 +53,33 @@ def stock_list_file(root: str, split: str, out_dir: str) -> str:
     return path
 
 
-def _datasets(cfg, root: str, pipelines: Dict[str, list],
-              stock_list: str) -> Dict[str, object]:
+def _datasets(
+    cfg, root: str, pipelines: Dict[str, list], stock_list: str
+) -> Dict[str, object]:
     """Our SSv2Dataset (recipe's dataset config) and mmaction2's
     VideoDataset over the same videos, one per named pipeline."""
     ours_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    ours_cfg.update(data_root=root, ann_file='labels/train.json',
-                    label_file='labels/labels.json',
-                    data_prefix=dict(video='20bn-something-something-v2'))
+    ours_cfg.update(
+        data_root=root,
+        ann_file='labels/train.json',
+        label_file='labels/labels.json',
+        data_prefix=dict(video='20bn-something-something-v2'),
+    )
     out = {}
     for name, pipeline in pipelines.items():
         if name.startswith('ours'):
             out[name] = DATASETS.build(dict(ours_cfg, pipeline=pipeline))
         else:
-            out[name] = DATASETS.build(dict(
-                type='VideoDataset', ann_file=stock_list,
-                data_prefix=dict(video=osp.join(
-                    root, '20bn-something-something-v2')),
-                pipeline=pipeline))
+            out[name] = DATASETS.build(
+                dict(
+                    type='VideoDataset',
+                    ann_file=stock_list,
+                    data_prefix=dict(
+                        video=osp.join(root, '20bn-something-something-v2')
+                    ),
+                    pipeline=pipeline,
+                )
+            )
     return out
 
 
@@ -83,8 +96,13 @@ def _cycle(dataset) -> Callable[[], None]:
 
 def _loader_rate(dataset, workers: int, batch: int) -> float:
     """Clips/s of a DataLoader pass, after each worker's first batch."""
-    loader = DataLoader(dataset, batch_size=batch, num_workers=workers,
-                        collate_fn=pseudo_collate, shuffle=False)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        num_workers=workers,
+        collate_fn=pseudo_collate,
+        shuffle=False,
+    )
     it = iter(loader)
     for _ in range(max(1, workers)):  # start-up: every worker's first batch
         next(it)
@@ -97,8 +115,12 @@ def _loader_rate(dataset, workers: int, batch: int) -> float:
 def data_side(times: List[float]) -> dict:
     """One pipeline's figures from its per-clip load times (the median)."""
     s = summarize(times, 1, 'clips')
-    return dict(ms_per_clip=s['median_ms'], clips_per_s=s['clips_per_s'],
-                median_ms=s['median_ms'], times=s['times'])
+    return dict(
+        ms_per_clip=s['median_ms'],
+        clips_per_s=s['clips_per_s'],
+        median_ms=s['median_ms'],
+        times=s['times'],
+    )
 
 
 def bench_data(args: argparse.Namespace) -> dict:
@@ -115,50 +137,72 @@ def bench_data(args: argparse.Namespace) -> dict:
     }
     datasets = _datasets(cfg, root, pipelines, stock_list)
     n = len(datasets['ours'])
-    log(f'data: {n} SSv2-sized videos (240p, 12 fps, 2-6 s, VP9) from '
-        f'{root}; ours = {args.config} train_pipeline')
-    times = round_robin({k: _cycle(d) for k, d in datasets.items()},
-                        args.warmup, args.iters)
+    log(
+        f'data: {n} SSv2-sized videos (240p, 12 fps, 2-6 s, VP9) from '
+        f'{root}; ours = {args.config} train_pipeline'
+    )
+    times = round_robin(
+        {k: _cycle(d) for k, d in datasets.items()}, args.warmup, args.iters
+    )
     sides = {name: data_side(ts) for name, ts in times.items()}
     workers = args.workers
     rates = {'ours': [], 'mmaction2': []}
     if workers > 0:
         for _ in range(args.rounds):
             for name in rates:
-                rates[name].append(_loader_rate(datasets[name], workers,
-                                                args.batch))
+                rates[name].append(
+                    _loader_rate(datasets[name], workers, args.batch)
+                )
     report = dict(
-        mode='data', device_name=device_name(), config=args.config,
-        videos=n, video_set=dict(BENCH_SET), warmup=args.warmup,
-        iters=args.iters, workers=workers,
-        ours=dict(sides['ours'],
-                  pipeline=[type_name(t) for t in ours_pipeline]),
-        mmaction2=dict(sides['mmaction2'],
-                       pipeline=[type_name(t) for t in stock_pipeline]),
+        mode='data',
+        device_name=device_name(),
+        config=args.config,
+        videos=n,
+        video_set=dict(BENCH_SET),
+        warmup=args.warmup,
+        iters=args.iters,
+        workers=workers,
+        ours=dict(
+            sides['ours'], pipeline=[type_name(t) for t in ours_pipeline]
+        ),
+        mmaction2=dict(
+            sides['mmaction2'], pipeline=[type_name(t) for t in stock_pipeline]
+        ),
         decode_floor={
-            name: dict(sides[f'{name}_decode'], pipeline=[
-                type_name(t) for t in pipelines[f'{name}_decode']])
-            for name in ('ours', 'mmaction2')},
-        speedup=ratio(sides['ours'], sides['mmaction2'], 'clips_per_s'))
+            name: dict(
+                sides[f'{name}_decode'],
+                pipeline=[type_name(t) for t in pipelines[f'{name}_decode']],
+            )
+            for name in ('ours', 'mmaction2')
+        },
+        speedup=ratio(sides['ours'], sides['mmaction2'], 'clips_per_s'),
+    )
     for name in ('ours', 'mmaction2'):
         report[name]['transforms_ms'] = round(
             sides[name]['ms_per_clip']
-            - sides[f'{name}_decode']['ms_per_clip'], 3)
+            - sides[f'{name}_decode']['ms_per_clip'],
+            3,
+        )
     if workers > 0:
         for name in rates:
             report[name][f'clips_per_s_{workers}_workers'] = round(
-                statistics.median(rates[name]), 3)
+                statistics.median(rates[name]), 3
+            )
         report['speedup_workers'] = round(
             statistics.median(rates['ours'])
-            / statistics.median(rates['mmaction2']), 3)
+            / statistics.median(rates['mmaction2']),
+            3,
+        )
     return report
 
 
 def format_data(report: dict) -> str:
     """The report as the lines the CLI prints."""
     o, s = report['ours'], report['mmaction2']
-    fo, fs = report['decode_floor']['ours'], report['decode_floor'][
-        'mmaction2']
+    fo, fs = (
+        report['decode_floor']['ours'],
+        report['decode_floor']['mmaction2'],
+    )
     w = report['workers']
     lines = [
         f'data: training pipeline, 16 frames -> 16x3x224x224, '
@@ -176,30 +220,43 @@ def format_data(report: dict) -> str:
             f'  with {w} loader workers: ours '
             f'{o[f"clips_per_s_{w}_workers"]:.2f} clips/s, mmaction2 '
             f'{s[f"clips_per_s_{w}_workers"]:.2f} clips/s, speedup '
-            f'{report["speedup_workers"]:.2f}x')
-    lines.append(f'  decode floor (decoding alone): ours '
-                 f'{fo["clips_per_s"]:.2f} clips/s, mmaction2 '
-                 f'{fs["clips_per_s"]:.2f} clips/s')
+            f'{report["speedup_workers"]:.2f}x'
+        )
+    lines.append(
+        f'  decode floor (decoding alone): ours '
+        f'{fo["clips_per_s"]:.2f} clips/s, mmaction2 '
+        f'{fs["clips_per_s"]:.2f} clips/s'
+    )
     return '\n'.join(lines)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """The ``data`` subcommand, its flags and defaults."""
-    p = sub.add_parser('data', help='training pipeline clips/s, ours vs '
-                       'stock')
+    p = sub.add_parser('data', help='training pipeline clips/s, ours vs stock')
     add_json(p)
     # 4 x (4 + 60) loads of ~25 ms, then 2 x 2 loader passes over 60 videos.
     add_timing(p, warmup=4, iters=60)
-    p.add_argument('--config', default=DEFAULT_CONFIG,
-                   help='the recipe (its train_pipeline is ours)')
+    p.add_argument(
+        '--config',
+        default=DEFAULT_CONFIG,
+        help='the recipe (its train_pipeline is ours)',
+    )
     add_videos(p, DEFAULT_CACHE)
-    p.add_argument('--workers', type=non_negative,
-                   default=os.cpu_count() or 1,
-                   help='loader workers for the multi-process figure '
-                   '(default: CPU count; 0 skips it)')
-    p.add_argument('--rounds', type=positive, default=2,
-                   help='loader passes per side (median)')
-    p.add_argument('--batch', type=positive, default=4,
-                   help='clips per loader batch')
+    p.add_argument(
+        '--workers',
+        type=non_negative,
+        default=os.cpu_count() or 1,
+        help='loader workers for the multi-process figure '
+        '(default: CPU count; 0 skips it)',
+    )
+    p.add_argument(
+        '--rounds',
+        type=positive,
+        default=2,
+        help='loader passes per side (median)',
+    )
+    p.add_argument(
+        '--batch', type=positive, default=4, help='clips per loader batch'
+    )
     p.set_defaults(func=bench_data, format=format_data)
     return p

@@ -5,6 +5,7 @@ recipe's TSM (https://arxiv.org/abs/1811.08383) as the recipe runs it on
 this device (its precision and memory format), against mmaction2's
 ``ResNetTSM`` with the same head in fp32 NCHW, on the same batches.
 """
+
 import argparse
 import copy
 from typing import Callable, List
@@ -51,9 +52,11 @@ def recipe_settings(cfg) -> dict:
     else:
         precision = 'fp32'
     pre = cfg.model.get('data_preprocessor') or {}
-    channels_last = (pre.get('channels_last', 'auto')
-                     if pre.get('type') == 'ChannelsLastActionDataPreprocessor'
-                     else False)
+    channels_last = (
+        pre.get('channels_last', 'auto')
+        if pre.get('type') == 'ChannelsLastActionDataPreprocessor'
+        else False
+    )
     return dict(precision=precision, channels_last=channels_last)
 
 
@@ -72,28 +75,40 @@ def model_cfgs(cfg, frames: int, precision: str, channels_last) -> tuple:
     pre = dict(ours.data_preprocessor)
     pre.pop('channels_last', None)
     ours.data_preprocessor = dict(
-        pre, type='ChannelsLastActionDataPreprocessor',
-        channels_last=channels_last)
+        pre,
+        type='ChannelsLastActionDataPreprocessor',
+        channels_last=channels_last,
+    )
 
     stock = copy.deepcopy(ours)
     stock.backbone = dict(
-        type='ResNetTSM', depth=ours.backbone.depth, num_segments=frames,
+        type='ResNetTSM',
+        depth=ours.backbone.depth,
+        num_segments=frames,
         shift_div=ours.backbone.get('shift_div', 8),
-        norm_eval=ours.backbone.get('norm_eval', False), pretrained=None,
-        pretrained2d=False)
+        norm_eval=ours.backbone.get('norm_eval', False),
+        pretrained=None,
+        pretrained2d=False,
+    )
     stock.data_preprocessor = dict(pre, type='ActionDataPreprocessor')
 
     wrapper = copy.deepcopy(cfg.optim_wrapper)
     for key in ('type', 'precision', 'loss_scale', 'dtype'):
         wrapper.pop(key, None)
-    ours_wrapper = dict(wrapper, type='AutocastOptimWrapper',
-                        precision=precision)
+    ours_wrapper = dict(
+        wrapper, type='AutocastOptimWrapper', precision=precision
+    )
     stock_wrapper = dict(wrapper, type='OptimWrapper')
     return ours, stock, ours_wrapper, stock_wrapper
 
 
-def _step_fn(model_cfg, wrapper_cfg, device: str, batches: List[dict],
-             compile: bool = False) -> Callable[[], None]:
+def _step_fn(
+    model_cfg,
+    wrapper_cfg,
+    device: str,
+    batches: List[dict],
+    compile: bool = False,
+) -> Callable[[], None]:
     """One ``train_step`` per call, cycling through ``batches`` (each call
     gets a fresh shallow copy: the preprocessor replaces ``inputs``)."""
     model = build_model(model_cfg).to(device).train()
@@ -105,36 +120,51 @@ def _step_fn(model_cfg, wrapper_cfg, device: str, batches: List[dict],
     def step():
         batch = batches[state['i'] % len(batches)]
         state['i'] += 1
-        model.train_step(dict(inputs=list(batch['inputs']),
-                              data_samples=batch['data_samples']), wrapper)
+        model.train_step(
+            dict(
+                inputs=list(batch['inputs']),
+                data_samples=batch['data_samples'],
+            ),
+            wrapper,
+        )
 
     return step
 
 
-def _resnet50_step(images: int, size: int, device: str, dtype,
-                   channels_last: bool) -> Callable[[], None]:
+def _resnet50_step(
+    images: int, size: int, device: str, dtype, channels_last: bool
+) -> Callable[[], None]:
     """A plain ResNet-50 training step on ``images`` images (the ceiling)."""
     try:
         from torchvision.models import resnet50
+
         net = resnet50()
     except ImportError:  # same architecture from mmaction2
         from mmaction.models.backbones import ResNet
+
         net = torch.nn.Sequential(
-            ResNet(depth=50, pretrained=None), torch.nn.AdaptiveAvgPool2d(1),
-            torch.nn.Flatten(), torch.nn.Linear(2048, 1000))
+            ResNet(depth=50, pretrained=None),
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(),
+            torch.nn.Linear(2048, 1000),
+        )
     net.to(device).train()
-    memory_format = (torch.channels_last if channels_last
-                     else torch.contiguous_format)
+    memory_format = (
+        torch.channels_last if channels_last else torch.contiguous_format
+    )
     net.to(memory_format=memory_format)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(images, 3, size, size, device=device).contiguous(
-        memory_format=memory_format)
-    y = torch.randint(0, 1000, (images, ), device=device)
+        memory_format=memory_format
+    )
+    y = torch.randint(0, 1000, (images,), device=device)
 
     def step():
-        with torch.autocast(device_type=device_type_of(device),
-                            dtype=dtype or torch.float32,
-                            enabled=dtype is not None):
+        with torch.autocast(
+            device_type=device_type_of(device),
+            dtype=dtype or torch.float32,
+            enabled=dtype is not None,
+        ):
             loss = torch.nn.functional.cross_entropy(net(x), y)
         loss.backward()
         opt.step()
@@ -152,65 +182,99 @@ def bench_model(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
     # 1 clip on a CPU, the recipe's batch on a GPU.
-    batch = args.batch or (1 if device_type_of(device) == 'cpu' else
-                           cfg.train_dataloader.batch_size)
+    batch = args.batch or (
+        1
+        if device_type_of(device) == 'cpu'
+        else cfg.train_dataloader.batch_size
+    )
     settings = recipe_settings(cfg)
     precision = {None: settings['precision'], 'none': 'fp32'}.get(
-        args.amp, args.amp)
-    channels_last = (settings['channels_last'] if args.channels_last is None
-                     else args.channels_last)
+        args.amp, args.amp
+    )
+    channels_last = (
+        settings['channels_last']
+        if args.channels_last is None
+        else args.channels_last
+    )
     dtype = resolve_dtype(precision, device)
     cl = resolve_channels_last(channels_last, device)
     ours_cfg, stock_cfg, ours_w, stock_w = model_cfgs(
-        cfg, args.frames, precision, channels_last)
+        cfg, args.frames, precision, channels_last
+    )
     same_cfg = copy.deepcopy(ours_cfg)
     same_cfg.data_preprocessor['channels_last'] = False
     same_w = dict(ours_w, precision='fp32')
     num_classes = ours_cfg.cls_head.num_classes
-    batches = [fake_batch(batch, args.frames, args.size, num_classes, seed)
-               for seed in range(NUM_FAKE_BATCHES)]
+    batches = [
+        fake_batch(batch, args.frames, args.size, num_classes, seed)
+        for seed in range(NUM_FAKE_BATCHES)
+    ]
 
-    log(f'model: {args.config}, {args.frames} frames, {args.size} px, '
+    log(
+        f'model: {args.config}, {args.frames} frames, {args.size} px, '
         f'batch {batch}, {device}; ours {precision_name(dtype)}'
-        f'{" channels_last" if cl else " NCHW"}, mmaction2 fp32 NCHW')
+        f'{" channels_last" if cl else " NCHW"}, mmaction2 fp32 NCHW'
+    )
     steps = {}
-    for name, mcfg, wcfg in (('ours', ours_cfg, ours_w),
-                             ('mmaction2', stock_cfg, stock_w),
-                             ('ours_fp32_nchw', same_cfg, same_w)):
+    for name, mcfg, wcfg in (
+        ('ours', ours_cfg, ours_w),
+        ('mmaction2', stock_cfg, stock_w),
+        ('ours_fp32_nchw', same_cfg, same_w),
+    ):
         if name == 'ours_fp32_nchw' and dtype is None and not cl:
             continue  # identical to 'ours'
-        steps[name] = _step_fn(mcfg, wcfg, device, batches,
-                               args.compile and name.startswith('ours'))
+        steps[name] = _step_fn(
+            mcfg,
+            wcfg,
+            device,
+            batches,
+            args.compile and name.startswith('ours'),
+        )
     if on_cuda:
-        steps['resnet50'] = _resnet50_step(batch * args.frames, args.size,
-                                           device, dtype, cl)
-    times = round_robin(steps, args.warmup, args.iters, sync_fn(device),
-                        label='model')
+        steps['resnet50'] = _resnet50_step(
+            batch * args.frames, args.size, device, dtype, cl
+        )
+    times = round_robin(
+        steps, args.warmup, args.iters, sync_fn(device), label='model'
+    )
     if 'ours_fp32_nchw' not in times:
         times['ours_fp32_nchw'] = times['ours']
 
     ours = summarize(times['ours'], batch, 'clips')
     stock = summarize(times['mmaction2'], batch, 'clips')
     same = summarize(times['ours_fp32_nchw'], batch, 'clips')
-    for side, prec, fmt in ((ours, precision_name(dtype), cl),
-                            (stock, 'fp32', False), (same, 'fp32', False)):
+    for side, prec, fmt in (
+        (ours, precision_name(dtype), cl),
+        (stock, 'fp32', False),
+        (same, 'fp32', False),
+    ):
         side['precision'] = prec
         side['memory_format'] = 'channels_last' if fmt else 'NCHW'
         side['images_per_s'] = round(side['clips_per_s'] * args.frames, 3)
     ours['compile'] = bool(args.compile)
     report = dict(
-        mode='model', device=device, device_name=device_name(device),
-        config=args.config, depth=ours_cfg.backbone.depth,
-        frames=args.frames, size=args.size, batch=batch,
-        warmup=args.warmup, iters=args.iters,
-        ours=ours, mmaction2=stock, ours_fp32_nchw=same,
+        mode='model',
+        device=device,
+        device_name=device_name(device),
+        config=args.config,
+        depth=ours_cfg.backbone.depth,
+        frames=args.frames,
+        size=args.size,
+        batch=batch,
+        warmup=args.warmup,
+        iters=args.iters,
+        ours=ours,
+        mmaction2=stock,
+        ours_fp32_nchw=same,
         speedup=ratio(ours, stock, 'clips_per_s'),
-        speedup_same_settings=ratio(same, stock, 'clips_per_s'))
+        speedup_same_settings=ratio(same, stock, 'clips_per_s'),
+    )
     if 'resnet50' in times:
         r50 = summarize(times['resnet50'], batch * args.frames, 'images')
         report['resnet50'] = r50
         report['fraction_of_resnet50'] = round(
-            ours['images_per_s'] / r50['images_per_s'], 3)
+            ours['images_per_s'] / r50['images_per_s'], 3
+        )
     return report
 
 
@@ -233,9 +297,11 @@ def format_model(report: dict) -> str:
     ]
     if 'resnet50' in report:
         r = report['resnet50']
-        lines.append(f'  plain ResNet-50: {r["images_per_s"]:.1f} images/s;'
-                     f' ours {o["images_per_s"]:.1f} images/s = '
-                     f'{report["fraction_of_resnet50"]:.2f}x of it')
+        lines.append(
+            f'  plain ResNet-50: {r["images_per_s"]:.1f} images/s;'
+            f' ours {o["images_per_s"]:.1f} images/s = '
+            f'{report["fraction_of_resnet50"]:.2f}x of it'
+        )
     return '\n'.join(lines)
 
 
@@ -245,25 +311,49 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_json(p)
     # 2 + 5 round-robin steps of ~0.8 + 2.2 + 2.1 s on a 2-core CPU: ~40 s.
     add_timing(p, warmup=2, iters=5)
-    p.add_argument('--config', default=DEFAULT_CONFIG,
-                   help='the recipe (its model, optimizer, precision)')
-    p.add_argument('--device', default='auto',
-                   help='auto, cpu, cuda, cuda:1, mps (default: cuda, then '
-                   'mps, then cpu)')
-    p.add_argument('--amp', choices=['none', 'bf16', 'fp16'], default=None,
-                   help="our precision (default: the recipe's, 'auto' = bf16"
-                   ' where the hardware is fast at it)')
-    p.add_argument('--channels-last', action=argparse.BooleanOptionalAction,
-                   default=None, help="our memory format (default: the "
-                   "recipe's, 'auto' = where bf16 is fast)")
-    p.add_argument('--batch', type=positive, default=None,
-                   help="clips per step (default: 1 on CPU, the recipe's "
-                   'batch on a GPU)')
+    p.add_argument(
+        '--config',
+        default=DEFAULT_CONFIG,
+        help='the recipe (its model, optimizer, precision)',
+    )
+    p.add_argument(
+        '--device',
+        default='auto',
+        help='auto, cpu, cuda, cuda:1, mps (default: cuda, then '
+        'mps, then cpu)',
+    )
+    p.add_argument(
+        '--amp',
+        choices=['none', 'bf16', 'fp16'],
+        default=None,
+        help="our precision (default: the recipe's, 'auto' = bf16"
+        ' where the hardware is fast at it)',
+    )
+    p.add_argument(
+        '--channels-last',
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help='our memory format (default: the '
+        "recipe's, 'auto' = where bf16 is fast)",
+    )
+    p.add_argument(
+        '--batch',
+        type=positive,
+        default=None,
+        help="clips per step (default: 1 on CPU, the recipe's batch on a GPU)",
+    )
     p.add_argument('--frames', type=positive, default=16)
     p.add_argument('--size', type=int_at_least(32), default=224)
-    p.add_argument('--threads', type=positive, default=None,
-                   help="CPU threads for torch (default: torch's, all cores)")
-    p.add_argument('--compile', action='store_true',
-                   help='torch.compile our backbone (slow first steps)')
+    p.add_argument(
+        '--threads',
+        type=positive,
+        default=None,
+        help="CPU threads for torch (default: torch's, all cores)",
+    )
+    p.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile our backbone (slow first steps)',
+    )
     p.set_defaults(func=bench_model, format=format_model)
     return p

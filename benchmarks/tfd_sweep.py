@@ -7,6 +7,7 @@ runs one evaluation per count with its stock (decord) test pipeline. Also
 one evaluation at the trained count with our pipeline, the unit the sweep's
 cost is measured in.
 """
+
 import argparse
 import copy
 import os.path as osp
@@ -48,8 +49,9 @@ def _set_test_pipeline(cfg, pipeline: list) -> None:
     for stage in ('test', 'val'):
         loader = cfg.get(f'{stage}_dataloader')
         if loader:
-            for ds in iter_datasets({f'{stage}_dataloader': loader},
-                                    (f'{stage}_dataloader', )):
+            for ds in iter_datasets(
+                {f'{stage}_dataloader': loader}, (f'{stage}_dataloader',)
+            ):
                 ds['pipeline'] = copy.deepcopy(pipeline)
 
 
@@ -60,8 +62,9 @@ def scratch_checkpoint(cfg, cache: str, config: str) -> str:
     path = osp.join(cache, f'tfd_{name}.pth')
     if not osp.isfile(path):
         model = build_model(cfg.model)
-        save_checkpoint_file(dict(state_dict=model.state_dict(), meta=dict()),
-                             path)
+        save_checkpoint_file(
+            dict(state_dict=model.state_dict(), meta=dict()), path
+        )
     return path
 
 
@@ -73,87 +76,135 @@ def bench_tfd(args: argparse.Namespace) -> dict:
     for stage in ('test', 'val'):
         loader = cfg.get(f'{stage}_dataloader')
         if loader:
-            loader['dataset'].update(ann_file='labels/validation.json',
-                                     label_file='labels/labels.json')
+            loader['dataset'].update(
+                ann_file='labels/validation.json',
+                label_file='labels/labels.json',
+            )
     if args.workers is not None:
         set_loader_option(cfg, 'num_workers', args.workers)
     checkpoint = existing_checkpoint(
-        args.checkpoint or scratch_checkpoint(cfg, args.cache, args.config))
+        args.checkpoint or scratch_checkpoint(cfg, args.cache, args.config)
+    )
     stock_cfg = copy.deepcopy(cfg)
     _set_test_pipeline(stock_cfg, stock_test_pipeline(_test_pipeline(cfg)))
 
     model = build_model(cfg.model)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    log(f'tfd: {args.config}, frames {frames}, validation videos of '
-        f'{root}; ours decode once, mmaction2 one evaluation per count')
+    log(
+        f'tfd: {args.config}, frames {frames}, validation videos of '
+        f'{root}; ours decode once, mmaction2 one evaluation per count'
+    )
     top1 = {}
 
     def sweep(name, sweep_cfg, counts, decode_once):
 
         def run():
-            rep = sweep_model(model, sweep_cfg, counts,
-                              decode_once=decode_once, logger='silent')
-            top1[name] = {r['frames']: round(100 * r['top1'], 2)
-                          for r in rep['results']}
+            rep = sweep_model(
+                model,
+                sweep_cfg,
+                counts,
+                decode_once=decode_once,
+                logger='silent',
+            )
+            top1[name] = {
+                r['frames']: round(100 * r['top1'], 2) for r in rep['results']
+            }
 
         return run
 
-    times = round_robin({
-        'ours': sweep('ours', cfg, frames, True),
-        'mmaction2': sweep('mmaction2', stock_cfg, frames, False),
-        # one evaluation at the trained count, our pipeline
-        'ours_one_eval': sweep('ours_one_eval', cfg, frames[-1:], False),
-    }, warmup=0, iters=args.rounds, label='tfd')
-    ours, stock, one = (summarize(times[name], 1, 'sweeps')
-                        for name in ('ours', 'mmaction2', 'ours_one_eval'))
+    times = round_robin(
+        {
+            'ours': sweep('ours', cfg, frames, True),
+            'mmaction2': sweep('mmaction2', stock_cfg, frames, False),
+            # one evaluation at the trained count, our pipeline
+            'ours_one_eval': sweep('ours_one_eval', cfg, frames[-1:], False),
+        },
+        warmup=0,
+        iters=args.rounds,
+        label='tfd',
+    )
+    ours, stock, one = (
+        summarize(times[name], 1, 'sweeps')
+        for name in ('ours', 'mmaction2', 'ours_one_eval')
+    )
     key = 'seconds_per_step'
     return dict(
-        mode='tfd', device_name=device_name(), config=args.config,
-        checkpoint=checkpoint, frames=frames, rounds=args.rounds,
-        ours=dict(seconds=round(ours[key], 3), times=ours['times'],
-                  top1=top1['ours'], path='decode once, all counts'),
-        mmaction2=dict(seconds=round(stock[key], 3), times=stock['times'],
-                       top1=top1['mmaction2'],
-                       path=f'{len(frames)} separate evaluations, stock '
-                       'pipeline'),
+        mode='tfd',
+        device_name=device_name(),
+        config=args.config,
+        checkpoint=checkpoint,
+        frames=frames,
+        rounds=args.rounds,
+        ours=dict(
+            seconds=round(ours[key], 3),
+            times=ours['times'],
+            top1=top1['ours'],
+            path='decode once, all counts',
+        ),
+        mmaction2=dict(
+            seconds=round(stock[key], 3),
+            times=stock['times'],
+            top1=top1['mmaction2'],
+            path=f'{len(frames)} separate evaluations, stock pipeline',
+        ),
         one_evaluation=dict(seconds=round(one[key], 3), frames=frames[-1]),
         # time ratios: stock's time / ours is our speedup
         speedup=ratio(stock, ours, key),
         sweep_over_one_evaluation=ratio(ours, one, key),
-        separate_over_one_evaluation=ratio(stock, one, key))
+        separate_over_one_evaluation=ratio(stock, one, key),
+    )
 
 
 def format_tfd(report: dict) -> str:
     """The report as the lines the CLI prints."""
     o, s = report['ours'], report['mmaction2']
     one = report['one_evaluation']
-    return '\n'.join([
-        f'tfd: sweep over {report["frames"]} frames, one checkpoint '
-        f'({report["config"]}; {report["device_name"]})',
-        f'  ours     : {o["seconds"]:.2f} s  ({o["path"]}); top-1 {o["top1"]}',
-        f'  mmaction2: {s["seconds"]:.2f} s  ({s["path"]}); top-1 '
-        f'{s["top1"]}',
-        f'  one evaluation at {one["frames"]} frames: {one["seconds"]:.2f} s '
-        f'-> sweep = {report["sweep_over_one_evaluation"]:.2f}x, separate '
-        f'= {report["separate_over_one_evaluation"]:.2f}x of it',
-        f'  speedup {report["speedup"]:.2f}x',
-    ])
+    return '\n'.join(
+        [
+            f'tfd: sweep over {report["frames"]} frames, one checkpoint '
+            f'({report["config"]}; {report["device_name"]})',
+            f'  ours     : {o["seconds"]:.2f} s  ({o["path"]}); top-1 '
+            f'{o["top1"]}',
+            f'  mmaction2: {s["seconds"]:.2f} s  ({s["path"]}); top-1 '
+            f'{s["top1"]}',
+            f'  one evaluation at {one["frames"]} frames: '
+            f'{one["seconds"]:.2f} s '
+            f'-> sweep = {report["sweep_over_one_evaluation"]:.2f}x, separate '
+            f'= {report["separate_over_one_evaluation"]:.2f}x of it',
+            f'  speedup {report["speedup"]:.2f}x',
+        ]
+    )
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """The ``tfd`` subcommand, its flags and defaults."""
     p = sub.add_parser('tfd', help='TFD sweep wall time, ours vs stock')
     add_json(p)
-    p.add_argument('--config', default=DEMO_CONFIG,
-                   help='config of the checkpoint (default: the demo)')
-    p.add_argument('--checkpoint', help='checkpoint to sweep (default: the '
-                   "config's model from scratch, saved under --cache)")
+    p.add_argument(
+        '--config',
+        default=DEMO_CONFIG,
+        help='config of the checkpoint (default: the demo)',
+    )
+    p.add_argument(
+        '--checkpoint',
+        help='checkpoint to sweep (default: the '
+        "config's model from scratch, saved under --cache)",
+    )
     add_videos(p, DEFAULT_CACHE)
-    p.add_argument('--frames', nargs='+', type=positive,
-                   default=list(TFD_FRAMES))
-    p.add_argument('--workers', type=non_negative, default=None,
-                   help="dataloader workers (default: the config's)")
-    p.add_argument('--rounds', type=positive, default=1,
-                   help='repetitions of each (median)')
+    p.add_argument(
+        '--frames', nargs='+', type=positive, default=list(TFD_FRAMES)
+    )
+    p.add_argument(
+        '--workers',
+        type=non_negative,
+        default=None,
+        help="dataloader workers (default: the config's)",
+    )
+    p.add_argument(
+        '--rounds',
+        type=positive,
+        default=1,
+        help='repetitions of each (median)',
+    )
     p.set_defaults(func=bench_tfd, format=format_tfd)
     return p

@@ -15,7 +15,8 @@ model = dict(
     data_preprocessor=dict(channels_last=False),
     # ResNet-18 from scratch: no weight download, ~8x cheaper than R-50.
     backbone=dict(depth=18, pretrained=None),
-    cls_head=dict(num_classes=num_classes, in_channels=512))
+    cls_head=dict(num_classes=num_classes, in_channels=512),
+)
 
 # The samplers take the recipe's num_frames (16); only the resize differs.
 video_backend = 'pyav'  # as the recipe: faster than decord on VP9 webm
@@ -38,11 +39,11 @@ val_pipeline = [
 
 # 1 worker: the tiny videos decode faster than the model trains on 2 cores.
 train_dataloader = dict(
-    num_workers=1,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+    num_workers=1, dataset=dict(data_root=data_root, pipeline=train_pipeline)
+)
 val_dataloader = dict(
-    num_workers=1,
-    dataset=dict(data_root=data_root, pipeline=val_pipeline))
+    num_workers=1, dataset=dict(data_root=data_root, pipeline=val_pipeline)
+)
 test_dataloader = val_dataloader
 
 # From scratch, not from ImageNet: the backbone must learn fastest. The
@@ -52,8 +53,10 @@ optim_wrapper = dict(
     # fp32: at 42x32 px bf16 is no faster on a CPU; its gains are at 224 px.
     precision='fp32',
     constructor='DefaultOptimWrapperConstructor',
-    paramwise_cfg=dict(_delete_=True,
-                       custom_keys={'cls_head': dict(lr_mult=0.1)}))
+    paramwise_cfg=dict(
+        _delete_=True, custom_keys={'cls_head': dict(lr_mult=0.1)}
+    ),
+)
 
 max_epochs = 10  # the recipe's schedule, stretched to 10 epochs: ~3 min
 # A fixed seed: `make demo` prints the same table on the same machine.

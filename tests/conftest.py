@@ -1,4 +1,5 @@
 """Shared fixtures: one tiny synthetic SSv2 set for the whole test session."""
+
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,17 @@ pytest_plugins = ['tests.tfd_fixtures']
 # The session set: small enough to build in about a second, long enough that
 # 16-frame sampling seldom repeats a frame (18-24 frames per video).
 SYNTHETIC_KWARGS = dict(
-    num_train_per_class=2, num_val_per_class=1, num_test_per_class=1,
-    height=48, fps=12, min_seconds=1.5, max_seconds=2.0, seed=0, workers=1,
-    progress=False)
+    num_train_per_class=2,
+    num_val_per_class=1,
+    num_test_per_class=1,
+    height=48,
+    fps=12,
+    min_seconds=1.5,
+    max_seconds=2.0,
+    seed=0,
+    workers=1,
+    progress=False,
+)
 
 
 @pytest.fixture(scope='session')
@@ -24,6 +33,7 @@ def synthetic_ssv2(tmp_path_factory) -> Path:
     test needs to change it.
     """
     from tsm_plugin.testing.synthetic_ssv2 import make_synthetic_ssv2
+
     root = tmp_path_factory.mktemp('synthetic_ssv2')
     make_synthetic_ssv2(str(root), **SYNTHETIC_KWARGS)
     return root

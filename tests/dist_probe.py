@@ -6,15 +6,16 @@ process group's backend, the optimizer's initial learning rates, a digest of
 its weights at the start of training and after each epoch, and the
 sampler's indices per epoch.
 """
+
 import hashlib
 import json
 import os
 import os.path as osp
 
+from mmaction.registry import HOOKS
 from mmengine.dist import get_backend, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmaction.registry import HOOKS
 
 
 def weights_digest(state_dict: dict) -> str:
@@ -40,8 +41,9 @@ class RankProbeHook(Hook):
         return model.module if is_model_wrapper(model) else model
 
     def _dump(self, runner):
-        self.record.update(rank=get_rank(), world_size=get_world_size(),
-                           backend=get_backend())
+        self.record.update(
+            rank=get_rank(), world_size=get_world_size(), backend=get_backend()
+        )
         path = osp.join(runner.work_dir, 'probe', f'rank{get_rank()}.json')
         os.makedirs(osp.dirname(path), exist_ok=True)
         with open(path, 'w') as f:
@@ -50,16 +52,20 @@ class RankProbeHook(Hook):
     def before_train(self, runner):
         optimizer = runner.optim_wrapper.optimizer
         self.record['initial_lr'] = [
-            g['initial_lr'] for g in optimizer.param_groups]
+            g['initial_lr'] for g in optimizer.param_groups
+        ]
         self.record['start'] = dict(
-            iter=runner.iter, epoch=runner.epoch,
-            digest=weights_digest(self._model(runner).state_dict()))
+            iter=runner.iter,
+            epoch=runner.epoch,
+            digest=weights_digest(self._model(runner).state_dict()),
+        )
         self._dump(runner)
 
     def before_train_epoch(self, runner):
         sampler = runner.train_dataloader.sampler
         self.record['epochs'][str(runner.epoch + 1)] = dict(
-            indices=[int(i) for i in sampler])
+            indices=[int(i) for i in sampler]
+        )
 
     def after_train_epoch(self, runner):
         epoch = self.record['epochs'][str(runner.epoch + 1)]

@@ -6,6 +6,7 @@ a namespace package. This module imports only the standard library, pytest
 and torch at its top (``tests/compat`` imports it where the stack must be
 seen unpatched); mmengine is imported where a helper needs it.
 """
+
 import copy
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,9 +64,12 @@ class _Capture:
             iter=runner.iter,
             optimizer=copy.deepcopy(runner.optim_wrapper.state_dict()),
             schedulers=copy.deepcopy(
-                [s.state_dict() for s in schedulers or []]),
-            weights={k: v.clone() for k, v in
-                     runner.model.state_dict().items()})
+                [s.state_dict() for s in schedulers or []]
+            ),
+            weights={
+                k: v.clone() for k, v in runner.model.state_dict().items()
+            },
+        )
 
 
 def capture_hook():
@@ -73,20 +77,20 @@ def capture_hook():
     scheduler states and weights at ``before_train`` (``.start`` is
     ``(epoch, iter)``)."""
     from mmengine.hooks import Hook
+
     hook = type('CaptureHook', (_Capture, Hook), {})()
     _Capture.__init__(hook)
     return hook
 
 
 class Payload:
-    """Unpickling this creates a file: the side effect that must not happen.
-    """
+    """Unpickling this creates a file: the side effect that must not happen."""
 
     def __init__(self, target):
         self.target = target
 
     def __reduce__(self):
-        return Path.touch, (Path(self.target), )
+        return Path.touch, (Path(self.target),)
 
 
 def stop_workers(runner):
@@ -94,5 +98,6 @@ def stop_workers(runner):
     garbage collector, torch waits ~5 s per worker, which would land on
     whichever later test happens to collect them."""
     from tsm_plugin.engine.hooks import shutdown_workers
+
     for loop in (runner._train_loop, runner._val_loop, runner._test_loop):
         shutdown_workers(getattr(loop, 'dataloader', None))

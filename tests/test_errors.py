@@ -1,6 +1,7 @@
 """A bad video read inside a dataloader worker reaches the user as one line:
 torch's multi-line "Caught ... in DataLoader worker process N" wrapper is
 reduced to the original message (tsm_plugin.errors.InputError)."""
+
 import json
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ def broken_set(synthetic_ssv2, tmp_path_factory):
     root = tmp_path_factory.mktemp('broken') / 'ssv2'
     shutil.copytree(synthetic_ssv2, root)
     first = json.loads((root / 'labels' / 'validation.json').read_text())[0]
-    video = root / '20bn-something-something-v2' / f"{first['id']}.webm"
+    video = root / '20bn-something-something-v2' / f'{first["id"]}.webm'
     video.write_text('not a video')
     return root, video
 
@@ -41,8 +42,9 @@ def test_worker_error_is_the_original_one_line(broken_set):
     root, video = broken_set
     cfg = load_config(DEMO)
     dataset_cfg = cfg.test_dataloader.dataset
-    dataset_cfg.update(data_root=str(root), test_mode=True,
-                       on_bad_video='raise')
+    dataset_cfg.update(
+        data_root=str(root), test_mode=True, on_bad_video='raise'
+    )
     dataset = DATASETS.build(dataset_cfg)
     with torch_threads(1):
         in_worker = _first_error(dataset, workers=1)
@@ -58,10 +60,23 @@ def test_test_cli_reports_a_bad_video_in_one_line(broken_set, tmp_path):
     checkpoint = tmp_path / 'untrained.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
     out = subprocess.run(
-        [sys.executable, str(REPO / 'tools' / 'test.py'), DEMO,
-         str(checkpoint), '--data-root', str(root), '--work-dir',
-         str(tmp_path / 'w'), '--num-workers', '1'],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        [
+            sys.executable,
+            str(REPO / 'tools' / 'test.py'),
+            DEMO,
+            str(checkpoint),
+            '--data-root',
+            str(root),
+            '--work-dir',
+            str(tmp_path / 'w'),
+            '--num-workers',
+            '1',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert out.returncode == 2, out.stderr[-3000:]
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr[-3000:]

@@ -12,6 +12,7 @@
 A module may import its own subpackage or any lower layer. Read from the
 source (ast), so an import inside a function counts too.
 """
+
 import ast
 import subprocess
 import sys
@@ -23,10 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / 'tsm_plugin'
 LAYERS = {
     'errors': 0,
-    'compat': 1, 'utils': 1,
+    'compat': 1,
+    'utils': 1,
     '': 1.5,  # tsm_plugin/__init__.py
-    'datasets': 2, 'models': 2,
-    'engine': 3, 'testing': 3,
+    'datasets': 2,
+    'models': 2,
+    'engine': 3,
+    'testing': 3,
     'evaluation': 4,
     'registration': 4.5,
     'apis': 5,
@@ -49,9 +53,10 @@ def imported_modules(path: Path):
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split('.')
-                base = base[:len(base) - node.level + 1]
-                target = '.'.join(base + ([node.module] if node.module
-                                          else []))
+                base = base[: len(base) - node.level + 1]
+                target = '.'.join(
+                    base + ([node.module] if node.module else [])
+                )
             else:
                 target = node.module
             if node.module is None or node.level == 0:
@@ -81,16 +86,20 @@ def upward_imports(root: Path = PACKAGE):
             if dest is None or dest[1] == source[1]:
                 continue
             if dest[0] >= source[0]:
-                bad.append(f'{path.relative_to(REPO)}:{line} '
-                           f'({source[1] or "tsm_plugin"}) imports {target}')
+                bad.append(
+                    f'{path.relative_to(REPO)}:{line} '
+                    f'({source[1] or "tsm_plugin"}) imports {target}'
+                )
     return bad
 
 
 def test_every_subpackage_has_a_layer():
-    subpackages = {p.name if p.is_dir() else p.stem
-                   for p in PACKAGE.iterdir()
-                   if (p.is_dir() and (p / '__init__.py').exists())
-                   or (p.suffix == '.py' and p.stem != '__init__')}
+    subpackages = {
+        p.name if p.is_dir() else p.stem
+        for p in PACKAGE.iterdir()
+        if (p.is_dir() and (p / '__init__.py').exists())
+        or (p.suffix == '.py' and p.stem != '__init__')
+    }
     assert subpackages | {''} == set(LAYERS)
 
 
@@ -101,6 +110,7 @@ def test_imports_point_down():
 def test_the_walk_sees_an_upward_import(tmp_path):
     """The check itself: an upward import in a copy of the tree is found."""
     import shutil
+
     copy = tmp_path / 'tsm_plugin'
     shutil.copytree(PACKAGE, copy)
     shifted = copy / 'models' / 'temporal_shift.py'
@@ -112,18 +122,31 @@ def test_the_walk_sees_an_upward_import(tmp_path):
     finally:
         REPO = repo
     assert len(bad) == 1 and bad[0].startswith(
-        'tsm_plugin/models/temporal_shift.py:'), bad
+        'tsm_plugin/models/temporal_shift.py:'
+    ), bad
     assert bad[0].endswith('(models) imports tsm_plugin.apis')
 
 
-@pytest.mark.parametrize('module', ['tsm_plugin.datasets.video_io',
-                                    'tsm_plugin.models.temporal_shift',
-                                    'tsm_plugin.utils.config'])
+@pytest.mark.parametrize(
+    'module',
+    [
+        'tsm_plugin.datasets.video_io',
+        'tsm_plugin.models.temporal_shift',
+        'tsm_plugin.utils.config',
+    ],
+)
 def test_low_layers_do_not_load_mmaction_models(module):
-    code = (f'import sys, {module}; '
-            "loaded = sorted(m for m in sys.modules if m in ("
-            "'mmaction.models', 'tsm_plugin.apis', 'tsm_plugin.engine'));"
-            'print(loaded); assert not loaded')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                         text=True, cwd=REPO, timeout=120)
+    code = (
+        f'import sys, {module}; '
+        'loaded = sorted(m for m in sys.modules if m in ('
+        "'mmaction.models', 'tsm_plugin.apis', 'tsm_plugin.engine'));"
+        'print(loaded); assert not loaded'
+    )
+    out = subprocess.run(
+        [sys.executable, '-c', code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]

@@ -3,6 +3,7 @@
 TFDEvalHook on), and tools/test.py's numbers on its checkpoint at each frame
 count (the reference every sweep is compared with). Registered as a pytest
 plugin by tests/conftest.py."""
+
 import copy
 import pickle
 from pathlib import Path
@@ -39,8 +40,11 @@ def tiny_cfg(data_root, work_dir):
     for ds in iter_datasets(cfg):
         for t in ds.pipeline:
             if t.type == 'Resize':
-                t.scale = (CROP, CROP) if not t.get('keep_ratio', True) \
+                t.scale = (
+                    (CROP, CROP)
+                    if not t.get('keep_ratio', True)
                     else (-1, CROP + 4)
+                )
             elif t.type == 'CenterCrop':
                 t.crop_size = CROP
             elif t.type == 'MultiScaleCrop':
@@ -50,8 +54,12 @@ def tiny_cfg(data_root, work_dir):
     cfg.default_hooks.checkpoint.pop('save_best', None)
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.tfd.frames = FRAMES
-    for name in ('non_finite_loss', 'preemption', 'skipped_videos',
-                 'eval_autocast'):  # the TFD hook alone, as before
+    for name in (
+        'non_finite_loss',
+        'preemption',
+        'skipped_videos',
+        'eval_autocast',
+    ):  # the TFD hook alone, as before
         cfg.default_hooks.pop(name)
     cfg.randomness = dict(seed=0)
     cfg.work_dir = str(work_dir)
@@ -62,6 +70,7 @@ def tiny_cfg(data_root, work_dir):
 def trained(synthetic_ssv2, tmp_path_factory):
     """One epoch with the hook: (config file, checkpoint, hook, work dir)."""
     from mmengine.runner import Runner
+
     work = tmp_path_factory.mktemp('tfd_run')
     cfg = tiny_cfg(synthetic_ssv2, work)
     cfg_file = work / 'tiny.py'
@@ -70,8 +79,13 @@ def trained(synthetic_ssv2, tmp_path_factory):
         runner = Runner.from_cfg(copy.deepcopy(cfg))
         runner.train()
     hook = next(h for h in runner.hooks if type(h).__name__ == 'TFDEvalHook')
-    return dict(cfg=cfg, cfg_file=str(cfg_file),
-                ckpt=str(work / 'epoch_1.pth'), hook=hook, work=work)
+    return dict(
+        cfg=cfg,
+        cfg_file=str(cfg_file),
+        ckpt=str(work / 'epoch_1.pth'),
+        hook=hook,
+        work=work,
+    )
 
 
 @pytest.fixture(scope='session')
@@ -83,8 +97,14 @@ def tools_test_runs(trained, tmp_path_factory):
     out = {}
     for t in FRAMES:
         work = tmp_path_factory.mktemp(f'test_{t}f')
-        argv = [trained['cfg_file'], trained['ckpt'], '--work-dir', str(work),
-                '--dump', str(work / 'scores.pkl')]
+        argv = [
+            trained['cfg_file'],
+            trained['ckpt'],
+            '--work-dir',
+            str(work),
+            '--dump',
+            str(work / 'scores.pkl'),
+        ]
         if t != TRAINED:
             argv += ['--num-frames', str(t)]
         metrics = test_api.test(test_api.build_parser().parse_args(argv))

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Thin CLI; the body is the ``benchmarks`` package (importable, tested)."""
+
 import os.path as osp
 import sys
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Thin CLI; the body is tsm_plugin.apis.make_synthetic (importable and
 tested)."""
+
 import os.path as osp
 import sys
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Thin CLI; the body is tsm_plugin.apis.train (importable and tested)."""
+
 import os.path as osp
 import sys
 

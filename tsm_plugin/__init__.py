@@ -13,6 +13,7 @@ Layers, imports pointing down only (``tests/test_layers.py``)::
     datasets, models
     utils, compat, errors
 """
+
 from . import compat
 
 compat.apply_import_fixes()

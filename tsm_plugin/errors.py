@@ -5,6 +5,7 @@ the offending file or value. The command-line tools print that line alone
 (no traceback) and exit with :attr:`ExitStatus.INPUT`; anything else is a
 bug and keeps its traceback.
 """
+
 import enum
 
 # torch's DataLoader re-raises a worker's exception as

@@ -6,19 +6,37 @@ mmaction2's ``mmaction.utils.register_all_modules``). It fixes the pinned
 stack first (:mod:`tsm_plugin.compat`), then imports the modules whose
 classes are registered.
 """
+
 from . import compat
 
 compat.apply()
 
 from . import engine, evaluation  # noqa: E402  (registration)
-from .datasets import (crop_resize, multi_count_sampling, ssv2,  # noqa: E402
-                       transforms)
-from .models import distillation_loss, ffn_recognizer, ffn_resnet  # noqa: E402
-from .models import tsm_resnet  # noqa: E402
+from .datasets import (  # noqa: E402
+    crop_resize,
+    multi_count_sampling,
+    ssv2,
+    transforms,
+)
+from .models import (  # noqa: E402
+    distillation_loss,
+    ffn_recognizer,
+    ffn_resnet,
+    tsm_resnet,  # noqa: E402
+)
 
-REGISTERED = (crop_resize, distillation_loss, engine, evaluation,
-              ffn_recognizer, ffn_resnet, multi_count_sampling, ssv2,
-              transforms, tsm_resnet)
+REGISTERED = (
+    crop_resize,
+    distillation_loss,
+    engine,
+    evaluation,
+    ffn_recognizer,
+    ffn_resnet,
+    multi_count_sampling,
+    ssv2,
+    transforms,
+    tsm_resnet,
+)
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
@@ -33,4 +51,5 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """
     if init_default_scope:
         from mmengine.registry import init_default_scope as init_scope
+
         init_scope('mmaction')

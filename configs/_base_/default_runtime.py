@@ -1,8 +1,9 @@
 # Runtime shared by every recipe: registry scope, plugin import, hooks, env.
 default_scope = 'mmaction'
 # Fixes the pinned stack and registers tsm_plugin's components.
-custom_imports = dict(imports=['tsm_plugin.registration'],
-                      allow_failed_imports=False)
+custom_imports = dict(
+    imports=['tsm_plugin.registration'], allow_failed_imports=False
+)
 
 # Named hooks (a dict, so a recipe adds one without re-listing the others).
 default_hooks = dict(
@@ -19,7 +20,8 @@ default_hooks = dict(
         interval=1,
         max_keep_ckpts=3,
         save_best='acc/top1',
-        rule='greater'),
+        rule='greater',
+    ),
     # Reseeds the distributed sampler every epoch (a new shuffle per epoch).
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'),
@@ -34,7 +36,8 @@ default_hooks = dict(
     eval_autocast=dict(type='EvalAutocastHook'),
     # Main-process torch threads = cores the dataloader workers leave free:
     # OpenMP threads spinning on the workers' cores slow training 5-9x.
-    thread_policy=dict(type='ThreadPolicyHook'))
+    thread_policy=dict(type='ThreadPolicyHook'),
+)
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -42,7 +45,8 @@ env_cfg = dict(
     # fight the dataloader workers for cores.
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     # nccl on GPUs; without CUDA tsm_plugin.compat switches to gloo.
-    dist_cfg=dict(backend='nccl'))
+    dist_cfg=dict(backend='nccl'),
+)
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 vis_backends = [dict(type='LocalVisBackend')]

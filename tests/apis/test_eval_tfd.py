@@ -1,4 +1,5 @@
 """tools/eval_tfd.py: the table, the files, and one-line user errors."""
+
 import json
 import struct
 from pathlib import Path
@@ -11,18 +12,28 @@ REPO = Path(__file__).resolve().parents[2]
 RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
 
 
-
 def _png_size(path):
     data = Path(path).read_bytes()
     assert data[:8] == b'\x89PNG\r\n\x1a\n' and data[12:16] == b'IHDR'
     return struct.unpack('>II', data[16:24])
 
 
-def test_cli_prints_table_and_writes_outputs(trained, tools_test_runs, tmp_path,
-                                            capsys):
+def test_cli_prints_table_and_writes_outputs(
+    trained, tools_test_runs, tmp_path, capsys
+):
     out = tmp_path / 'tfd'
-    rc = eval_api.main([trained['cfg_file'], trained['ckpt'], '--frames',
-                        '8', '2', '8', '--out', str(out)])
+    rc = eval_api.main(
+        [
+            trained['cfg_file'],
+            trained['ckpt'],
+            '--frames',
+            '8',
+            '2',
+            '8',
+            '--out',
+            str(out),
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     saved = json.loads((out / 'tfd.json').read_text())
@@ -32,8 +43,13 @@ def test_cli_prints_table_and_writes_outputs(trained, tools_test_runs, tmp_path,
     rows = saved['results']
     assert [r['frames'] for r in rows] == [2, 8]  # sorted, deduplicated
     for r in rows:
-        assert set(r) >= {'frames', 'top1', 'top5', 'num_videos',
-                          'trained_frames'}
+        assert set(r) >= {
+            'frames',
+            'top1',
+            'top5',
+            'num_videos',
+            'trained_frames',
+        }
         assert r['trained_frames'] == TRAINED
         assert r['num_videos'] == len(tools_test_runs[r['frames']]['scores'])
         # exactly tools/test.py's numbers (8: the plain command)
@@ -48,13 +64,16 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     missing = tmp_path / 'none.pth'
     assert eval_api.main([RECIPE, str(missing)]) == 2
     assert capsys.readouterr().err == (
-        f'error: checkpoint not found: {missing}\n')
+        f'error: checkpoint not found: {missing}\n'
+    )
     ckpt = tmp_path / 'x.pth'
     ckpt.write_bytes(b'')
     assert eval_api.main([RECIPE, str(ckpt), '--frames', '0', '4']) == 2
     assert capsys.readouterr().err == (
-        'error: --frames: frame counts must be >= 1, got 0\n')
+        'error: --frames: frame counts must be >= 1, got 0\n'
+    )
     assert test_api.main([RECIPE, str(ckpt), '--num-frames', '0']) == 2
     assert capsys.readouterr().err == (
-        'error: --num-frames must be >= 1, got 0\n')
+        'error: --num-frames must be >= 1, got 0\n'
+    )
     assert not (tmp_path / 'tfd').exists()  # nothing written on bad input

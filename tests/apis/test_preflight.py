@@ -1,5 +1,6 @@
 """tools/preflight.py: passes on a good set, fails (exit 1) and names what is
 wrong on a broken one."""
+
 import json
 import shutil
 import subprocess
@@ -32,31 +33,49 @@ def _table(out):
     return rows
 
 
-def test_preflight_passes_on_the_synthetic_set(synthetic_ssv2, tmp_path,
-                                               capsys):
-    status = preflight.main([DEMO, '--data-root', str(synthetic_ssv2),
-                             '--workers', '2', '--work-dir', str(tmp_path)])
+def test_preflight_passes_on_the_synthetic_set(
+    synthetic_ssv2, tmp_path, capsys
+):
+    status = preflight.main(
+        [
+            DEMO,
+            '--data-root',
+            str(synthetic_ssv2),
+            '--workers',
+            '2',
+            '--work-dir',
+            str(tmp_path),
+        ]
+    )
     out, err = capsys.readouterr()
     assert status == 0, out
     rows = _table(out)
     assert rows['paths'][0] == 'PASS'
     assert rows['annotations (train_dataloader)'] == (
-        'PASS', 'train.json: 16 items, 8 of 8 classes used')
+        'PASS',
+        'train.json: 16 items, 8 of 8 classes used',
+    )
     assert rows['annotations (val_dataloader)'] == (
-        'PASS', 'validation.json: 8 items, 8 of 8 classes used')
+        'PASS',
+        'validation.json: 8 items, 8 of 8 classes used',
+    )
     assert rows['videos'][0] == 'PASS'
     assert rows['videos'][1].startswith('24 videos decode completely')
     assert '24/24' in err  # the progress bar
     assert rows['pretrained weights'][0] == 'SKIP'
     assert rows['forward+backward (cpu)'][0] == 'PASS'
     demo = load_config(DEMO)  # the batch is the demo's training input
-    frames = next(t['num_clips']
-                  for t in demo.train_dataloader.dataset.pipeline
-                  if t['type'] == 'SegmentSampleFrames')
+    frames = next(
+        t['num_clips']
+        for t in demo.train_dataloader.dataset.pipeline
+        if t['type'] == 'SegmentSampleFrames'
+    )
     assert frames == get_num_frames(demo)
     width, height = demo.size
-    assert (f'input 2x{frames}x3x{height}x{width}'
-            in rows['forward+backward (cpu)'][1])
+    assert (
+        f'input 2x{frames}x3x{height}x{width}'
+        in rows['forward+backward (cpu)'][1]
+    )
     assert rows['checkpoint save/reload'][0] == 'PASS'
     assert out.rstrip().endswith('preflight: passed (0 failed, 0 warnings)')
     assert (tmp_path / 'preflight_bad_videos.txt').read_text() == ''
@@ -70,8 +89,8 @@ def broken_set(synthetic_ssv2, tmp_path):
     videos = root / '20bn-something-something-v2'
     train = json.loads((root / 'labels' / 'train.json').read_text())
     val = json.loads((root / 'labels' / 'validation.json').read_text())
-    bad_train = videos / f"{train[4]['id']}.webm"
-    bad_val = videos / f"{val[2]['id']}.webm"
+    bad_train = videos / f'{train[4]["id"]}.webm'
+    bad_val = videos / f'{val[2]["id"]}.webm'
     bad_train.write_bytes(bad_train.read_bytes()[:300])  # cut off
     bad_val.write_text('not a video')
     return root, bad_train, bad_val
@@ -80,23 +99,37 @@ def broken_set(synthetic_ssv2, tmp_path):
 def test_preflight_fails_and_lists_bad_videos(broken_set, tmp_path, capsys):
     root, bad_train, bad_val = broken_set
     bad_list = tmp_path / 'bad.txt'
-    status = preflight.main([
-        DEMO, '--data-root', str(root), '--workers', '2',
-        '--work-dir', str(tmp_path / 'work'), '--bad-list', str(bad_list),
-        # the model is configured for more classes than labels.json holds
-        '--cfg-options', 'model.cls_head.num_classes=12'])
+    status = preflight.main(
+        [
+            DEMO,
+            '--data-root',
+            str(root),
+            '--workers',
+            '2',
+            '--work-dir',
+            str(tmp_path / 'work'),
+            '--bad-list',
+            str(bad_list),
+            # the model is configured for more classes than labels.json holds
+            '--cfg-options',
+            'model.cls_head.num_classes=12',
+        ]
+    )
     out, _ = capsys.readouterr()
     assert status == 1, out
     rows = _table(out)
     assert rows['annotations (train_dataloader)'] == (
-        'FAIL', 'train.json: label file has 8 classes, '
-        'model.cls_head.num_classes = 12')
+        'FAIL',
+        'train.json: label file has 8 classes, '
+        'model.cls_head.num_classes = 12',
+    )
     status_, detail = rows['videos']
     assert status_ == 'FAIL'  # the val split raises on bad videos
     assert detail.startswith(f'2 of 24 unusable -> {bad_list}')
     assert "(1 in a split with on_bad_video='raise')" in detail
-    listed = dict(line.split('\t') for line in
-                  bad_list.read_text().splitlines())
+    listed = dict(
+        line.split('\t') for line in bad_list.read_text().splitlines()
+    )
     assert set(listed) == {str(bad_train), str(bad_val)}
     assert 'not a readable video' in listed[str(bad_val)]
     # The rest still ran: one run shows every problem at once.
@@ -110,40 +143,72 @@ def test_preflight_cli_names_missing_paths(synthetic_ssv2, tmp_path):
     shutil.copytree(synthetic_ssv2 / 'labels', root / 'labels')
     (root / 'labels' / 'validation.json').unlink()
     out = subprocess.run(
-        [sys.executable, str(REPO / 'tools' / 'preflight.py'), DEMO,
-         '--data-root', str(root), '--workers', '1', '--work-dir',
-         str(tmp_path / 'work')],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
-        env={'OMP_NUM_THREADS': '1', 'PATH': '/usr/bin:/bin'})
+        [
+            sys.executable,
+            str(REPO / 'tools' / 'preflight.py'),
+            DEMO,
+            '--data-root',
+            str(root),
+            '--workers',
+            '1',
+            '--work-dir',
+            str(tmp_path / 'work'),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={'OMP_NUM_THREADS': '1', 'PATH': '/usr/bin:/bin'},
+    )
     assert out.returncode == 1, out.stderr[-2000:]
     rows = _table(out.stdout)
     videos = root / '20bn-something-something-v2'
-    assert rows['paths'] == ('FAIL', (
-        f'missing: data_prefix.video {videos}; '
-        f"ann_file {root / 'labels' / 'validation.json'}"))
+    assert rows['paths'] == (
+        'FAIL',
+        (
+            f'missing: data_prefix.video {videos}; '
+            f'ann_file {root / "labels" / "validation.json"}'
+        ),
+    )
     assert rows['annotations (train_dataloader)'] == (
-        'FAIL', f'videos folder not found: {videos} (data_prefix.video for '
-        f"{root / 'labels' / 'train.json'})")
+        'FAIL',
+        f'videos folder not found: {videos} (data_prefix.video for '
+        f'{root / "labels" / "train.json"})',
+    )
 
 
 def _context(root, work_dir, *options):
     args = preflight.build_parser().parse_args(
-        [DEMO, '--data-root', str(root), '--work-dir', str(work_dir),
-         '--device', 'cpu', *(['--cfg-options', *options] if options else [])])
+        [
+            DEMO,
+            '--data-root',
+            str(root),
+            '--work-dir',
+            str(work_dir),
+            '--device',
+            'cpu',
+            *(['--cfg-options', *options] if options else []),
+        ]
+    )
     return Context.from_args(args)
 
 
 @pytest.mark.parametrize('precision', ['fp32', 'bf16'])
-def test_step_runs_inside_the_optim_context(synthetic_ssv2, tmp_path,
-                                            precision):
-    ctx = _context(synthetic_ssv2, tmp_path,
-                   f'optim_wrapper.precision={precision}')
+def test_step_runs_inside_the_optim_context(
+    synthetic_ssv2, tmp_path, precision
+):
+    ctx = _context(
+        synthetic_ssv2, tmp_path, f'optim_wrapper.precision={precision}'
+    )
     seen = []
     ctx.model.backbone.conv1.register_forward_hook(
         lambda module, inputs, output: seen.append(
-            (inputs[0].dtype, output.dtype)))
-    rows = preflight.run_check('forward+backward (cpu)', check_step, ctx,
-                               'cpu')
+            (inputs[0].dtype, output.dtype)
+        )
+    )
+    rows = preflight.run_check(
+        'forward+backward (cpu)', check_step, ctx, 'cpu'
+    )
     assert [r.status for r in rows] == [Status.PASS], rows
     assert f', {precision}, ' in rows[0].detail
     dtype = {'fp32': torch.float32, 'bf16': torch.bfloat16}[precision]
@@ -155,13 +220,16 @@ def test_step_runs_inside_the_optim_context(synthetic_ssv2, tmp_path,
 
 def _trained(root, work_dir):
     ctx = _context(root, work_dir)
-    assert preflight.run_check('step', check_step, ctx, 'cpu')[0].status \
+    assert (
+        preflight.run_check('step', check_step, ctx, 'cpu')[0].status
         is Status.PASS
+    )
     return ctx
 
 
-def test_checkpoint_goes_through_the_atomic_writer(synthetic_ssv2, tmp_path,
-                                                   monkeypatch):
+def test_checkpoint_goes_through_the_atomic_writer(
+    synthetic_ssv2, tmp_path, monkeypatch
+):
     ctx = _trained(synthetic_ssv2, tmp_path)
     written = []
 
@@ -178,42 +246,60 @@ def test_checkpoint_goes_through_the_atomic_writer(synthetic_ssv2, tmp_path,
         raise OSError(f'disk full: {path}')
 
     monkeypatch.setattr(training, 'save_checkpoint_file', refuse)
-    rows = preflight.run_check('checkpoint save/reload', check_checkpoint,
-                               ctx)
-    assert rows == [Row('checkpoint save/reload', Status.FAIL,
-                        f'disk full: {written[0]}')]
+    rows = preflight.run_check('checkpoint save/reload', check_checkpoint, ctx)
+    assert rows == [
+        Row('checkpoint save/reload', Status.FAIL, f'disk full: {written[0]}')
+    ]
 
 
-def test_checkpoint_check_sees_a_changed_value(synthetic_ssv2, tmp_path,
-                                               monkeypatch):
+def test_checkpoint_check_sees_a_changed_value(
+    synthetic_ssv2, tmp_path, monkeypatch
+):
     ctx = _trained(synthetic_ssv2, tmp_path)
 
     def load_and_change(path, map_location=None):
         ckpt = load_checkpoint_file(path, map_location)
         ckpt['state_dict']['cls_head.fc_cls.bias'][0] += 1e-6
-        ckpt['message_hub']['log_scalars']['train/loss'].update(0.)
+        ckpt['message_hub']['log_scalars']['train/loss'].update(0.0)
         return ckpt
 
     monkeypatch.setattr(training, 'load_checkpoint_file', load_and_change)
     rows = preflight.run_check('checkpoint', check_checkpoint, ctx)
-    assert rows == [Row('checkpoint save/reload', Status.FAIL, (
-        "differs: ['checkpoint.state_dict.cls_head.fc_cls.bias', "
-        "'checkpoint.message_hub.log_scalars.train/loss._log_history', "
-        "'checkpoint.message_hub.log_scalars.train/loss._count_history']"))]
+    assert rows == [
+        Row(
+            'checkpoint save/reload',
+            Status.FAIL,
+            (
+                "differs: ['checkpoint.state_dict.cls_head.fc_cls.bias', "
+                "'checkpoint.message_hub.log_scalars.train/loss."
+                "_log_history', "
+                "'checkpoint.message_hub.log_scalars.train/loss._count_history']"
+            ),
+        )
+    ]
 
 
 def test_checks_without_a_prerequisite_skip(synthetic_ssv2, tmp_path):
     ctx = _context(synthetic_ssv2, tmp_path)
-    assert preflight.run_check('checkpoint save/reload', check_checkpoint,
-                               ctx) == [Row('checkpoint save/reload',
-                                            Status.SKIP,
-                                            'no CPU training step')]
+    assert preflight.run_check(
+        'checkpoint save/reload', check_checkpoint, ctx
+    ) == [Row('checkpoint save/reload', Status.SKIP, 'no CPU training step')]
 
 
 def test_a_bad_device_is_an_input_error(synthetic_ssv2, tmp_path, capsys):
-    status = preflight.main([DEMO, '--data-root', str(synthetic_ssv2),
-                             '--work-dir', str(tmp_path), '--device', 'tpu'])
+    status = preflight.main(
+        [
+            DEMO,
+            '--data-root',
+            str(synthetic_ssv2),
+            '--work-dir',
+            str(tmp_path),
+            '--device',
+            'tpu',
+        ]
+    )
     assert status == 2
     assert capsys.readouterr().err == (
         "error: --device tpu: expected 'auto', 'cpu', 'cuda', 'cuda:N' or "
-        "'mps'\n")
+        "'mps'\n"
+    )

@@ -1,4 +1,5 @@
 """tools/test.py: --num-frames goes through the one frame-count override."""
+
 from pathlib import Path
 
 import pytest
@@ -11,19 +12,26 @@ REPO = Path(__file__).resolve().parents[2]
 RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
 
 
-
 def _frame_settings(cfg):
-    samplers = [t.num_clips for ds in iter_datasets(cfg)
-                for t in ds.pipeline if 'num_clips' in t]
-    return (cfg.model.backbone.num_segments, cfg.model.cls_head.num_segments,
-            samplers)
+    samplers = [
+        t.num_clips
+        for ds in iter_datasets(cfg)
+        for t in ds.pipeline
+        if 'num_clips' in t
+    ]
+    return (
+        cfg.model.backbone.num_segments,
+        cfg.model.cls_head.num_segments,
+        samplers,
+    )
 
 
 def test_tools_test_num_frames_goes_through_the_same_override(tmp_path):
     ckpt = tmp_path / 'x.pth'
     ckpt.write_bytes(b'')
     args = test_api.build_parser().parse_args(
-        [RECIPE, str(ckpt), '--num-frames', '12'])
+        [RECIPE, str(ckpt), '--num-frames', '12']
+    )
     cfg = test_api.merge_args(load_config(RECIPE), args)
     assert _frame_settings(cfg) == (12, 12, [12, 12, 12])
     args.num_frames = 0

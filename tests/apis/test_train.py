@@ -1,4 +1,5 @@
 """tools/train.py: flags, one-line errors, and resume on a real Runner."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -16,16 +17,33 @@ DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
 def run_tool(*args, cwd):
     return subprocess.run(
         [sys.executable, str(REPO / 'tools' / 'train.py'), *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120)
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_help_lists_the_plan_flags(tmp_path):
     out = run_tool(RECIPE, '--help', cwd=tmp_path)  # any cwd, no PYTHONPATH
     assert out.returncode == 0, out.stderr
-    for flag in ('--work-dir', '--resume', '--amp', '--auto-scale-lr',
-                 '--cfg-options', '--launcher', '--seed', '--data-root',
-                 '--data_dir', '--epochs', '--batch-size', '--batch_size',
-                 '--num-workers', '--num_workers', '--checkpoint_dir'):
+    for flag in (
+        '--work-dir',
+        '--resume',
+        '--amp',
+        '--auto-scale-lr',
+        '--cfg-options',
+        '--launcher',
+        '--seed',
+        '--data-root',
+        '--data_dir',
+        '--epochs',
+        '--batch-size',
+        '--batch_size',
+        '--num-workers',
+        '--num_workers',
+        '--checkpoint_dir',
+    ):
         assert flag in out.stdout, flag
 
 
@@ -40,23 +58,41 @@ def test_missing_data_root_is_one_line(tmp_path):
 def test_missing_config_is_one_line(tmp_path):
     out = run_tool('configs/nope.py', cwd=tmp_path)
     assert out.returncode == 2
-    assert out.stderr.strip() == 'error: config file not found: configs/nope.py'
+    assert (
+        out.stderr.strip() == 'error: config file not found: configs/nope.py'
+    )
 
 
 def test_plan_flags_reach_the_config(synthetic_ssv2, tmp_path):
-    args = train_api.build_parser().parse_args([
-        RECIPE, '--data_dir', str(synthetic_ssv2), '--epochs', '10',
-        '--batch_size', '4', '--num_workers', '0',
-        '--checkpoint_dir', str(tmp_path), '--resume'])
-    cfg = train_api.merge_args(
-        train_api.load_config(args.config), args)
+    args = train_api.build_parser().parse_args(
+        [
+            RECIPE,
+            '--data_dir',
+            str(synthetic_ssv2),
+            '--epochs',
+            '10',
+            '--batch_size',
+            '4',
+            '--num_workers',
+            '0',
+            '--checkpoint_dir',
+            str(tmp_path),
+            '--resume',
+        ]
+    )
+    cfg = train_api.merge_args(train_api.load_config(args.config), args)
     assert cfg.work_dir == str(tmp_path)
     # --resume is resolved here (as mmaction2 does): nothing to resume yet,
     # so a fresh start.
     assert cfg.resume is False and cfg.load_from is None
     assert cfg.train_cfg.max_epochs == 10
     warmup, cosine = cfg.param_scheduler
-    assert (warmup.end, cosine.begin, cosine.end, cosine.T_max) == (1, 1, 10, 9)
+    assert (warmup.end, cosine.begin, cosine.end, cosine.T_max) == (
+        1,
+        1,
+        10,
+        9,
+    )
     assert cfg.train_dataloader.batch_size == 4
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[name]
@@ -66,6 +102,7 @@ def test_plan_flags_reach_the_config(synthetic_ssv2, tmp_path):
 
 def _runner(argv):
     from mmengine.runner import Runner
+
     args = train_api.build_parser().parse_args(argv)
     cfg = train_api.merge_args(train_api.load_config(args.config), args)
     runner = Runner.from_cfg(cfg)
@@ -75,17 +112,33 @@ def _runner(argv):
 
 
 def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
-    common = [DEMO, '--data-root', str(synthetic_ssv2), '--work-dir',
-              str(tmp_path), '--batch-size', '4', '--num-workers', '0',
-              '--seed', '0', '--no-validate',
-              '--cfg-options', 'default_hooks.checkpoint.max_keep_ckpts=-1']
+    common = [
+        DEMO,
+        '--data-root',
+        str(synthetic_ssv2),
+        '--work-dir',
+        str(tmp_path),
+        '--batch-size',
+        '4',
+        '--num-workers',
+        '0',
+        '--seed',
+        '0',
+        '--no-validate',
+        '--cfg-options',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+    ]
     first, _ = _runner(common + ['--epochs', '3'])
     # Stop after 2 of 3 epochs, as if the job had been killed there.
     first.train_loop._max_epochs = 2
     first.train()
     saved = torch.load(tmp_path / 'epoch_2.pth', map_location='cpu')
-    assert (tmp_path / 'last_checkpoint').read_text().strip().endswith(
-        'epoch_2.pth')
+    assert (
+        (tmp_path / 'last_checkpoint')
+        .read_text()
+        .strip()
+        .endswith('epoch_2.pth')
+    )
 
     resumed, capture = _runner(common + ['--epochs', '3', '--resume'])
     resumed.train()
@@ -98,7 +151,10 @@ def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
     for key, state in opt_saved['state'].items():
         torch.testing.assert_close(
             seen['optimizer']['state'][key]['momentum_buffer'],
-            state['momentum_buffer'], rtol=0, atol=0)
+            state['momentum_buffer'],
+            rtol=0,
+            atol=0,
+        )
     assert seen['schedulers'] == saved['param_schedulers']
     for k, v in saved['state_dict'].items():
         torch.testing.assert_close(seen['weights'][k], v, rtol=0, atol=0)

@@ -1,6 +1,7 @@
 """tools/benchmark.py (the ``benchmarks`` package): the timing helpers, the
 stock pipelines it compares against, and each mode end to end on tiny
 settings (real models, real videos from the synthetic set)."""
+
 import json
 import statistics
 from pathlib import Path
@@ -35,9 +36,11 @@ def _median_ratio(a, b):
 
 def test_round_robin_interleaves_after_warmup():
     calls = []
-    times = _timing.round_robin({'a': lambda: calls.append('a'),
-                                 'b': lambda: calls.append('b')},
-                                warmup=1, iters=3)
+    times = _timing.round_robin(
+        {'a': lambda: calls.append('a'), 'b': lambda: calls.append('b')},
+        warmup=1,
+        iters=3,
+    )
     assert calls == ['a', 'b'] * 4
     assert {k: len(v) for k, v in times.items()} == {'a': 3, 'b': 3}
 
@@ -51,44 +54,75 @@ def test_summarize_reports_the_median_and_ratio_divides():
 
 
 def test_stock_test_pipeline_swaps_decoders_and_unfolds_fusion():
-    ours = [dict(type='VideoInit', backend='pyav'),
-            dict(type='SegmentSampleFrames', num_clips=8, test_mode=True),
-            dict(type='VideoDecode'),
-            dict(type='FusedCropResize', transforms=[
+    ours = [
+        dict(type='VideoInit', backend='pyav'),
+        dict(type='SegmentSampleFrames', num_clips=8, test_mode=True),
+        dict(type='VideoDecode'),
+        dict(
+            type='FusedCropResize',
+            transforms=[
                 dict(type='Resize', scale=(-1, 64)),
-                dict(type='CenterCrop', crop_size=56)]),
-            dict(type='FormatShape', input_format='NCHW'),
-            dict(type='PackActionInputs')]
+                dict(type='CenterCrop', crop_size=56),
+            ],
+        ),
+        dict(type='FormatShape', input_format='NCHW'),
+        dict(type='PackActionInputs'),
+    ]
     assert _stock.stock_test_pipeline(ours) == [
         dict(type='DecordInit'),
-        dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=8,
-             test_mode=True),
+        dict(
+            type='SampleFrames',
+            clip_len=1,
+            frame_interval=1,
+            num_clips=8,
+            test_mode=True,
+        ),
         dict(type='DecordDecode'),
         dict(type='Resize', scale=(-1, 64)),
         dict(type='CenterCrop', crop_size=56),
         dict(type='FormatShape', input_format='NCHW'),
-        dict(type='PackActionInputs')]
+        dict(type='PackActionInputs'),
+    ]
     assert _types(_stock.decode_prefix(ours)) == [
-        'VideoInit', 'SegmentSampleFrames', 'VideoDecode']
-    assert _stock.decode_prefix(
-        _stock.stock_train_pipeline())[-1]['type'] == 'DecordDecode'
+        'VideoInit',
+        'SegmentSampleFrames',
+        'VideoDecode',
+    ]
+    assert (
+        _stock.decode_prefix(_stock.stock_train_pipeline())[-1]['type']
+        == 'DecordDecode'
+    )
 
 
 def test_stock_pipelines_come_from_mmaction2_config_and_match_ours():
     train = _stock.stock_train_pipeline()
     assert _types(train) == [
-        'DecordInit', 'SampleFrames', 'DecordDecode', 'Resize',
-        'MultiScaleCrop', 'Resize', 'FormatShape', 'PackActionInputs']
+        'DecordInit',
+        'SampleFrames',
+        'DecordDecode',
+        'Resize',
+        'MultiScaleCrop',
+        'Resize',
+        'FormatShape',
+        'PackActionInputs',
+    ]
     assert train[1]['num_clips'] == 16 and not train[1].get('test_mode')
     # The same augmentation chain as the one our FusedCropResize fuses.
     ours = load_config(RECIPE).train_dataloader.dataset.pipeline
     fused = [t for t in ours if t['type'] == 'FusedCropResize'][0]
     assert [dict(t) for t in train[3:6]] == [
-        dict(t) for t in fused['transforms']]
+        dict(t) for t in fused['transforms']
+    ]
     val = _stock.stock_val_pipeline()
     assert _types(val) == [
-        'DecordInit', 'SampleFrames', 'DecordDecode', 'Resize', 'CenterCrop',
-        'FormatShape', 'PackActionInputs']
+        'DecordInit',
+        'SampleFrames',
+        'DecordDecode',
+        'Resize',
+        'CenterCrop',
+        'FormatShape',
+        'PackActionInputs',
+    ]
     assert val[1]['num_clips'] == 16 and val[1]['test_mode'] is True
     assert val[4]['crop_size'] == 224
     # Copies: a caller's edit does not reach the next caller.
@@ -97,44 +131,83 @@ def test_stock_pipelines_come_from_mmaction2_config_and_match_ours():
 
 
 def test_recipe_settings_read_the_config():
-    fast = Config(dict(
-        optim_wrapper=dict(type='AutocastOptimWrapper'),
-        model=dict(data_preprocessor=dict(
-            type='ChannelsLastActionDataPreprocessor'))))
-    assert recipe_settings(fast) == dict(precision='auto',
-                                         channels_last='auto')
-    plain = Config(dict(optim_wrapper=dict(), model=dict(
-        data_preprocessor=dict(type='ActionDataPreprocessor'))))
-    assert recipe_settings(plain) == dict(precision='fp32',
-                                          channels_last=False)
-    amp = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper'),
-                      model=dict()))
+    fast = Config(
+        dict(
+            optim_wrapper=dict(type='AutocastOptimWrapper'),
+            model=dict(
+                data_preprocessor=dict(
+                    type='ChannelsLastActionDataPreprocessor'
+                )
+            ),
+        )
+    )
+    assert recipe_settings(fast) == dict(
+        precision='auto', channels_last='auto'
+    )
+    plain = Config(
+        dict(
+            optim_wrapper=dict(),
+            model=dict(data_preprocessor=dict(type='ActionDataPreprocessor')),
+        )
+    )
+    assert recipe_settings(plain) == dict(
+        precision='fp32', channels_last=False
+    )
+    amp = Config(
+        dict(optim_wrapper=dict(type='AmpOptimWrapper'), model=dict())
+    )
     assert recipe_settings(amp)['precision'] == 'fp16'
 
 
 def test_model_mode_compares_on_the_same_batch(tmp_path, capsys):
     out = tmp_path / 'model.json'
-    assert cli.main(['model', '--config', DEMO, '--frames', '2', '--size',
-                     '32', '--warmup', '0', '--iters', '3', '--amp', 'bf16',
-                     '--channels-last', '--device', 'cpu',
-                     '--json', str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                'model',
+                '--config',
+                DEMO,
+                '--frames',
+                '2',
+                '--size',
+                '32',
+                '--warmup',
+                '0',
+                '--iters',
+                '3',
+                '--amp',
+                'bf16',
+                '--channels-last',
+                '--device',
+                'cpu',
+                '--json',
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = _read(out)
     ours, stock = report['ours'], report['mmaction2']
     same = report['ours_fp32_nchw']
-    assert (ours['precision'], ours['memory_format']) == ('bf16',
-                                                          'channels_last')
+    assert (ours['precision'], ours['memory_format']) == (
+        'bf16',
+        'channels_last',
+    )
     assert (stock['precision'], stock['memory_format']) == ('fp32', 'NCHW')
     assert same['precision'] == 'fp32'
     assert report['device'] == 'cpu' and report['batch'] == 1
     for side in (ours, stock, same):
         assert len(side['times']) == 3
         assert side['seconds_per_step'] == pytest.approx(
-            statistics.median(side['times']), abs=1e-5)
+            statistics.median(side['times']), abs=1e-5
+        )
     # Speedups are ratios of the medians of the recorded step times.
     assert report['speedup'] == pytest.approx(
-        _median_ratio(stock['times'], ours['times']), rel=5e-3)
+        _median_ratio(stock['times'], ours['times']), rel=5e-3
+    )
     assert report['speedup_same_settings'] == pytest.approx(
-        _median_ratio(stock['times'], same['times']), rel=5e-3)
+        _median_ratio(stock['times'], same['times']), rel=5e-3
+    )
     assert 'speedup' in capsys.readouterr().out
 
 
@@ -152,10 +225,28 @@ def test_model_fake_batch_is_the_same_for_both_sides():
 
 def test_data_mode_on_real_videos(tmp_path, synthetic_ssv2):
     out = tmp_path / 'data.json'
-    assert cli.main(['data', '--config', DEMO, '--data-root',
-                     str(synthetic_ssv2), '--cache', str(tmp_path),
-                     '--warmup', '0', '--iters', '3', '--workers', '0',
-                     '--json', str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                'data',
+                '--config',
+                DEMO,
+                '--data-root',
+                str(synthetic_ssv2),
+                '--cache',
+                str(tmp_path),
+                '--warmup',
+                '0',
+                '--iters',
+                '3',
+                '--workers',
+                '0',
+                '--json',
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = _read(out)
     cfg = Config.fromfile(DEMO)
     ours, stock = report['ours'], report['mmaction2']
@@ -163,22 +254,27 @@ def test_data_mode_on_real_videos(tmp_path, synthetic_ssv2):
     assert stock['pipeline'] == _types(_stock.stock_train_pipeline())
     assert report['videos'] == 16  # 8 classes x 2 training videos
     assert report['speedup'] == pytest.approx(
-        _median_ratio(stock['times'], ours['times']), rel=5e-3)
+        _median_ratio(stock['times'], ours['times']), rel=5e-3
+    )
     # The decode floor times each pipeline cut after its decoder.
-    for name, decoder in (('ours', 'VideoDecode'),
-                          ('mmaction2', 'DecordDecode')):
+    for name, decoder in (
+        ('ours', 'VideoDecode'),
+        ('mmaction2', 'DecordDecode'),
+    ):
         floor = report['decode_floor'][name]['pipeline']
         full = report[name]['pipeline']
         assert floor[-1] == decoder
-        assert len(floor) < len(full) and full[:len(floor)] == floor
+        assert len(floor) < len(full) and full[: len(floor)] == floor
 
 
 def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
     # Skewed times: the mean and the median differ on every side.
-    fed = {'ours': [0.010, 0.020, 0.090],
-           'mmaction2': [0.030, 0.040, 0.200],
-           'ours_decode': [0.005, 0.015, 0.100],
-           'mmaction2_decode': [0.020, 0.030, 0.030]}
+    fed = {
+        'ours': [0.010, 0.020, 0.090],
+        'mmaction2': [0.030, 0.040, 0.200],
+        'ours_decode': [0.005, 0.015, 0.100],
+        'mmaction2_decode': [0.020, 0.030, 0.030],
+    }
     seen = {}
 
     def fake_round_robin(fns, warmup, iters, sync=None, label=None):
@@ -187,10 +283,26 @@ def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
 
     monkeypatch.setattr(data_pipeline, 'round_robin', fake_round_robin)
     out = tmp_path / 'data.json'
-    assert cli.main(['data', '--config', DEMO, '--data-root',
-                     str(synthetic_ssv2), '--cache', str(tmp_path),
-                     '--iters', '3', '--workers', '0',
-                     '--json', str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                'data',
+                '--config',
+                DEMO,
+                '--data-root',
+                str(synthetic_ssv2),
+                '--cache',
+                str(tmp_path),
+                '--iters',
+                '3',
+                '--workers',
+                '0',
+                '--json',
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert seen == dict(fns=sorted(fed), iters=3)
     report = _read(out)
     ours, stock = report['ours'], report['mmaction2']
@@ -204,18 +316,40 @@ def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
 
 def test_tfd_mode_on_real_videos(tmp_path, synthetic_ssv2):
     out = tmp_path / 'tfd.json'
-    assert cli.main(['tfd', '--config', DEMO, '--data-root',
-                     str(synthetic_ssv2), '--cache', str(tmp_path),
-                     '--frames', '4', '2', '4', '--workers', '0',
-                     '--json', str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                'tfd',
+                '--config',
+                DEMO,
+                '--data-root',
+                str(synthetic_ssv2),
+                '--cache',
+                str(tmp_path),
+                '--frames',
+                '4',
+                '2',
+                '4',
+                '--workers',
+                '0',
+                '--json',
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = _read(out)
     assert report['frames'] == [2, 4]
-    assert set(report['ours']['top1']) == set(
-        report['mmaction2']['top1']) == {'2', '4'}
+    assert (
+        set(report['ours']['top1'])
+        == set(report['mmaction2']['top1'])
+        == {'2', '4'}
+    )
     assert len(report['ours']['times']) == 1
     assert report['speedup'] == pytest.approx(
         _median_ratio(report['mmaction2']['times'], report['ours']['times']),
-        rel=1e-2)
+        rel=1e-2,
+    )
     ckpt = tmp_path / 'tfd_tsm_demo_synthetic.pth'
     assert report['checkpoint'] == str(ckpt)
     state = torch.load(ckpt, map_location='cpu', weights_only=True)
@@ -224,20 +358,47 @@ def test_tfd_mode_on_real_videos(tmp_path, synthetic_ssv2):
 
 
 def test_user_errors_are_one_line(tmp_path, synthetic_ssv2, capsys):
-    assert cli.main(['data', '--config', DEMO, '--data-root',
-                     str(tmp_path / 'nowhere'), '--workers', '0']) == 2
+    assert (
+        cli.main(
+            [
+                'data',
+                '--config',
+                DEMO,
+                '--data-root',
+                str(tmp_path / 'nowhere'),
+                '--workers',
+                '0',
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith('error: --data-root') and '\n' not in err
     missing = tmp_path / 'missing.pth'
-    assert cli.main(['tfd', '--config', DEMO, '--data-root',
-                     str(synthetic_ssv2), '--checkpoint', str(missing)]) == 2
+    assert (
+        cli.main(
+            [
+                'tfd',
+                '--config',
+                DEMO,
+                '--data-root',
+                str(synthetic_ssv2),
+                '--checkpoint',
+                str(missing),
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err.strip() == (
-        f'error: checkpoint not found: {missing}')
+        f'error: checkpoint not found: {missing}'
+    )
     with pytest.raises(SystemExit):
         cli.main(['model', '--amp', 'fp64'])
-    for argv, flag in ((['model', '--iters', '0'], '--iters'),
-                       (['data', '--workers', '-1'], '--workers'),
-                       (['tfd', '--frames', '0'], '--frames')):
+    for argv, flag in (
+        (['model', '--iters', '0'], '--iters'),
+        (['data', '--workers', '-1'], '--workers'),
+        (['tfd', '--frames', '0'], '--frames'),
+    ):
         with pytest.raises(SystemExit) as exc:
             cli.main(argv)
         assert exc.value.code == 2

@@ -3,10 +3,11 @@
 The "stock" tests run a fresh interpreter that loads the fix modules by path
 (without importing ``tsm_plugin``, which applies the import fixes), so they
 see the published stack as it is; ``compat.<fix>()`` applies one fix there
-through the package's own once-only rule (:func:`tsm_plugin.compat.
-apply_fix`, from ``compat/_once.py``, loaded by path too). Where the stack has been fixed upstream
-they skip: the fix is then no longer needed.
+through the package's own once-only rule (``apply_fix`` of
+``compat/_once.py``, loaded by path too). Where the stack has been fixed
+upstream they skip: the fix is then no longer needed.
 """
+
 import subprocess
 import sys
 import textwrap
@@ -46,8 +47,12 @@ LOAD_COMPAT = textwrap.dedent(f"""
 
 
 def run_py(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', LOAD_COMPAT + code],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, '-c', LOAD_COMPAT + code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_drn_stub_makes_mmaction_models_importable():
@@ -56,7 +61,8 @@ def test_drn_stub_makes_mmaction_models_importable():
         pytest.skip('this mmaction2 ships localizers/drn: no stub needed')
     assert "No module named 'mmaction.models.localizers.drn'" in stock.stderr
 
-    fixed = run_py(textwrap.dedent("""
+    fixed = run_py(
+        textwrap.dedent("""
         assert compat.stub_missing_drn()
         import mmaction.models
         from mmaction.models.localizers import DRN
@@ -66,7 +72,8 @@ def test_drn_stub_makes_mmaction_models_importable():
             assert '2714' in str(e)
         else:
             raise SystemExit('the stub DRN must refuse to build')
-    """))
+    """)
+    )
     assert fixed.returncode == 0, fixed.stderr
 
 
@@ -83,11 +90,14 @@ def test_importlib_metadata_alias():
     assert stock.returncode != 0
     assert 'importlib_metadata' in stock.stderr
 
-    fixed = run_py(block + textwrap.dedent("""
+    fixed = run_py(
+        block
+        + textwrap.dedent("""
         assert compat.alias_importlib_metadata()
         from mmaction.utils.dependency import satisfy_requirement
         assert satisfy_requirement('mmengine>=0.1')
-    """))
+    """)
+    )
     assert fixed.returncode == 0, fixed.stderr
 
 
@@ -95,15 +105,21 @@ def _mmengine_like_checkpoint(path):
     """What mmengine 0.10.7 saves beside the weights: HistoryBuffers holding
     numpy arrays in message_hub, numpy scalars in meta."""
     from mmengine.logging import MessageHub
+
     hub = MessageHub.get_instance('test_compat_ckpt')
     hub.update_scalar('train/loss', np.float64(0.5))
     hub.update_scalar('train/lr', 0.01)
     hub.update_info('iter', 3)
     ckpt = dict(
-        meta=dict(epoch=1, iter=3, seed=np.int64(7),
-                  dataset_meta=dict(classes=np.arange(3))),
+        meta=dict(
+            epoch=1,
+            iter=3,
+            seed=np.int64(7),
+            dataset_meta=dict(classes=np.arange(3)),
+        ),
         message_hub=hub.state_dict(),
-        state_dict=dict(w=torch.ones(2)))
+        state_dict=dict(w=torch.ones(2)),
+    )
     torch.save(ckpt, path)
 
 
@@ -115,14 +131,16 @@ def test_checkpoint_allow_list(tmp_path):
         pytest.skip('this torch does not load with weights_only=True')
     assert 'weights_only' in stock.stderr
 
-    fixed = run_py(textwrap.dedent(f"""
+    fixed = run_py(
+        textwrap.dedent(f"""
         import torch
         assert compat.allow_checkpoint_globals()
         ckpt = torch.load({str(path)!r})   # weights_only=True, the default
         buf = ckpt['message_hub']['log_scalars']['train/loss']
         assert float(buf.current()) == 0.5
         assert int(ckpt['meta']['seed']) == 7
-    """))
+    """)
+    )
     assert fixed.returncode == 0, fixed.stderr
 
 
@@ -132,6 +150,7 @@ def test_allow_list_keeps_weights_only_on(tmp_path):
     import pickle
 
     import tsm_plugin.registration  # noqa: F401
+
     target = tmp_path / 'pwned'
     path = tmp_path / 'other.pth'
     torch.save(dict(state_dict={}, obj=Payload(target)), path)
@@ -158,23 +177,28 @@ def test_allow_list_getattr_reaches_only_history_buffer_methods(tmp_path):
 
 
 def test_resnet_tsm_init_without_pretrained():
-    import tsm_plugin.registration  # noqa: F401
     from mmaction.models.backbones.resnet_tsm import ResNetTSM
+
+    import tsm_plugin.registration  # noqa: F401
+
     model = ResNetTSM(depth=18, num_segments=4, pretrained=None)
     model.init_weights()  # stock: crashes loading a None checkpoint
     x = torch.randn(4, 3, 32, 32)
     assert model(x).shape == (4, 512, 1, 1)
 
-    stock = run_py(textwrap.dedent("""
+    stock = run_py(
+        textwrap.dedent("""
         compat.stub_missing_drn(); compat.alias_importlib_metadata()
         from mmaction.models.backbones.resnet_tsm import ResNetTSM
         ResNetTSM(depth=18, num_segments=4, pretrained=None).init_weights()
-    """))
+    """)
+    )
     assert stock.returncode != 0  # the breakage the fix exists for
 
 
-no_cuda = pytest.mark.skipif(torch.cuda.is_available(),
-                             reason='the CPU path is taken only without CUDA')
+no_cuda = pytest.mark.skipif(
+    torch.cuda.is_available(), reason='the CPU path is taken only without CUDA'
+)
 
 
 # --------------------------------------------------------------------------
@@ -202,7 +226,9 @@ def test_stock_launcher_fails_without_cuda():
 
 @no_cuda
 def test_cpu_launcher_uses_gloo_and_ddp_wraps_cpu_model():
-    fixed = run_py(ONE_RANK_WORLD + textwrap.dedent("""
+    fixed = run_py(
+        ONE_RANK_WORLD
+        + textwrap.dedent("""
         assert compat.fix_cpu_dist_init()
         assert not compat.fix_cpu_dist_init()  # idempotent
         init_dist('pytorch', backend='nccl')  # the config's backend
@@ -221,5 +247,6 @@ def test_cpu_launcher_uses_gloo_and_ddp_wraps_cpu_model():
         model = DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
         model(torch.ones(2, 3)).sum().backward()
         assert model.module.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
-    """))
+    """)
+    )
     assert fixed.returncode == 0, fixed.stderr

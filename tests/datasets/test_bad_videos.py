@@ -4,6 +4,7 @@ A copy of the synthetic set gets one bad video of each kind at the even
 positions of train.json; the odd positions stay good, so "skip" must return
 the next sample.
 """
+
 import json
 import shutil
 
@@ -35,7 +36,7 @@ def _cut(good, path):
     """A download cut inside frame 9 (bytes up to there)."""
     with av.open(str(good)) as c:
         packets = [p for p in c.demux(video=0) if p.size]
-    path.write_bytes(good.read_bytes()[:packets[8].pos])
+    path.write_bytes(good.read_bytes()[: packets[8].pos])
 
 
 def _no_frames(good, path):
@@ -51,13 +52,19 @@ KINDS = {
     'missing': (lambda good, p: p.unlink(), 'file not found'),
     'empty': (lambda good, p: p.write_bytes(b''), 'empty file'),
     'truncated': (_cut, 'truncated'),
-    'not_a_video': (lambda good, p: p.write_text('hello, not a video\n'),
-                    'not a readable video'),
+    'not_a_video': (
+        lambda good, p: p.write_text('hello, not a video\n'),
+        'not a readable video',
+    ),
     'no_frames': (_no_frames, 'not a readable video'),
-    'too_few_frames': (lambda good, p: write_webm(
-        str(p), _frames(3, 64, 48), 12, 64, 48), 'fewer than min_frames=4'),
-    'tiny': (lambda good, p: write_webm(str(p), _frames(10, 6, 4), 12, 6, 4),
-             r'6x4 px|decoding failed'),  # decord cannot even decode 6x4
+    'too_few_frames': (
+        lambda good, p: write_webm(str(p), _frames(3, 64, 48), 12, 64, 48),
+        'fewer than min_frames=4',
+    ),
+    'tiny': (
+        lambda good, p: write_webm(str(p), _frames(10, 6, 4), 12, 6, 4),
+        r'6x4 px|decoding failed',
+    ),  # decord cannot even decode 6x4
 }
 POSITION = {kind: 2 * i for i, kind in enumerate(KINDS)}
 ODD_SIZE = 2 * len(KINDS)  # 33x25: odd, but usable
@@ -70,29 +77,39 @@ def bad_set(synthetic_ssv2, tmp_path_factory):
     items = json.loads((root / 'labels' / 'train.json').read_text())
     videos = root / '20bn-something-something-v2'
     for kind, (damage, _) in KINDS.items():
-        path = videos / f"{items[POSITION[kind]]['id']}.webm"
-        damage(videos / f"{items[1]['id']}.webm", path)
-    write_webm(str(videos / f"{items[ODD_SIZE]['id']}.webm"),
-               _frames(10, 33, 25), 12, 33, 25)
+        path = videos / f'{items[POSITION[kind]]["id"]}.webm'
+        damage(videos / f'{items[1]["id"]}.webm', path)
+    write_webm(
+        str(videos / f'{items[ODD_SIZE]["id"]}.webm'),
+        _frames(10, 33, 25),
+        12,
+        33,
+        25,
+    )
     return root, [item['id'] for item in items]
 
 
 def _dataset(root, pipeline=PIPELINE, **kwargs):
     from mmengine.registry import init_default_scope
+
     init_default_scope('mmaction')
     kwargs.setdefault('min_frames', 4)  # so the 3-frame video is "too few"
     return SSv2Dataset(
-        ann_file='labels/train.json', label_file='labels/labels.json',
+        ann_file='labels/train.json',
+        label_file='labels/labels.json',
         data_root=str(root),
         data_prefix=dict(video='20bn-something-something-v2'),
-        pipeline=pipeline, **kwargs)
+        pipeline=pipeline,
+        **kwargs,
+    )
 
 
 @pytest.fixture
 def logged(monkeypatch):
     lines = []
-    monkeypatch.setattr(bad_videos, 'print_log',
-                        lambda msg, **kw: lines.append(msg))
+    monkeypatch.setattr(
+        bad_videos, 'print_log', lambda msg, **kw: lines.append(msg)
+    )
     return lines
 
 
@@ -108,8 +125,7 @@ def test_raise_names_the_file(bad_set, kind):
 
 
 @pytest.mark.parametrize('kind', list(KINDS))
-def test_skip_uses_the_next_sample_logs_once_and_counts(bad_set, kind,
-                                                        logged):
+def test_skip_uses_the_next_sample_logs_once_and_counts(bad_set, kind, logged):
     root, ids = bad_set
     ds = _dataset(root, on_bad_video='skip')
     i = POSITION[kind]
@@ -129,7 +145,7 @@ def test_policy_defaults(bad_set):
     root, _ = bad_set
     assert _dataset(root).on_bad_video == 'skip'  # training
     assert _dataset(root, test_mode=True).on_bad_video == 'raise'
-    with pytest.raises(InputError, match="on_bad_video must be one of"):
+    with pytest.raises(InputError, match='on_bad_video must be one of'):
         _dataset(root, on_bad_video='ignore')
 
 
@@ -150,10 +166,11 @@ def test_short_and_odd_videos_are_usable_by_default(bad_set):
 def test_skip_in_worker_processes_never_stops_or_hangs(bad_set):
     root, ids = bad_set
     from mmengine.dataset import pseudo_collate
+
     ds = _dataset(root, on_bad_video='skip')
     loader = torch.utils.data.DataLoader(
-        ds, batch_size=2, num_workers=2, collate_fn=pseudo_collate,
-        timeout=60)  # a hung decode fails the test instead of blocking it
+        ds, batch_size=2, num_workers=2, collate_fn=pseudo_collate, timeout=60
+    )  # a hung decode fails the test instead of blocking it
     got = [v for batch in loader for v in batch['video_id']]
     bad = sorted(POSITION.values())
     expected = [ids[i + 1] if i in bad else ids[i] for i in range(len(ids))]
@@ -166,18 +183,18 @@ def test_skip_in_worker_processes_never_stops_or_hangs(bad_set):
 def test_raise_in_a_worker_names_the_file(bad_set):
     root, ids = bad_set
     from mmengine.dataset import pseudo_collate
+
     ds = _dataset(root, on_bad_video='raise')
     loader = torch.utils.data.DataLoader(
-        ds, batch_size=2, num_workers=1, collate_fn=pseudo_collate,
-        timeout=60)
+        ds, batch_size=2, num_workers=1, collate_fn=pseudo_collate, timeout=60
+    )
     batches = iter(loader)
     try:
         with pytest.raises(VideoReadError) as err:
             list(batches)
     finally:  # now, not whenever the traceback that holds it is collected
         batches._shutdown_workers()
-    assert f"{ids[POSITION['missing']]}.webm: file not found" in str(
-        err.value)
+    assert f'{ids[POSITION["missing"]]}.webm: file not found' in str(err.value)
 
 
 def test_all_bad_fails_fast_with_a_hint(tmp_path, synthetic_ssv2):
@@ -192,6 +209,7 @@ def test_all_bad_fails_fast_with_a_hint(tmp_path, synthetic_ssv2):
 def test_copies_of_the_dataset_do_not_share_marks(bad_set):
     import copy
     import pickle
+
     root, _ = bad_set
     ds = _dataset(root, on_bad_video='skip')
     ds[POSITION['empty']]
@@ -202,10 +220,13 @@ def test_copies_of_the_dataset_do_not_share_marks(bad_set):
     assert twin.pop_skip_count() == 2 and ds.pop_skip_count() == 1
 
 
-@pytest.mark.parametrize('kind, rules', [
-    ('too_few_frames', dict(min_frames=4)),
-    ('odd_size', dict(min_frames=1, min_side=30)),  # 33x25: 25 < 30
-])
+@pytest.mark.parametrize(
+    'kind, rules',
+    [
+        ('too_few_frames', dict(min_frames=4)),
+        ('odd_size', dict(min_frames=1, min_side=30)),  # 33x25: 25 < 30
+    ],
+)
 def test_preflight_check_and_training_say_the_same(bad_set, kind, rules):
     root, ids = bad_set
     position = ODD_SIZE if kind == 'odd_size' else POSITION[kind]
@@ -219,7 +240,8 @@ def test_preflight_check_and_training_say_the_same(bad_set, kind, rules):
         'too_few_frames': f'cannot read video {path}: 3 frames, fewer than '
         'min_frames=4',
         'odd_size': f'cannot read video {path}: frames are 33x25 px, '
-        'smaller than min_side=30'}
+        'smaller than min_side=30',
+    }
     assert str(err.value) == expected[kind]
 
 
@@ -228,4 +250,5 @@ def test_frame_rules():
     assert bad_videos.frame_size_problem('v.webm', [(8, 9)] * 3, 8) is None
     assert bad_videos.frame_size_problem('v.webm', [(8, 9), (9, 8)], 1) == (
         'cannot read video v.webm: the frame size changes within the video '
-        '([(8, 9), (9, 8)])')
+        '([(8, 9), (9, 8)])'
+    )

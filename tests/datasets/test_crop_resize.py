@@ -1,6 +1,7 @@
 """The fused crop-resize equals the stock resize/crop/resize chain: the same
 random crop box and, up to one interpolation instead of two, the same
 pixels; and the whole fast pipeline equals the stock one on real videos."""
+
 import random
 
 import cv2
@@ -17,17 +18,26 @@ MEAN_TOL, MAX_TOL = 1.0, 10
 
 TRAIN = [
     dict(type='Resize', scale=(-1, 256)),
-    dict(type='MultiScaleCrop', input_size=224, scales=(1, .875, .75, .66),
-         random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
+    dict(
+        type='MultiScaleCrop',
+        input_size=224,
+        scales=(1, 0.875, 0.75, 0.66),
+        random_crop=False,
+        max_wh_scale_gap=1,
+        num_fixed_crops=13,
+    ),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
 ]
-TEST = [dict(type='Resize', scale=(-1, 256)),
-        dict(type='CenterCrop', crop_size=224)]
+TEST = [
+    dict(type='Resize', scale=(-1, 256)),
+    dict(type='CenterCrop', crop_size=224),
+]
 
 
 def _build(cfgs):
     from mmaction.registry import TRANSFORMS
     from mmengine.registry import init_default_scope
+
     init_default_scope('mmaction')
     return [TRANSFORMS.build(dict(c)) for c in cfgs]
 
@@ -35,10 +45,12 @@ def _build(cfgs):
 def _frames(h=240, w=426, n=3, seed=0):
     """SSv2-sized frames of a blurred noise texture moving right."""
     rng = np.random.default_rng(seed)
-    base = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), np.uint8),
-                            (0, 0), 1.5)
-    return [np.ascontiguousarray(np.roll(base, 3 * i, axis=1))
-            for i in range(n)]
+    base = cv2.GaussianBlur(
+        rng.integers(0, 256, (h, w, 3), np.uint8), (0, 0), 1.5
+    )
+    return [
+        np.ascontiguousarray(np.roll(base, 3 * i, axis=1)) for i in range(n)
+    ]
 
 
 def _run(transforms, results):
@@ -52,8 +64,10 @@ def _stock_and_fused(stock_cfgs, frames, seed):
     fused = _build([dict(type='FusedCropResize', transforms=stock_cfgs)])
     random.seed(seed)
     np.random.seed(seed)
-    ref = _run(stock, dict(imgs=list(frames), img_shape=frames[0].shape[:2],
-                           modality='RGB'))
+    ref = _run(
+        stock,
+        dict(imgs=list(frames), img_shape=frames[0].shape[:2], modality='RGB'),
+    )
     random.seed(seed)
     np.random.seed(seed)
     out = _run(fused, dict(imgs=list(frames), modality='RGB'))
@@ -72,8 +86,9 @@ def test_train_crop_matches_stock_box_and_pixels(seed):
     # the stock Resize(-1, 256) of a 240x426 frame is 256x454
     ref, out = _stock_and_fused(TRAIN, frames, seed)
     ref['resized'] = (256, 454)
-    np.testing.assert_allclose(out['crop_bbox'],
-                               _source_box(ref, (240, 426)), rtol=1e-5)
+    np.testing.assert_allclose(
+        out['crop_bbox'], _source_box(ref, (240, 426)), rtol=1e-5
+    )
     stock = np.stack(ref['imgs']).astype(int)
     fused = out['imgs']
     assert fused.shape == (3, 224, 224, 3) and fused.dtype == np.uint8
@@ -81,14 +96,15 @@ def test_train_crop_matches_stock_box_and_pixels(seed):
     diff = np.abs(stock - fused)
     assert diff.mean() <= MEAN_TOL and diff.max() <= MAX_TOL
     # the bound is tight enough to see a box one source pixel off
-    shifted = crop_resize(frames, out['crop_bbox'] + [1, 0, 1, 0],
-                          (224, 224))
+    shifted = crop_resize(frames, out['crop_bbox'] + [1, 0, 1, 0], (224, 224))
     assert np.abs(stock - shifted).mean() > 3 * MEAN_TOL
 
 
 def test_different_seeds_draw_different_boxes_as_stock_does():
-    boxes = {tuple(_stock_and_fused(TRAIN, _frames(n=1), s)[1]['crop_bbox'])
-             for s in range(8)}
+    boxes = {
+        tuple(_stock_and_fused(TRAIN, _frames(n=1), s)[1]['crop_bbox'])
+        for s in range(8)
+    }
     assert len(boxes) > 3
 
 
@@ -98,8 +114,9 @@ def test_test_centre_crop_matches_stock():
     # centre crop 224 of 256x454: x in [115, 339), y in [16, 240)
     assert ref['crop_bbox'].tolist() == [115, 16, 339, 240]
     ref['resized'] = (256, 454)
-    np.testing.assert_allclose(out['crop_bbox'],
-                               _source_box(ref, (240, 426)), rtol=1e-5)
+    np.testing.assert_allclose(
+        out['crop_bbox'], _source_box(ref, (240, 426)), rtol=1e-5
+    )
     diff = np.abs(np.stack(ref['imgs']).astype(int) - out['imgs'])
     assert diff.mean() <= MEAN_TOL and diff.max() <= MAX_TOL
 
@@ -115,8 +132,7 @@ def test_crop_resize_of_the_whole_frame_is_exact():
 
 def test_fused_flip_equals_flipping_and_maps_the_label():
     frames = _frames(n=2)
-    cfgs = TEST + [dict(type='Flip', flip_ratio=1.0,
-                        flip_label_map={86: 87})]
+    cfgs = TEST + [dict(type='Flip', flip_ratio=1.0, flip_label_map={86: 87})]
     fused = _build([dict(type='FusedCropResize', transforms=cfgs)])[0]
     plain = _build([dict(type='FusedCropResize', transforms=TEST)])[0]
     out = fused(dict(imgs=list(frames), modality='RGB', label=86))
@@ -128,35 +144,59 @@ def test_fused_flip_equals_flipping_and_maps_the_label():
 
 def test_unfusable_transform_is_refused():
     with pytest.raises(ValueError, match="'ColorJitter'"):
-        _build([dict(type='FusedCropResize',
-                     transforms=[dict(type='ColorJitter')])])
+        _build(
+            [
+                dict(
+                    type='FusedCropResize',
+                    transforms=[dict(type='ColorJitter')],
+                )
+            ]
+        )
 
 
 def _video_pipelines(backend):
     """(decoding, stock transforms, fused transforms): the demo's train
     pipeline, 8 frames at 56 px, decoded by ``backend``."""
-    decode = [dict(type='VideoInit', backend=backend),
-              dict(type='SegmentSampleFrames', num_clips=8),
-              dict(type='VideoDecode')]
-    crops = [dict(type='Resize', scale=(-1, 64)),
-             dict(type='MultiScaleCrop', input_size=56,
-                  scales=(1, .875, .75, .66), random_crop=False,
-                  max_wh_scale_gap=1, num_fixed_crops=13),
-             dict(type='Resize', scale=(56, 56), keep_ratio=False)]
-    tail = [dict(type='FormatShape', input_format='NCHW'),
-            dict(type='PackActionInputs')]
-    return (_build(decode), _build(crops + tail),
-            _build([dict(type='FusedCropResize', transforms=crops)] + tail))
+    decode = [
+        dict(type='VideoInit', backend=backend),
+        dict(type='SegmentSampleFrames', num_clips=8),
+        dict(type='VideoDecode'),
+    ]
+    crops = [
+        dict(type='Resize', scale=(-1, 64)),
+        dict(
+            type='MultiScaleCrop',
+            input_size=56,
+            scales=(1, 0.875, 0.75, 0.66),
+            random_crop=False,
+            max_wh_scale_gap=1,
+            num_fixed_crops=13,
+        ),
+        dict(type='Resize', scale=(56, 56), keep_ratio=False),
+    ]
+    tail = [
+        dict(type='FormatShape', input_format='NCHW'),
+        dict(type='PackActionInputs'),
+    ]
+    return (
+        _build(decode),
+        _build(crops + tail),
+        _build([dict(type='FusedCropResize', transforms=crops)] + tail),
+    )
 
 
 @pytest.mark.parametrize('backend', ['pyav', 'decord'])
 def test_fast_pipeline_equals_stock_on_real_videos(synthetic_ssv2, backend):
     from tsm_plugin.datasets.ssv2 import SSv2Dataset
+
     pytest.importorskip('av' if backend == 'pyav' else backend)
-    ds = SSv2Dataset(ann_file='labels/train.json', pipeline=[],
-                     label_file='labels/labels.json',
-                     data_root=str(synthetic_ssv2),
-                     data_prefix=dict(video='20bn-something-something-v2'))
+    ds = SSv2Dataset(
+        ann_file='labels/train.json',
+        pipeline=[],
+        label_file='labels/labels.json',
+        data_root=str(synthetic_ssv2),
+        data_prefix=dict(video='20bn-something-something-v2'),
+    )
     decode, stock, fused = _video_pipelines(backend)
     for i in range(3):
         info = ds.get_data_info(i)
@@ -165,15 +205,21 @@ def test_fast_pipeline_equals_stock_on_real_videos(synthetic_ssv2, backend):
             np.random.seed(i)
             random.seed(i)
             decoded = _run(decode, dict(info))
-            outs.append((decoded['frame_inds'].copy(),
-                         _run(transforms, decoded)))
+            outs.append(
+                (decoded['frame_inds'].copy(), _run(transforms, decoded))
+            )
         (inds_a, a), (inds_b, b) = outs
         assert np.array_equal(inds_a, inds_b)  # same sampled frames
-        assert a['data_samples'].gt_label.tolist() == \
-            b['data_samples'].gt_label.tolist() == [info['label']]
+        assert (
+            a['data_samples'].gt_label.tolist()
+            == b['data_samples'].gt_label.tolist()
+            == [info['label']]
+        )
         x, y = a['inputs'], b['inputs']
         assert x.shape == y.shape == (8, 3, 56, 56)
         assert str(x.dtype) == str(y.dtype) == 'torch.uint8'
         diff = (x.int() - y.int()).abs().float()
         assert diff.mean() <= MEAN_TOL and diff.max() <= 4 * MAX_TOL, (
-            diff.mean(), diff.max())
+            diff.mean(),
+            diff.max(),
+        )

@@ -1,4 +1,5 @@
 """MultiCountSampleFrames: FFN's 16 | 8 | 4 training sampling, one decode."""
+
 import json
 
 import av
@@ -40,10 +41,13 @@ NEST_4 = [1, 15, 18, 30]
 one_thread = one_thread_fixture('module')
 
 
-@pytest.mark.parametrize('mode, expected', [
-    ('independent', IDX_16 + IND_8 + IND_4),
-    ('nested', IDX_16 + NEST_8 + NEST_4),
-])
+@pytest.mark.parametrize(
+    'mode, expected',
+    [
+        ('independent', IDX_16 + IND_8 + IND_4),
+        ('nested', IDX_16 + NEST_8 + NEST_4),
+    ],
+)
 def test_exact_indices(mode, expected):
     rng = np.random.RandomState(0)
     inds = multi_count_indices(32, (16, 8, 4), mode, rng)
@@ -70,8 +74,8 @@ def test_nested_is_a_subset_and_segmented(total):
         assert np.isin(i8, i16).all() and np.isin(i4, i8).all()
         assert (np.diff(i8) >= 0).all() and (np.diff(i4) >= 0).all()
         # 8 = one of the two 16-segments of each 8-segment, 4 likewise
-        assert all(i8[j] in i16[2 * j:2 * j + 2] for j in range(8))
-        assert all(i4[j] in i16[4 * j:4 * j + 4] for j in range(4))
+        assert all(i8[j] in i16[2 * j : 2 * j + 2] for j in range(8))
+        assert all(i4[j] in i16[4 * j : 4 * j + 4] for j in range(4))
 
 
 def test_independent_draws_differ_from_nested():
@@ -79,19 +83,25 @@ def test_independent_draws_differ_from_nested():
     rng = np.random.RandomState(1)
     outside = sum(
         not np.isin(inds[16:], inds[:16]).all()
-        for inds in (multi_count_indices(300, (16, 8, 4), 'independent', rng)
-                     for _ in range(20)))
+        for inds in (
+            multi_count_indices(300, (16, 8, 4), 'independent', rng)
+            for _ in range(20)
+        )
+    )
     assert outside >= 15
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(frame_counts=()),
-    dict(frame_counts=(16, 0)),
-    dict(frame_counts=(16, 8, 8)),
-    dict(frame_counts=(16, 8.5)),
-    dict(frame_counts=16),
-    dict(mode='random'),
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(frame_counts=()),
+        dict(frame_counts=(16, 0)),
+        dict(frame_counts=(16, 8, 8)),
+        dict(frame_counts=(16, 8.5)),
+        dict(frame_counts=16),
+        dict(mode='random'),
+    ],
+)
 def test_bad_values_raise(kwargs):
     with pytest.raises(ConfigValueError):
         MultiCountSampleFrames(**kwargs)
@@ -99,32 +109,37 @@ def test_bad_values_raise(kwargs):
 
 def test_one_decode_serves_every_count(synthetic_ssv2):
     items = json.loads((synthetic_ssv2 / 'labels/train.json').read_text())
-    path = synthetic_ssv2 / '20bn-something-something-v2' / \
-        f"{items[0]['id']}.webm"
+    path = (
+        synthetic_ssv2
+        / '20bn-something-something-v2'
+        / f'{items[0]["id"]}.webm'
+    )
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format='rgb24') for f in c.decode(video=0)]
     init_default_scope('mmaction')
     pipeline = [
-        TRANSFORMS.build(t) for t in (
+        TRANSFORMS.build(t)
+        for t in (
             dict(type='VideoInit', backend='pyav'),
             dict(type='MultiCountSampleFrames', frame_counts=(16, 8, 4)),
             dict(type='VideoDecode'),
             dict(type='Resize', scale=(32, 32), keep_ratio=False),
             dict(type='FormatShape', input_format='NCHW'),
-            dict(type='PackActionInputs',
-                 meta_keys=('img_shape', 'frame_counts')),
+            dict(
+                type='PackActionInputs',
+                meta_keys=('img_shape', 'frame_counts'),
+            ),
         )
     ]
     np.random.seed(3)
-    results = dict(filename=str(path), label=2, start_index=0,
-                   modality='RGB')
+    results = dict(filename=str(path), label=2, start_index=0, modality='RGB')
     for t in pipeline:
         results = t(results)
     np.random.seed(3)
     inds = multi_count_indices(len(frames), (16, 8, 4))
-    expected = np.stack([
-        mmcv.imresize(frames[i], (32, 32)) for i in inds
-    ]).transpose(0, 3, 1, 2)
+    expected = np.stack(
+        [mmcv.imresize(frames[i], (32, 32)) for i in inds]
+    ).transpose(0, 3, 1, 2)
     assert results['inputs'].shape == (28, 3, 32, 32)
     np.testing.assert_array_equal(results['inputs'].numpy(), expected)
     assert results['data_samples'].metainfo['frame_counts'] == (16, 8, 4)

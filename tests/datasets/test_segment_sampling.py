@@ -1,11 +1,11 @@
 """TSN segment sampling: exact indices in train and test mode."""
+
 import numpy as np
 import pytest
 from mmaction.registry import TRANSFORMS
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tsm_plugin.datasets.transforms import (SegmentSampleFrames,
-                                           segment_indices)
+from tsm_plugin.datasets.transforms import SegmentSampleFrames, segment_indices
 
 
 def test_test_mode_takes_segment_centres():
@@ -43,7 +43,23 @@ def test_train_indices_stay_in_their_float_segments():
 def test_short_video_repeats_frames_instead_of_dropping_them():
     # seg = 10 / 16 = .625: floor(.625 * (i + .5))
     assert segment_indices(10, 16, True).tolist() == [
-        0, 0, 1, 2, 2, 3, 4, 4, 5, 5, 6, 7, 7, 8, 9, 9]
+        0,
+        0,
+        1,
+        2,
+        2,
+        3,
+        4,
+        4,
+        5,
+        5,
+        6,
+        7,
+        7,
+        8,
+        9,
+        9,
+    ]
     np.random.seed(3)
     inds = segment_indices(10, 16, False)
     assert len(inds) == 16 and set(inds.tolist()) <= set(range(10))
@@ -54,18 +70,23 @@ def test_rounding_never_reaches_total(monkeypatch):
     class AlmostOne:
         def rand(self, n):
             return np.full(n, np.nextafter(1.0, 0.0))
+
     # 7 / 3 * 3 rounds up to 7.000000000000001 in floats
     assert segment_indices(7, 3, False, AlmostOne()).tolist() == [2, 4, 6]
 
 
 def test_transform_sets_sampleframes_keys():
-    t = TRANSFORMS.build(dict(type='SegmentSampleFrames', num_clips=4,
-                              test_mode=True))
+    t = TRANSFORMS.build(
+        dict(type='SegmentSampleFrames', num_clips=4, test_mode=True)
+    )
     assert isinstance(t, SegmentSampleFrames)
     out = t(dict(total_frames=30))
     assert out['frame_inds'].tolist() == [3, 11, 18, 26]
     assert out['frame_inds'].dtype == np.int64
     assert (out['clip_len'], out['frame_interval'], out['num_clips']) == (
-        1, None, 4)
+        1,
+        None,
+        4,
+    )
     with pytest.raises(ValueError, match='num_clips must be an integer >= 1'):
         SegmentSampleFrames(num_clips=0)

@@ -1,4 +1,5 @@
 """Video readers: decord and PyAV agree; user faults raise VideoReadError."""
+
 import json
 import shutil
 
@@ -7,8 +8,11 @@ import numpy as np
 import pytest
 
 from tsm_plugin.datasets import video_io
-from tsm_plugin.datasets.video_io import (VideoReadError, open_video,
-                                          resolve_backend)
+from tsm_plugin.datasets.video_io import (
+    VideoReadError,
+    open_video,
+    resolve_backend,
+)
 from tsm_plugin.errors import InputError
 
 BACKENDS = ['pyav'] + (['decord'] if video_io.decord_available() else [])
@@ -16,7 +20,7 @@ BACKENDS = ['pyav'] + (['decord'] if video_io.decord_available() else [])
 
 def first_video(root, split='train'):
     items = json.loads((root / 'labels' / f'{split}.json').read_text())
-    return root / '20bn-something-something-v2' / f"{items[0]['id']}.webm"
+    return root / '20bn-something-something-v2' / f'{items[0]["id"]}.webm'
 
 
 def all_frames_pyav(path):
@@ -59,23 +63,29 @@ def test_decord_and_pyav_give_identical_frames(synthetic_ssv2):
 
 def test_auto_prefers_decord_and_rejects_unknown_names():
     assert resolve_backend('auto') == (
-        'decord' if video_io.decord_available() else 'pyav')
+        'decord' if video_io.decord_available() else 'pyav'
+    )
     assert resolve_backend('pyav') == 'pyav'
     with pytest.raises(ValueError, match="unknown video backend 'opencv'"):
         resolve_backend('opencv')
 
 
 def test_auto_choice_is_logged_once_where_the_pipeline_is_built(
-        synthetic_ssv2, monkeypatch):
+    synthetic_ssv2, monkeypatch
+):
     from tsm_plugin.datasets.transforms import VideoInit
+
     logged = []
     monkeypatch.setattr(video_io, '_logged', set())
-    monkeypatch.setattr(video_io, 'print_log',
-                        lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(
+        video_io, 'print_log', lambda msg, **kw: logged.append(msg)
+    )
     init = VideoInit()  # resolves 'auto' here, in the main process
     name = init._backend
-    assert logged == [f"video decoding backend: {name} ('auto': decord if "
-                      'installed, else pyav)']
+    assert logged == [
+        f"video decoding backend: {name} ('auto': decord if "
+        'installed, else pyav)'
+    ]
     init(dict(filename=str(first_video(synthetic_ssv2))))  # as a worker
     VideoInit()
     resolve_backend('pyav')
@@ -94,28 +104,37 @@ def cut_after(path, n):
     """The file's bytes up to the end of its n-th frame (a cut download)."""
     with av.open(str(path)) as c:
         packets = [p for p in c.demux(video=0) if p.size]
-    return path.read_bytes()[:packets[n].pos]  # inside frame n + 1
+    return path.read_bytes()[: packets[n].pos]  # inside frame n + 1
 
 
 BAD = {
     'missing': (None, 'file not found'),
     'empty': (lambda p, good: p.write_bytes(b''), r'empty file \(0 bytes\)'),
-    'text': (lambda p, good: p.write_text('not a video'),
-             'not a readable video'),
-    'truncated': (lambda p, good: p.write_bytes(cut_after(good, 8)),
-                  r'truncated: the frames end at 0\.67 s of the 1\.\d+ s '
-                  r'the header gives \(8 frames\)'),
-    'header_only': (lambda p, good: p.write_bytes(good.read_bytes()[:200]),
-                    'not a readable video'),
-    'zero_frames': (lambda p, good: zero_frame_webm(p),
-                    'not a readable video'),
+    'text': (
+        lambda p, good: p.write_text('not a video'),
+        'not a readable video',
+    ),
+    'truncated': (
+        lambda p, good: p.write_bytes(cut_after(good, 8)),
+        r'truncated: the frames end at 0\.67 s of the 1\.\d+ s '
+        r'the header gives \(8 frames\)',
+    ),
+    'header_only': (
+        lambda p, good: p.write_bytes(good.read_bytes()[:200]),
+        'not a readable video',
+    ),
+    'zero_frames': (
+        lambda p, good: zero_frame_webm(p),
+        'not a readable video',
+    ),
 }
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
 @pytest.mark.parametrize('case', list(BAD))
-def test_user_faults_raise_one_line_naming_the_file(synthetic_ssv2, tmp_path,
-                                                    backend, case):
+def test_user_faults_raise_one_line_naming_the_file(
+    synthetic_ssv2, tmp_path, backend, case
+):
     make, reason = BAD[case]
     path = tmp_path / f'{case}.webm'
     if make:

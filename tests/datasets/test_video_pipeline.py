@@ -3,6 +3,7 @@
 The expected frames are rebuilt by hand from a plain PyAV decode, the
 sampling rule, mmcv's resize and the crop box MultiScaleCrop drew.
 """
+
 import json
 
 import av
@@ -22,13 +23,21 @@ BACKENDS = ['pyav'] + (['decord'] if video_io.decord_available() else [])
 def pipeline(num_clips, test_mode, backend='auto'):
     return [
         dict(type='VideoInit', backend=backend),
-        dict(type='SegmentSampleFrames', num_clips=num_clips,
-             test_mode=test_mode),
+        dict(
+            type='SegmentSampleFrames',
+            num_clips=num_clips,
+            test_mode=test_mode,
+        ),
         dict(type='VideoDecode'),
         dict(type='Resize', scale=(-1, 40)),
-        dict(type='MultiScaleCrop', input_size=32,
-             scales=(1, .875, .75, .66), random_crop=False,
-             max_wh_scale_gap=1, num_fixed_crops=13),
+        dict(
+            type='MultiScaleCrop',
+            input_size=32,
+            scales=(1, 0.875, 0.75, 0.66),
+            random_crop=False,
+            max_wh_scale_gap=1,
+            num_fixed_crops=13,
+        ),
         dict(type='Resize', scale=(32, 32), keep_ratio=False),
         dict(type='FormatShape', input_format='NCHW'),
         dict(type='PackActionInputs'),
@@ -56,13 +65,18 @@ def expected_frames(path, inds, crop_bbox):
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
-@pytest.mark.parametrize('test_mode, num_clips', [(True, 8), (False, 16),
-                                                  (True, 32)])
-def test_pipeline_gives_the_sampled_frames(synthetic_ssv2, backend,
-                                           test_mode, num_clips):
+@pytest.mark.parametrize(
+    'test_mode, num_clips', [(True, 8), (False, 16), (True, 32)]
+)
+def test_pipeline_gives_the_sampled_frames(
+    synthetic_ssv2, backend, test_mode, num_clips
+):
     items = json.loads((synthetic_ssv2 / 'labels/train.json').read_text())
-    path = synthetic_ssv2 / '20bn-something-something-v2' / \
-        f"{items[0]['id']}.webm"
+    path = (
+        synthetic_ssv2
+        / '20bn-something-something-v2'
+        / f'{items[0]["id"]}.webm'
+    )
     with av.open(str(path)) as c:
         total = sum(1 for p in c.demux(video=0) if p.size)
     seg = total / num_clips
@@ -70,12 +84,14 @@ def test_pipeline_gives_the_sampled_frames(synthetic_ssv2, backend,
     if test_mode:
         inds = np.floor(seg * (np.arange(num_clips) + 0.5)).astype(int)
     else:
-        inds = np.floor(seg * np.arange(num_clips) +
-                        np.random.rand(num_clips) * seg).astype(int)
+        inds = np.floor(
+            seg * np.arange(num_clips) + np.random.rand(num_clips) * seg
+        ).astype(int)
     np.random.seed(0)  # the sampler draws first, then MultiScaleCrop
-    results, packed = run(pipeline(num_clips, test_mode, backend),
-                          dict(filename=str(path), label=3, start_index=0,
-                               modality='RGB'))
+    results, packed = run(
+        pipeline(num_clips, test_mode, backend),
+        dict(filename=str(path), label=3, start_index=0, modality='RGB'),
+    )
     assert results['total_frames'] == total
     assert results['frame_inds'].tolist() == inds.tolist()
     assert 'video_reader' not in results
@@ -85,20 +101,28 @@ def test_pipeline_gives_the_sampled_frames(synthetic_ssv2, backend,
     inputs = packed['inputs']
     assert tuple(inputs.shape) == (num_clips, 3, 32, 32)
     np.testing.assert_array_equal(
-        inputs.numpy(), expected_frames(path, inds, results['crop_bbox']))
+        inputs.numpy(), expected_frames(path, inds, results['crop_bbox'])
+    )
     assert packed['data_samples'].gt_label.tolist() == [3]
 
 
 def test_dataset_item_through_the_pipeline(synthetic_ssv2):
     init_default_scope('mmaction')
-    ds = DATASETS.build(dict(
-        type='SSv2Dataset', data_root=str(synthetic_ssv2),
-        ann_file='labels/validation.json', label_file='labels/labels.json',
-        data_prefix=dict(video='20bn-something-something-v2'),
-        pipeline=pipeline(4, True), test_mode=True))
+    ds = DATASETS.build(
+        dict(
+            type='SSv2Dataset',
+            data_root=str(synthetic_ssv2),
+            ann_file='labels/validation.json',
+            label_file='labels/labels.json',
+            data_prefix=dict(video='20bn-something-something-v2'),
+            pipeline=pipeline(4, True),
+            test_mode=True,
+        )
+    )
     labels = json.loads((synthetic_ssv2 / 'labels/labels.json').read_text())
-    item = json.loads(
-        (synthetic_ssv2 / 'labels/validation.json').read_text())[1]
+    item = json.loads((synthetic_ssv2 / 'labels/validation.json').read_text())[
+        1
+    ]
     out = ds[1]
     assert tuple(out['inputs'].shape) == (4, 3, 32, 32)
     label = labels[item['template'].replace('[', '').replace(']', '')]

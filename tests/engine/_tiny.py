@@ -2,6 +2,7 @@
 SSv2Dataset on the synthetic set, real VP9 decoding) at 4 frames of 32 px,
 batch 2, with the reliability parts switched on (resumable loop and
 sampler, preemption, non-finite loss and skipped-video hooks)."""
+
 from tests.helpers import DEMO
 
 TRAIN_PIPELINE = [
@@ -9,8 +10,14 @@ TRAIN_PIPELINE = [
     dict(type='SegmentSampleFrames', num_clips=4),
     dict(type='VideoDecode'),
     dict(type='Resize', scale=(-1, 36)),
-    dict(type='MultiScaleCrop', input_size=32, scales=(1, .875, .75, .66),
-         random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
+    dict(
+        type='MultiScaleCrop',
+        input_size=32,
+        scales=(1, 0.875, 0.75, 0.66),
+        random_crop=False,
+        max_wh_scale_gap=1,
+        num_fixed_crops=13,
+    ),
     dict(type='Resize', scale=(32, 32), keep_ratio=False),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs'),
@@ -23,37 +30,47 @@ RELIABILITY_HOOKS = [
 ]
 
 
-def tiny_cfg(data_root, work_dir, epochs=2, workers=0, batch_size=2,
-             **dataset):
+def tiny_cfg(
+    data_root, work_dir, epochs=2, workers=0, batch_size=2, **dataset
+):
     """Config dict for Runner.from_cfg (also dumped for tools/train.py)."""
     from mmengine.config import Config
 
     from tsm_plugin.utils.config import set_num_frames
+
     cfg = Config.fromfile(DEMO)
     set_num_frames(cfg, 4)
     cfg.work_dir = str(work_dir)
     loader = cfg.train_dataloader
-    loader.update(batch_size=batch_size, num_workers=workers,
-                  persistent_workers=workers > 0,
-                  sampler=dict(type='ResumableSampler', shuffle=True))
-    loader.dataset.update(data_root=str(data_root), pipeline=TRAIN_PIPELINE,
-                          **dataset)
+    loader.update(
+        batch_size=batch_size,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        sampler=dict(type='ResumableSampler', shuffle=True),
+    )
+    loader.dataset.update(
+        data_root=str(data_root), pipeline=TRAIN_PIPELINE, **dataset
+    )
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
-    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook',
-                                        interval=1, max_keep_ckpts=-1)
+    cfg.default_hooks.checkpoint = dict(
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=-1
+    )
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     # The reliability hooks of the base runtime, without the demo's TFD
     # sweep and the eval precision hook (no evaluation here).
     for name in ('tfd', 'eval_autocast'):
         cfg.default_hooks.pop(name, None)
     assert {h['type'] for h in cfg.default_hooks.values()} >= {
-        h['type'] for h in RELIABILITY_HOOKS}
-    cfg.train_cfg = dict(type='ResumableEpochBasedTrainLoop',
-                         max_epochs=epochs)
+        h['type'] for h in RELIABILITY_HOOKS
+    }
+    cfg.train_cfg = dict(
+        type='ResumableEpochBasedTrainLoop', max_epochs=epochs
+    )
     cfg.max_epochs = epochs  # what load_config carries (a dumped copy)
-    cfg.param_scheduler = [s for s in cfg.param_scheduler
-                           if epochs > 1 or s.type == 'LinearLR']
+    cfg.param_scheduler = [
+        s for s in cfg.param_scheduler if epochs > 1 or s.type == 'LinearLR'
+    ]
     for sched in cfg.param_scheduler:  # the schedule spans `epochs`
         sched.end = 1 if sched.type == 'LinearLR' else epochs
         if 'T_max' in sched:
@@ -61,4 +78,3 @@ def tiny_cfg(data_root, work_dir, epochs=2, workers=0, batch_size=2,
     cfg.randomness = dict(seed=0)
     cfg.visualizer = dict(type='ActionVisualizer', vis_backends=[])
     return cfg
-

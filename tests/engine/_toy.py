@@ -4,6 +4,7 @@ The checkpoint machinery does not depend on the model, so these tests run in
 well under a second per training; resume exactness is tested on the real
 TSM stack in test_preemption.py.
 """
+
 import os
 import signal
 import uuid
@@ -20,7 +21,7 @@ class ToyDataset(Dataset):
     def __init__(self, n=8):
         g = torch.Generator().manual_seed(0)
         self.x = torch.randn(n, 4, generator=g)
-        self.y = torch.randint(0, 2, (n, ), generator=g)
+        self.y = torch.randint(0, 2, (n,), generator=g)
 
     def __len__(self):
         return len(self.x)
@@ -30,7 +31,6 @@ class ToyDataset(Dataset):
 
 
 class ToyModel(BaseModel):
-
     def __init__(self):
         super().__init__()
         self.fc = torch.nn.Linear(4, 2)
@@ -56,9 +56,16 @@ class SigtermAt(Hook):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-def make_runner(work_dir, max_epochs=3, resume=False, load_from=None,
-                max_keep_ckpts=1, custom_hooks=(), resumable=False,
-                workers=0):
+def make_runner(
+    work_dir,
+    max_epochs=3,
+    resume=False,
+    load_from=None,
+    max_keep_ckpts=1,
+    custom_hooks=(),
+    resumable=False,
+    workers=0,
+):
     """A toy Runner saving with AtomicCheckpointHook every epoch.
 
     ``resumable``: the plugin's ResumableEpochBasedTrainLoop and
@@ -71,10 +78,12 @@ def make_runner(work_dir, max_epochs=3, resume=False, load_from=None,
     from tsm_plugin.engine.hooks import AtomicCheckpointHook
     from tsm_plugin.engine.loops import ResumableEpochBasedTrainLoop
     from tsm_plugin.engine.samplers import ResumableSampler
+
     if resumable:
         sampler = dict(type=ResumableSampler, shuffle=True)
-        train_cfg = dict(type=ResumableEpochBasedTrainLoop,
-                         max_epochs=max_epochs)
+        train_cfg = dict(
+            type=ResumableEpochBasedTrainLoop, max_epochs=max_epochs
+        )
     else:
         sampler = dict(type='DefaultSampler', shuffle=True)
         train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
@@ -82,18 +91,27 @@ def make_runner(work_dir, max_epochs=3, resume=False, load_from=None,
         model=ToyModel(),
         work_dir=str(work_dir),
         train_dataloader=dict(
-            dataset=ToyDataset(), batch_size=2, num_workers=workers,
+            dataset=ToyDataset(),
+            batch_size=2,
+            num_workers=workers,
             persistent_workers=workers > 0,
-            collate_fn=dict(type='default_collate'), sampler=sampler),
+            collate_fn=dict(type='default_collate'),
+            sampler=sampler,
+        ),
         train_cfg=train_cfg,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
         default_hooks=dict(
             logger=dict(type='LoggerHook', interval=1),
-            checkpoint=dict(type=AtomicCheckpointHook, interval=1,
-                            max_keep_ckpts=max_keep_ckpts)),
+            checkpoint=dict(
+                type=AtomicCheckpointHook,
+                interval=1,
+                max_keep_ckpts=max_keep_ckpts,
+            ),
+        ),
         custom_hooks=list(custom_hooks),
         randomness=dict(seed=0),
         resume=resume,
         load_from=load_from,
         default_scope='mmengine',
-        experiment_name=f'toy_{uuid.uuid4().hex}')
+        experiment_name=f'toy_{uuid.uuid4().hex}',
+    )

@@ -1,5 +1,6 @@
 """Atomic checkpoints (a kill at any moment leaves a resumable work dir) and
 safe loading (a checkpoint never runs code)."""
+
 import os
 import signal
 import subprocess
@@ -57,19 +58,27 @@ KILLER = textwrap.dedent("""
 CHILD_ENV = dict(os.environ, PYTHONPATH=str(REPO))
 
 
-@pytest.mark.parametrize('moment,target', [
-    ('mid-write', 'epoch_2.pth'),
-    ('before-rename', 'epoch_2.pth'),
-    ('before-pointer', 'epoch_2.pth'),
-    # A preemption save (iteration 6 = epoch 2, batch 2) killed likewise.
-    ('mid-write', 'iter_6.pth'),
-    ('before-rename', 'iter_6.pth'),
-])
+@pytest.mark.parametrize(
+    'moment,target',
+    [
+        ('mid-write', 'epoch_2.pth'),
+        ('before-rename', 'epoch_2.pth'),
+        ('before-pointer', 'epoch_2.pth'),
+        # A preemption save (iteration 6 = epoch 2, batch 2) killed likewise.
+        ('mid-write', 'iter_6.pth'),
+        ('before-rename', 'iter_6.pth'),
+    ],
+)
 def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
-        tmp_path, moment, target):
+    tmp_path, moment, target
+):
     child = subprocess.run(
         [sys.executable, '-c', KILLER, str(tmp_path), moment, target],
-        capture_output=True, text=True, timeout=120, env=CHILD_ENV)
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=CHILD_ENV,
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
 
     pointer = (tmp_path / 'last_checkpoint').read_text().strip()
@@ -82,17 +91,26 @@ def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
     assert not killed.exists() or ckpt.is_complete_checkpoint(str(killed))
 
     capture = capture_hook()
-    runner = _toy.make_runner(tmp_path, max_epochs=3, resume=True,
-                              custom_hooks=[capture],
-                              resumable=target.startswith('iter_'))
+    runner = _toy.make_runner(
+        tmp_path,
+        max_epochs=3,
+        resume=True,
+        custom_hooks=[capture],
+        resumable=target.startswith('iter_'),
+    )
     runner.train()
     assert capture.start == (1, 4)  # epoch 1 done, 4 iterations of 2
     assert runner.epoch == 3
-    assert (tmp_path / 'last_checkpoint').read_text().strip().endswith(
-        'epoch_3.pth')
+    assert (
+        (tmp_path / 'last_checkpoint')
+        .read_text()
+        .strip()
+        .endswith('epoch_3.pth')
+    )
     # The killed save's temporary file was cleared; only the kept remains.
-    assert sorted(p.name for p in tmp_path.iterdir()
-                  if p.suffix in ('.pth', '.tmp')) == ['epoch_3.pth']
+    assert sorted(
+        p.name for p in tmp_path.iterdir() if p.suffix in ('.pth', '.tmp')
+    ) == ['epoch_3.pth']
 
 
 def test_preemption_checkpoints_count_towards_max_keep_ckpts(tmp_path):
@@ -102,39 +120,58 @@ def test_preemption_checkpoints_count_towards_max_keep_ckpts(tmp_path):
     uninterrupted run's."""
     stops = (2, 3, 6, 7, 10)  # 4 iterations per epoch, 12 in all
     # The saves in order: a preemption's iter_N.pth, each epoch's end.
-    saves = ['iter_2', 'iter_3', 'epoch_1', 'iter_6', 'iter_7', 'epoch_2',
-             'iter_10', 'epoch_3']
+    saves = [
+        'iter_2',
+        'iter_3',
+        'epoch_1',
+        'iter_6',
+        'iter_7',
+        'epoch_2',
+        'iter_10',
+        'epoch_3',
+    ]
     work, done, resume = tmp_path / 'work', 0, False
     for stop in stops:
         capture = capture_hook()
         runner = _toy.make_runner(
-            work, max_epochs=3, resume=resume, max_keep_ckpts=2,
-            resumable=True, custom_hooks=[PreemptionHook(),
-                                          _toy.SigtermAt(stop), capture])
+            work,
+            max_epochs=3,
+            resume=resume,
+            max_keep_ckpts=2,
+            resumable=True,
+            custom_hooks=[PreemptionHook(), _toy.SigtermAt(stop), capture],
+        )
         with pytest.raises(Preempted) as stopped:
             runner.train()
         assert capture.start == (done // 4, done)  # went on where it was
         newest = str(work / f'iter_{stop}.pth')
         assert stopped.value.checkpoint == newest
         assert (work / 'last_checkpoint').read_text() == newest
-        saved = saves[:saves.index(f'iter_{stop}') + 1]
+        saved = saves[: saves.index(f'iter_{stop}') + 1]
         assert sorted(p.name for p in work.glob('*.pth')) == sorted(
-            f'{name}.pth' for name in saved[-2:])
+            f'{name}.pth' for name in saved[-2:]
+        )
         assert torch.load(newest)['meta']['iter'] == stop
         done, resume = stop, True
 
     capture = capture_hook()
-    runner = _toy.make_runner(work, max_epochs=3, resume=True,
-                              max_keep_ckpts=2, resumable=True,
-                              custom_hooks=[PreemptionHook(), capture])
+    runner = _toy.make_runner(
+        work,
+        max_epochs=3,
+        resume=True,
+        max_keep_ckpts=2,
+        resumable=True,
+        custom_hooks=[PreemptionHook(), capture],
+    )
     runner.train()
     assert capture.start == (2, 10) and runner.iter == 12
     assert sorted(p.name for p in work.glob('*.pth')) == [
-        'epoch_3.pth', 'iter_10.pth']
+        'epoch_3.pth',
+        'iter_10.pth',
+    ]
     assert (work / 'last_checkpoint').read_text() == str(work / 'epoch_3.pth')
 
-    whole = _toy.make_runner(tmp_path / 'whole', max_epochs=3,
-                             resumable=True)
+    whole = _toy.make_runner(tmp_path / 'whole', max_epochs=3, resumable=True)
     whole.train()
     for key, value in whole.model.state_dict().items():
         assert torch.equal(runner.model.state_dict()[key], value), key
@@ -161,10 +198,11 @@ def test_resume_falls_back_when_last_checkpoint_is_broken(tmp_path):
     # The named file is truncated (copied by hand, cut off): the newest
     # complete checkpoint is used instead.
     data = (tmp_path / 'epoch_2.pth').read_bytes()
-    (tmp_path / 'epoch_2.pth').write_bytes(data[:len(data) // 3])
+    (tmp_path / 'epoch_2.pth').write_bytes(data[: len(data) // 3])
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     assert ckpt.find_resumable_checkpoint(str(tmp_path)) == str(
-        tmp_path / 'epoch_1.pth')
+        tmp_path / 'epoch_1.pth'
+    )
     (tmp_path / 'last_checkpoint').unlink()
     assert ckpt.find_resumable_checkpoint(str(tmp_path)) is None
 
@@ -180,14 +218,14 @@ def _malicious_checkpoint(tmp_path):
     return evil, target
 
 
-def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path,
-                                                         monkeypatch):
+def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path, monkeypatch):
     evil, target = _malicious_checkpoint(tmp_path)
     # Even when the environment asks torch to load without weights_only.
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     for resume in (True, False):  # --resume CKPT and load_from=CKPT
-        runner = _toy.make_runner(tmp_path / 'w', resume=resume,
-                                  load_from=str(evil))
+        runner = _toy.make_runner(
+            tmp_path / 'w', resume=resume, load_from=str(evil)
+        )
         with pytest.raises(InputError) as err:
             runner.train()
         assert str(err.value).startswith(f'checkpoint refused: {evil}')
@@ -203,7 +241,7 @@ def test_bad_checkpoint_files_fail_with_one_line(tmp_path):
     _toy.make_runner(tmp_path / 'run', max_epochs=1).train()
     data = (tmp_path / 'run' / 'epoch_1.pth').read_bytes()
     cases = {
-        'truncated.pth': data[:len(data) // 2],
+        'truncated.pth': data[: len(data) // 2],
         'empty.pth': b'',
         'text.pth': b'not a checkpoint\n',
     }
@@ -214,7 +252,7 @@ def test_bad_checkpoint_files_fail_with_one_line(tmp_path):
             ckpt.load_checkpoint_file(str(path))
         message = str(err.value)
         assert str(path) in message and '\n' not in message, message
-        assert ('incomplete' in message or 'not a PyTorch' in message)
+        assert 'incomplete' in message or 'not a PyTorch' in message
     with pytest.raises(ckpt.CheckpointError, match='not found'):
         ckpt.load_checkpoint_file(str(tmp_path / 'missing.pth'))
     # A good one loads, values intact.
@@ -223,18 +261,32 @@ def test_bad_checkpoint_files_fail_with_one_line(tmp_path):
 
 
 def test_test_cli_refuses_malicious_checkpoint_in_one_line(
-        tmp_path, synthetic_ssv2):
+    tmp_path, synthetic_ssv2
+):
     evil, target = _malicious_checkpoint(tmp_path)
     out = subprocess.run(
-        [sys.executable, str(REPO / 'tools' / 'test.py'),
-         str(REPO / 'configs' / 'tsm_demo_synthetic.py'), str(evil),
-         '--data-root', str(synthetic_ssv2), '--work-dir',
-         str(tmp_path / 'w'), '--num-workers', '0'],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        [
+            sys.executable,
+            str(REPO / 'tools' / 'test.py'),
+            str(REPO / 'configs' / 'tsm_demo_synthetic.py'),
+            str(evil),
+            '--data-root',
+            str(synthetic_ssv2),
+            '--work-dir',
+            str(tmp_path / 'w'),
+            '--num-workers',
+            '0',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert out.returncode == 2, out.stderr[-2000:]
     assert out.stderr.strip() == (
         f'error: checkpoint refused: {evil} holds a pickled object that '
         'mmengine/mmaction2 checkpoints never contain (pathlib.Path); '
         'nothing from it was run. Load only checkpoints from a trusted '
-        'source.')
+        'source.'
+    )
     assert not target.exists()

@@ -1,5 +1,6 @@
 """Precision and memory format: detection, the optim wrapper, the data
 preprocessor and the eval hook (a real Runner)."""
+
 import copy
 import logging
 
@@ -12,7 +13,9 @@ from torch.utils.data import Dataset
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tsm_plugin.engine import precision
 from tsm_plugin.engine.data_preprocessor import (
-    ChannelsLastActionDataPreprocessor, to_channels_last)
+    ChannelsLastActionDataPreprocessor,
+    to_channels_last,
+)
 from tsm_plugin.engine.hooks import eval_autocast_hook  # noqa: F401
 from tsm_plugin.engine.optim_wrapper import AutocastOptimWrapper
 from tsm_plugin.engine.precision import scores_to_float32
@@ -32,8 +35,9 @@ def amx(monkeypatch):
 # ----------------------------------------------------------- detection --
 def test_cpu_has_amx_reads_the_flags(tmp_path):
     with_amx = tmp_path / 'amx'
-    with_amx.write_text('processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 '
-                        'amx_tile\n')
+    with_amx.write_text(
+        'processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile\n'
+    )
     without = tmp_path / 'no_amx'
     without.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n')
     assert precision.cpu_has_amx(str(with_amx)) is True
@@ -81,29 +85,39 @@ class _Net(BaseModel):
         self.seen.append(x.dtype)
         logits = self.fc(x.mean((2, 3)))
         if mode == 'loss':
-            return dict(loss=torch.nn.functional.cross_entropy(
-                logits.float(), labels))
+            return dict(
+                loss=torch.nn.functional.cross_entropy(logits.float(), labels)
+            )
         if mode == 'predict':
-            return [BaseDataElement(pred_score=logits.softmax(1)[i])
-                    for i in range(len(logits))]
+            return [
+                BaseDataElement(pred_score=logits.softmax(1)[i])
+                for i in range(len(logits))
+            ]
         return logits
 
 
 def _data():
     g = torch.Generator().manual_seed(1)
-    return dict(inputs=torch.randn(4, 3, 8, 8, generator=g),
-                labels=torch.tensor([0, 1, 1, 0]))
+    return dict(
+        inputs=torch.randn(4, 3, 8, 8, generator=g),
+        labels=torch.tensor([0, 1, 1, 0]),
+    )
 
 
 def _wrapper(net, **kwargs):
     from mmengine.optim import build_optim_wrapper
-    cfg = dict(type='AutocastOptimWrapper',
-               optimizer=dict(type='SGD', lr=0.1, momentum=0.9), **kwargs)
+
+    cfg = dict(
+        type='AutocastOptimWrapper',
+        optimizer=dict(type='SGD', lr=0.1, momentum=0.9),
+        **kwargs,
+    )
     return build_optim_wrapper(net, cfg)
 
 
 def test_wrapper_builds_from_config_and_autocasts_bf16():
     from mmengine.registry import init_default_scope
+
     init_default_scope('mmaction')
     net = _Net()
     wrapper = _wrapper(net, precision='bf16')
@@ -119,11 +133,13 @@ def test_wrapper_builds_from_config_and_autocasts_bf16():
 
 def test_wrapper_fp32_equals_plain_optim_wrapper():
     from mmengine.optim import OptimWrapper
+
     a, b = _Net(), _Net()
     ours = _wrapper(a, precision='fp32', clip_grad=dict(max_norm=1.0))
-    plain = OptimWrapper(torch.optim.SGD(b.parameters(), lr=0.1,
-                                         momentum=0.9),
-                         clip_grad=dict(max_norm=1.0))
+    plain = OptimWrapper(
+        torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9),
+        clip_grad=dict(max_norm=1.0),
+    )
     for _ in range(2):
         a.train_step(_data(), ours)
         b.train_step(_data(), plain)
@@ -149,18 +165,27 @@ def test_wrapper_fp16_scales_and_round_trips_its_state():
 
 # ---------------------------------------------------- data preprocessor --
 def _preprocessors(channels_last):
-    kwargs = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                  format_shape='NCHW')
+    kwargs = dict(
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        format_shape='NCHW',
+    )
     from mmaction.models.data_preprocessors import ActionDataPreprocessor
-    return (ChannelsLastActionDataPreprocessor(channels_last=channels_last,
-                                               **kwargs),
-            ActionDataPreprocessor(**kwargs))
+
+    return (
+        ChannelsLastActionDataPreprocessor(
+            channels_last=channels_last, **kwargs
+        ),
+        ActionDataPreprocessor(**kwargs),
+    )
 
 
 def _clips():
     g = torch.Generator().manual_seed(0)
-    return [torch.randint(0, 256, (4, 3, 6, 5), generator=g,
-                          dtype=torch.uint8) for _ in range(2)]
+    return [
+        torch.randint(0, 256, (4, 3, 6, 5), generator=g, dtype=torch.uint8)
+        for _ in range(2)
+    ]
 
 
 @pytest.mark.parametrize('channels_last', [True, False])
@@ -171,8 +196,10 @@ def test_preprocessor_values_equal_stock_layout_as_asked(channels_last):
     assert out.shape == ref.shape == (2, 4, 3, 6, 5)
     assert torch.equal(out, ref)
     frames = out.view(-1, 3, 6, 5)  # what Recognizer2D feeds the backbone
-    assert frames.is_contiguous(memory_format=torch.channels_last) \
+    assert (
+        frames.is_contiguous(memory_format=torch.channels_last)
         is channels_last
+    )
     assert frames.is_contiguous() is not channels_last
 
 
@@ -184,7 +211,8 @@ def test_preprocessor_auto_follows_the_hardware(amx):
     amx(True)
     out = ours(dict(inputs=_clips(), data_samples=None))['inputs']
     assert out.view(-1, 3, 6, 5).is_contiguous(
-        memory_format=torch.channels_last)
+        memory_format=torch.channels_last
+    )
 
 
 def test_to_channels_last_is_a_no_op_when_already_there():
@@ -209,7 +237,7 @@ def _runner(tmp_path, wrapper_cfg, hook_cfg=None):
     from mmengine.runner import Runner
 
     class _ScoreDtypes(BaseMetric):
-        default_prefix = "dtypes"
+        default_prefix = 'dtypes'
 
         def process(self, data_batch, data_samples):
             self.results.extend(s['pred_score'].dtype for s in data_samples)
@@ -219,28 +247,42 @@ def _runner(tmp_path, wrapper_cfg, hook_cfg=None):
             return dict(n=len(results))
 
     def loader():
-        return dict(dataset=_Set(), batch_size=2, num_workers=0,
-                    collate_fn=dict(type='default_collate'),
-                    sampler=dict(type='DefaultSampler', shuffle=False))
+        return dict(
+            dataset=_Set(),
+            batch_size=2,
+            num_workers=0,
+            collate_fn=dict(type='default_collate'),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+        )
 
     return Runner(
-        model=_Net(), work_dir=str(tmp_path),
-        train_dataloader=loader(), val_dataloader=loader(),
+        model=_Net(),
+        work_dir=str(tmp_path),
+        train_dataloader=loader(),
+        val_dataloader=loader(),
         test_dataloader=loader(),
         train_cfg=dict(by_epoch=True, max_epochs=1),
-        val_cfg=dict(), test_cfg=dict(),
+        val_cfg=dict(),
+        test_cfg=dict(),
         val_evaluator=Evaluator(_ScoreDtypes()),
         test_evaluator=Evaluator(_ScoreDtypes()),
         optim_wrapper=wrapper_cfg,
         custom_hooks=[hook_cfg or dict(type='EvalAutocastHook')],
         default_hooks=dict(checkpoint=None, logger=None),
-        default_scope='mmaction', log_level=logging.WARNING)
+        default_scope='mmaction',
+        log_level=logging.WARNING,
+    )
 
 
 def test_hook_evaluates_in_the_training_precision(tmp_path):
-    runner = _runner(tmp_path, dict(type='AutocastOptimWrapper',
-                                    precision='bf16',
-                                    optimizer=dict(type='SGD', lr=0.01)))
+    runner = _runner(
+        tmp_path,
+        dict(
+            type='AutocastOptimWrapper',
+            precision='bf16',
+            optimizer=dict(type='SGD', lr=0.01),
+        ),
+    )
     runner.train()
     net = runner.model
     # 2 training iterations, then 2 validation ones: all bf16; the metric
@@ -249,30 +291,38 @@ def test_hook_evaluates_in_the_training_precision(tmp_path):
 
 
 def test_hook_follows_the_config_in_a_test_only_run(tmp_path):
-    runner = _runner(tmp_path, dict(type='AutocastOptimWrapper',
-                                    precision='bf16',
-                                    optimizer=dict(type='SGD', lr=0.01)))
+    runner = _runner(
+        tmp_path,
+        dict(
+            type='AutocastOptimWrapper',
+            precision='bf16',
+            optimizer=dict(type='SGD', lr=0.01),
+        ),
+    )
     runner.test()
     assert runner.model.seen == [torch.bfloat16] * 2
 
 
 def test_hook_leaves_fp32_training_alone(tmp_path):
-    runner = _runner(tmp_path, dict(type='OptimWrapper',
-                                    optimizer=dict(type='SGD', lr=0.01)))
+    runner = _runner(
+        tmp_path,
+        dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01)),
+    )
     runner.train()
     assert runner.model.seen == [torch.float32] * 4
     # an explicit precision wins over the optim wrapper
-    runner = _runner(tmp_path / 'b', dict(type='OptimWrapper',
-                                          optimizer=dict(type='SGD',
-                                                         lr=0.01)),
-                     dict(type='EvalAutocastHook', precision='bf16'))
+    runner = _runner(
+        tmp_path / 'b',
+        dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01)),
+        dict(type='EvalAutocastHook', precision='bf16'),
+    )
     runner.test()
     assert runner.model.seen == [torch.bfloat16] * 2
 
 
 def test_scores_to_float32_casts_nested_outputs():
     sample = BaseDataElement(pred_score=torch.ones(3, dtype=torch.bfloat16))
-    out = scores_to_float32([sample, (torch.zeros(2, dtype=torch.float16), )])
+    out = scores_to_float32([sample, (torch.zeros(2, dtype=torch.float16),)])
     assert out[0].pred_score.dtype is torch.float32
     assert out[1][0].dtype is torch.float32
     assert torch.equal(out[0].pred_score, torch.ones(3))
@@ -285,23 +335,38 @@ def test_tsm_recognizer_trains_and_predicts_in_bf16():
     from mmengine.registry import init_default_scope
 
     from tsm_plugin.testing.demo_inputs import fake_batch
+
     init_default_scope('mmaction')
-    model = MODELS.build(dict(
-        type='Recognizer2D',
-        backbone=dict(type='TSMResNet', depth=18, num_segments=4),
-        cls_head=dict(type='TSMHead', num_classes=5, in_channels=512,
-                      num_segments=4, average_clips='prob'),
-        data_preprocessor=dict(type='ChannelsLastActionDataPreprocessor',
-                               channels_last=True, mean=[128] * 3,
-                               std=[64] * 3, format_shape='NCHW')))
+    model = MODELS.build(
+        dict(
+            type='Recognizer2D',
+            backbone=dict(type='TSMResNet', depth=18, num_segments=4),
+            cls_head=dict(
+                type='TSMHead',
+                num_classes=5,
+                in_channels=512,
+                num_segments=4,
+                average_clips='prob',
+            ),
+            data_preprocessor=dict(
+                type='ChannelsLastActionDataPreprocessor',
+                channels_last=True,
+                mean=[128] * 3,
+                std=[64] * 3,
+                format_shape='NCHW',
+            ),
+        )
+    )
     wrapper = _wrapper(model, precision='bf16')
     batch = fake_batch(2, 4, 32, num_classes=5)
-    losses = model.train_step(dict(batch, inputs=list(batch['inputs'])),
-                              wrapper)
+    losses = model.train_step(
+        dict(batch, inputs=list(batch['inputs'])), wrapper
+    )
     assert losses['loss'].dtype is torch.float32
     model.eval()
     with torch.no_grad(), precision.autocast('cpu', torch.bfloat16):
         out = model.test_step(dict(batch, inputs=list(batch['inputs'])))
     assert out[0].pred_score.dtype is torch.float32
-    assert torch.allclose(out[0].pred_score.sum(), torch.tensor(1.0),
-                          atol=1e-2)
+    assert torch.allclose(
+        out[0].pred_score.sum(), torch.tensor(1.0), atol=1e-2
+    )

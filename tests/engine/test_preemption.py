@@ -1,5 +1,6 @@
 """Preemption (SIGTERM mid-epoch), exact resume, and a NaN loss stop, on a
 real Runner with the tiny TSM config and the synthetic SSv2 videos."""
+
 import copy
 import os
 import signal
@@ -15,8 +16,11 @@ import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tests.engine import _tiny
 from tests.helpers import REPO, one_thread_fixture, stop_workers
 from tsm_plugin.apis import train as train_api
-from tsm_plugin.engine.hooks import (PREEMPTED_EXIT_CODE, NonFiniteLossError,
-                                     Preempted)
+from tsm_plugin.engine.hooks import (
+    PREEMPTED_EXIT_CODE,
+    NonFiniteLossError,
+    Preempted,
+)
 
 EPOCHS = 2
 INDICES = 12  # 12 training videos: 6 batches of 2 per epoch
@@ -28,6 +32,7 @@ one_thread = one_thread_fixture('module')
 
 class _Record:
     """Hook body: what each iteration trained on, at which lr."""
+
     priority = 'HIGHEST'
 
     def __init__(self, signal_at=None, nan_at=None):
@@ -37,18 +42,29 @@ class _Record:
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         ids = [s.video_id for s in data_batch['data_samples']]
         lr = runner.optim_wrapper.get_lr()['lr'][0]
-        self.seen.append((runner.iter, batch_idx, tuple(ids), lr,
-                          float(data_batch['inputs'][0].float().sum())))
+        self.seen.append(
+            (
+                runner.iter,
+                batch_idx,
+                tuple(ids),
+                lr,
+                float(data_batch['inputs'][0].float().sum()),
+            )
+        )
         if runner.iter + 1 == self.signal_at:
             os.kill(os.getpid(), signal.SIGTERM)  # what SLURM sends
         if runner.iter + 1 == self.nan_at:
-            model = runner.model.module if hasattr(
-                runner.model, 'module') else runner.model
+            model = (
+                runner.model.module
+                if hasattr(runner.model, 'module')
+                else runner.model
+            )
             model.cls_head.fc_cls.weight.data.fill_(float('nan'))
 
 
 def _record_hook(**kwargs):
     from mmengine.hooks import Hook
+
     hook = type('RecordHook', (_Record, Hook), {})()
     _Record.__init__(hook, **kwargs)
     return hook
@@ -56,6 +72,7 @@ def _record_hook(**kwargs):
 
 def _train(cfg, **record):
     from mmengine.runner import Runner
+
     runner = Runner.from_cfg(cfg)
     hook = _record_hook(**record)
     runner.register_hook(hook)
@@ -80,23 +97,34 @@ def _assert_same_weights(a, b):
 def reference(synthetic_ssv2, tmp_path_factory):
     """An uninterrupted run (no dataloader workers)."""
     work = tmp_path_factory.mktemp('reference')
-    cfg = _tiny.tiny_cfg(synthetic_ssv2, work, epochs=EPOCHS,
-                         indices=INDICES)
+    cfg = _tiny.tiny_cfg(synthetic_ssv2, work, epochs=EPOCHS, indices=INDICES)
     runner, hook = _train(cfg)
     assert len(hook.seen) == EPOCHS * 6
     return _state(runner), hook.seen
 
 
-@pytest.mark.parametrize('workers,stop_at', [
-    (0, STOP_AT),
-    (1, STOP_AT),  # exact with workers too (and equal to the 0-worker run)
-    (0, 6),  # in the last iteration of epoch 1, before its end-of-epoch save
-])
-def test_sigterm_mid_epoch_then_exact_resume(synthetic_ssv2, tmp_path,
-                                             reference, workers, stop_at):
+@pytest.mark.parametrize(
+    'workers,stop_at',
+    [
+        (0, STOP_AT),
+        (1, STOP_AT),  # exact with workers too (and equal to the 0-worker run)
+        (
+            0,
+            6,
+        ),  # in the last iteration of epoch 1, before its end-of-epoch save
+    ],
+)
+def test_sigterm_mid_epoch_then_exact_resume(
+    synthetic_ssv2, tmp_path, reference, workers, stop_at
+):
     ref_weights, ref_seen = reference
-    cfg = _tiny.tiny_cfg(synthetic_ssv2, tmp_path, epochs=EPOCHS,
-                         indices=INDICES, workers=workers)
+    cfg = _tiny.tiny_cfg(
+        synthetic_ssv2,
+        tmp_path,
+        epochs=EPOCHS,
+        indices=INDICES,
+        workers=workers,
+    )
     previous = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Preempted) as stop:
         _train(cfg, signal_at=stop_at)
@@ -118,13 +146,15 @@ def test_sigterm_mid_epoch_then_exact_resume(synthetic_ssv2, tmp_path,
     assert (tmp_path / f'epoch_{epoch + 1}.pth').exists()
 
 
-def test_resume_without_a_fixed_seed_keeps_the_run_s_seed(synthetic_ssv2,
-                                                          tmp_path):
+def test_resume_without_a_fixed_seed_keeps_the_run_s_seed(
+    synthetic_ssv2, tmp_path
+):
     """Configs set no seed: each start draws one. The resumed run must go on
     with the interrupted run's seed (data order, augmentation, dropout),
     not the one it drew itself."""
-    cfg = _tiny.tiny_cfg(synthetic_ssv2, tmp_path / 'run', epochs=EPOCHS,
-                         indices=INDICES)
+    cfg = _tiny.tiny_cfg(
+        synthetic_ssv2, tmp_path / 'run', epochs=EPOCHS, indices=INDICES
+    )
     cfg.randomness = dict(seed=None)
     with pytest.raises(Preempted):
         _train(cfg, signal_at=STOP_AT)
@@ -133,8 +163,9 @@ def test_resume_without_a_fixed_seed_keeps_the_run_s_seed(synthetic_ssv2,
     resumed, rest = _train(cfg)
     assert resumed.seed == seed
 
-    cfg = _tiny.tiny_cfg(synthetic_ssv2, tmp_path / 'ref', epochs=EPOCHS,
-                         indices=INDICES)
+    cfg = _tiny.tiny_cfg(
+        synthetic_ssv2, tmp_path / 'ref', epochs=EPOCHS, indices=INDICES
+    )
     cfg.randomness = dict(seed=seed)  # the same run, never interrupted
     reference, whole = _train(cfg)
     assert rest.seen == whole.seen[STOP_AT:]
@@ -142,21 +173,33 @@ def test_resume_without_a_fixed_seed_keeps_the_run_s_seed(synthetic_ssv2,
 
 
 def test_sigterm_to_train_cli_exits_3_and_resumes_exactly(
-        synthetic_ssv2, tmp_path, reference, monkeypatch):
+    synthetic_ssv2, tmp_path, reference, monkeypatch
+):
     """The real thing: tools/train.py with 2 dataloader workers gets SIGTERM
     from outside, sent to all its processes as SLURM does; `--resume` then
     finishes the run."""
     ref_weights, _ = reference
     config = tmp_path / 'tiny.py'
-    _tiny.tiny_cfg(synthetic_ssv2, tmp_path, epochs=EPOCHS, indices=INDICES,
-                   workers=2).dump(str(config))
+    _tiny.tiny_cfg(
+        synthetic_ssv2, tmp_path, epochs=EPOCHS, indices=INDICES, workers=2
+    ).dump(str(config))
     work = tmp_path / 'work'
-    cmd = [sys.executable, str(REPO / 'tools' / 'train.py'),
-           str(config), '--work-dir', str(work)]
+    cmd = [
+        sys.executable,
+        str(REPO / 'tools' / 'train.py'),
+        str(config),
+        '--work-dir',
+        str(work),
+    ]
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     lines = []
     deadline = time.time() + 120
     for line in proc.stdout:
@@ -178,29 +221,46 @@ def test_sigterm_to_train_cli_exits_3_and_resumes_exactly(
     # without workers: the result does not depend on them).
     logs = []
     from tsm_plugin.engine import loops
+
     monkeypatch.setattr(loops, 'print_log', lambda msg, **kw: logs.append(msg))
-    assert train_api.main([str(config), '--work-dir', str(work),
-                           '--resume', '--num-workers', '0']) == 0
+    assert (
+        train_api.main(
+            [
+                str(config),
+                '--work-dir',
+                str(work),
+                '--resume',
+                '--num-workers',
+                '0',
+            ]
+        )
+        == 0
+    )
     assert f'Resuming epoch 1 at batch {done + 1}/6' in logs
     final = torch.load(work / f'epoch_{EPOCHS}.pth')['state_dict']
     _assert_same_weights(final, ref_weights)
 
 
 def test_nan_loss_stops_before_saving(synthetic_ssv2, tmp_path, capsys):
-    cfg = _tiny.tiny_cfg(synthetic_ssv2, tmp_path, epochs=EPOCHS,
-                         indices=INDICES)
+    cfg = _tiny.tiny_cfg(
+        synthetic_ssv2, tmp_path, epochs=EPOCHS, indices=INDICES
+    )
     with pytest.raises(NonFiniteLossError) as err:
         _train(cfg, nan_at=9)  # epoch 2, batch 3
     message = str(err.value)
-    assert message.startswith('loss is nan at iteration 9 (epoch 2, batch '
-                              '3/6)'), message
+    assert message.startswith(
+        'loss is nan at iteration 9 (epoch 2, batch 3/6)'
+    ), message
     assert str(tmp_path / 'epoch_1.pth') in message and '\n' not in message
     # Nothing of the NaN state was written; the last good one is intact.
     assert (tmp_path / 'last_checkpoint').read_text().endswith('epoch_1.pth')
     assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['epoch_1.pth']
     weights = torch.load(tmp_path / 'epoch_1.pth')['state_dict']
-    assert all(torch.isfinite(v).all() for v in weights.values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all()
+        for v in weights.values()
+        if v.is_floating_point()
+    )
 
 
 def test_train_cli_exit_codes(synthetic_ssv2, tmp_path, capsys):
@@ -214,16 +274,18 @@ def test_train_cli_exit_codes(synthetic_ssv2, tmp_path, capsys):
             _Record.__init__(self, nan_at=nan_at, signal_at=signal_at)
 
     base = _tiny.tiny_cfg(synthetic_ssv2, tmp_path, epochs=2, indices=4)
-    for name, hook, code in (('nan', dict(nan_at=2), 1),
-                             ('sig', dict(signal_at=2), 3)):
+    for name, hook, code in (
+        ('nan', dict(nan_at=2), 1),
+        ('sig', dict(signal_at=2), 3),
+    ):
         cfg = copy.deepcopy(base)
-        cfg.custom_hooks = [dict(type='_TestNaNAt',
-                                                     **hook)]
+        cfg.custom_hooks = [dict(type='_TestNaNAt', **hook)]
         path = tmp_path / f'{name}.py'
         cfg.dump(str(path))
         capsys.readouterr()
-        status = train_api.main([str(path), '--work-dir',
-                                 str(tmp_path / name)])
+        status = train_api.main(
+            [str(path), '--work-dir', str(tmp_path / name)]
+        )
         err = capsys.readouterr().err.strip().splitlines()
         assert status == code, err
         prefix = 'error: loss is nan' if code == 1 else 'preempted: SIGTERM'

@@ -1,5 +1,6 @@
 """Decode once: one decoding of the union of every frame count's frames,
 the same samples as the plain pipeline."""
+
 import copy
 import math
 
@@ -12,9 +13,11 @@ from tsm_plugin.utils.config import set_num_frames
 
 
 def test_multi_frame_sample_decodes_once_and_equals_plain_pipeline(
-        synthetic_ssv2, tmp_path):
+    synthetic_ssv2, tmp_path
+):
     from mmaction.registry import DATASETS
     from mmengine.registry import init_default_scope
+
     init_default_scope('mmaction')
     cfg = tiny_cfg(synthetic_ssv2, tmp_path)
     ds_cfg = cfg.test_dataloader.dataset
@@ -36,8 +39,9 @@ def test_multi_frame_sample_decodes_once_and_equals_plain_pipeline(
         opened = t(opened)
     total = opened['total_frames']
     # the centre of each segment, all frame counts together, each once
-    want = sorted({math.floor(total / t * (i + 0.5))
-                   for t in FRAMES for i in range(t)})
+    want = sorted(
+        {math.floor(total / t * (i + 0.5)) for t in FRAMES for i in range(t)}
+    )
     assert requested[0].tolist() == want
     for t in FRAMES:
         cfg_t = copy.deepcopy(cfg)
@@ -45,5 +49,6 @@ def test_multi_frame_sample_decodes_once_and_equals_plain_pipeline(
         plain = DATASETS.build(cfg_t.test_dataloader.dataset)[0]
         assert item[t]['inputs'].shape == (t, 3, CROP, CROP)
         assert torch.equal(item[t]['inputs'], plain['inputs'])
-        assert torch.equal(item[t]['data_samples'].gt_label,
-                           plain['data_samples'].gt_label)
+        assert torch.equal(
+            item[t]['data_samples'].gt_label, plain['data_samples'].gt_label
+        )

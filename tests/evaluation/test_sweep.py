@@ -1,5 +1,6 @@
 """The TFD sweep: the frame count set on a built model, and the sweep
 against tools/test.py at every frame count, on both decoding paths."""
+
 import pytest
 import torch
 
@@ -8,11 +9,11 @@ from tsm_plugin.evaluation import run_sweep, set_model_num_frames
 from tsm_plugin.utils.config import load_config, set_num_frames
 
 
-def test_model_frame_count_is_set_on_the_built_model(synthetic_ssv2,
-                                                    tmp_path):
+def test_model_frame_count_is_set_on_the_built_model(synthetic_ssv2, tmp_path):
     """Same weights at 4 frames == a model built at 4 frames."""
     from mmaction.registry import MODELS
     from mmengine.registry import init_default_scope
+
     init_default_scope('mmaction')
     cfg = tiny_cfg(synthetic_ssv2, tmp_path)
     torch.manual_seed(0)
@@ -33,11 +34,17 @@ def test_model_frame_count_is_set_on_the_built_model(synthetic_ssv2,
 
 
 @pytest.mark.parametrize('decode_once', [True, False])
-def test_sweep_equals_tools_test_at_every_frame_count(trained, tools_test_runs,
-                                                       decode_once, tmp_path):
-    report = run_sweep(load_config(trained['cfg_file']), trained['ckpt'],
-                       FRAMES, decode_once=decode_once, work_dir=str(tmp_path),
-                       keep_scores=True)
+def test_sweep_equals_tools_test_at_every_frame_count(
+    trained, tools_test_runs, decode_once, tmp_path
+):
+    report = run_sweep(
+        load_config(trained['cfg_file']),
+        trained['ckpt'],
+        FRAMES,
+        decode_once=decode_once,
+        work_dir=str(tmp_path),
+        keep_scores=True,
+    )
     assert report['trained_frames'] == TRAINED
     assert [r['frames'] for r in report['results']] == list(FRAMES)
     for row in report['results']:
@@ -45,7 +52,8 @@ def test_sweep_equals_tools_test_at_every_frame_count(trained, tools_test_runs,
         assert row['top1'] == ref['metrics']['acc/top1']
         assert row['top5'] == ref['metrics']['acc/top5']
         assert row['mean1'] == ref['metrics']['acc/mean1']
-        torch.testing.assert_close(row['scores'], ref['scores'],
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            row['scores'], ref['scores'], rtol=0, atol=0
+        )
     by_t = {r['frames']: r['scores'] for r in report['results']}
     assert not torch.equal(by_t[2], by_t[TRAINED]), 'frame count had effect'

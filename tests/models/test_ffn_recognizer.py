@@ -1,4 +1,5 @@
 """FFNRecognizer: the three-branch loss, test-time routing, optim groups."""
+
 import copy
 import json
 import math
@@ -34,12 +35,19 @@ def mmaction_scope():
 
 def build(depth=18, num_classes=NUM_CLASSES, **backbone):
     model = MODELS.build(
-        dict(type='FFNRecognizer',
-             backbone=dict(type='FFNResNet', depth=depth, **backbone),
-             cls_head=dict(type='TSMHead', num_classes=num_classes,
-                           in_channels=512 if depth < 50 else 2048,
-                           num_segments=16, dropout_ratio=0.,
-                           average_clips='prob')))
+        dict(
+            type='FFNRecognizer',
+            backbone=dict(type='FFNResNet', depth=depth, **backbone),
+            cls_head=dict(
+                type='TSMHead',
+                num_classes=num_classes,
+                in_channels=512 if depth < 50 else 2048,
+                num_segments=16,
+                dropout_ratio=0.0,
+                average_clips='prob',
+            ),
+        )
+    )
     assert isinstance(model, FFNRecognizer)
     return model
 
@@ -65,15 +73,15 @@ def model():
 
 def samples(labels, **meta):
     return [
-        ActionDataSample(metainfo=meta).set_gt_label(label)
-        for label in labels
+        ActionDataSample(metainfo=meta).set_gt_label(label) for label in labels
     ]
 
 
 def logits(net, clips, branch, num_segments):
     """By hand: backbone branch, spatial mean, fc, mean over the frames."""
-    feats = net.backbone(clips.flatten(0, 1), branch=branch,
-                         num_segments=num_segments)
+    feats = net.backbone(
+        clips.flatten(0, 1), branch=branch, num_segments=num_segments
+    )
     scores = net.cls_head.fc_cls(feats.mean((2, 3)))
     return scores.view(-1, num_segments, NUM_CLASSES).mean(1)
 
@@ -89,8 +97,13 @@ def test_loss_terms_equal_cross_entropy_and_kl_by_hand(model):
         p16 = logits(model, inputs[:, :16], 2, 16)
         p8 = logits(model, inputs[:, 16:24], 1, 8)
         p4 = logits(model, inputs[:, 24:], 0, 4)
-    assert set(losses) == {'loss_cls', 'top1_acc', 'top5_acc', 'loss_kl_8f',
-                           'loss_kl_4f'}
+    assert set(losses) == {
+        'loss_cls',
+        'top1_acc',
+        'top5_acc',
+        'loss_kl_8f',
+        'loss_kl_4f',
+    }
     ce = F.cross_entropy(p16, torch.tensor(labels))
     teacher = F.softmax(p16, 1)
     kl8 = F.kl_div(F.log_softmax(p8, 1), teacher, reduction='batchmean')
@@ -109,24 +122,26 @@ def test_loss_rejects_wrong_frame_layouts(model):
     with pytest.raises(ValueError, match=r'\(N, 28, C, H, W\)'):
         model.loss(torch.zeros(1, 16, 3, SIZE, SIZE), samples([0]))
     with pytest.raises(ValueError, match='frame counts'):
-        model.loss(torch.zeros(1, 28, 3, SIZE, SIZE),
-                   samples([0], frame_counts=(4, 8, 16)))
+        model.loss(
+            torch.zeros(1, 28, 3, SIZE, SIZE),
+            samples([0], frame_counts=(4, 8, 16)),
+        )
 
 
 def test_distillation_loss_value_and_stop_gradient():
     # p = softmax(ln 3, 0) = (.75, .25), q = (.5, .5):
     # KL(p || q) = .75 ln 1.5 + .25 ln .5 = 0.304099 - 0.173287 = 0.130812
-    teacher = torch.tensor([[math.log(3), 0.]], requires_grad=True)
+    teacher = torch.tensor([[math.log(3), 0.0]], requires_grad=True)
     student = torch.zeros(1, 2, requires_grad=True)
     loss = TemporalDistillationLoss()(student, teacher)
     assert loss.item() == pytest.approx(0.130812, abs=1e-6)
     loss.backward()
     assert teacher.grad is None
-    torch.testing.assert_close(student.grad, torch.tensor([[-.25, .25]]))
+    torch.testing.assert_close(student.grad, torch.tensor([[-0.25, 0.25]]))
     # T = 2, lambda = 0.5: 0.5 * 4 * KL(softmax(t / 2) || softmax(s / 2))
     p = F.softmax(teacher.detach() / 2, 1)
-    expected = 2 * (p * (p.log() - math.log(.5))).sum()
-    got = TemporalDistillationLoss(2., 0.5)(student, teacher)
+    expected = 2 * (p * (p.log() - math.log(0.5))).sum()
+    got = TemporalDistillationLoss(2.0, 0.5)(student, teacher)
     torch.testing.assert_close(got, expected)
     with pytest.raises(ConfigValueError):
         TemporalDistillationLoss(temperature=0)
@@ -141,8 +156,9 @@ def test_predict_routes_k_through_the_sweep_setter(model, k, branch):
     inputs = torch.randn(2, k, 3, SIZE, SIZE, generator=g)
     with torch.no_grad():
         preds = model.predict(inputs, samples([0, 1]))
-        expected = [F.softmax(logits(model, inputs, b, k), 1)
-                    for b in range(3)]
+        expected = [
+            F.softmax(logits(model, inputs, b, k), 1) for b in range(3)
+        ]
     scores = torch.stack([p.pred_score for p in preds])
     for b in range(3):
         assert torch.allclose(scores, expected[b]) == (b == branch), b
@@ -158,8 +174,10 @@ def test_predict_views_and_frame_count_fallback(model):
     with torch.no_grad():
         # 16 frames at K=8: two 8-frame views, probabilities averaged
         two_views = model.predict(inputs, samples([0]))[0].pred_score
-        views = [F.softmax(logits(model, v, 1, 8), 1)
-                 for v in inputs.split(8, dim=1)]
+        views = [
+            F.softmax(logits(model, v, 1, 8), 1)
+            for v in inputs.split(8, dim=1)
+        ]
         # 12 frames at K=8: not a multiple, so one 12-frame view (16F)
         single = model.predict(inputs[:, :12], samples([0]))[0].pred_score
         by_hand = F.softmax(logits(model, inputs[:, :12], 2, 12), 1)
@@ -170,10 +188,14 @@ def test_predict_views_and_frame_count_fallback(model):
 
 def test_tsm_optimizer_constructor_groups(model):
     ctor = TSMOptimWrapperConstructor(
-        dict(type='OptimWrapper',
-             optimizer=dict(type='SGD', lr=0.01, momentum=0.9,
-                            weight_decay=5e-4)),
-        dict(fc_lr5=True))
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(
+                type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4
+            ),
+        ),
+        dict(fc_lr5=True),
+    )
     groups = ctor(model).optimizer.param_groups
     where = {}
     for group in groups:
@@ -182,23 +204,33 @@ def test_tsm_optimizer_constructor_groups(model):
             where[id(p)] = (group['lr'], group['weight_decay'])
     params = dict(model.named_parameters())
     assert len(where) == len(params)
-    assert where[id(params['cls_head.fc_cls.weight'])] == \
-        pytest.approx((0.05, 5e-4))
+    assert where[id(params['cls_head.fc_cls.weight'])] == pytest.approx(
+        (0.05, 5e-4)
+    )
     assert where[id(params['cls_head.fc_cls.bias'])] == pytest.approx((0.1, 0))
     assert groups[0]['params'] == [params['backbone.conv1.weight']]
-    assert where[id(params['backbone.layer1.0.adapter.2.weight'])] == \
-        pytest.approx((0.01, 5e-4))
-    assert where[id(params['backbone.layer3.0.downsample.bn.1.bias'])] == \
-        pytest.approx((0.01, 0))
+    assert where[
+        id(params['backbone.layer1.0.adapter.2.weight'])
+    ] == pytest.approx((0.01, 5e-4))
+    assert where[
+        id(params['backbone.layer3.0.downsample.bn.1.bias'])
+    ] == pytest.approx((0.01, 0))
 
 
 def test_resnet50_with_174_classes_adds_145600_parameters():
     ffn = build(depth=50, num_classes=174)
     tsm = MODELS.build(
-        dict(type='Recognizer2D',
-             backbone=dict(type='TSMResNet', depth=50, num_segments=16),
-             cls_head=dict(type='TSMHead', num_classes=174,
-                           in_channels=2048, num_segments=16)))
+        dict(
+            type='Recognizer2D',
+            backbone=dict(type='TSMResNet', depth=50, num_segments=16),
+            cls_head=dict(
+                type='TSMHead',
+                num_classes=174,
+                in_channels=2048,
+                num_segments=16,
+            ),
+        )
+    )
 
     def count(m):
         return sum(p.numel() for p in m.parameters())
@@ -207,16 +239,20 @@ def test_resnet50_with_174_classes_adds_145600_parameters():
     assert count(ffn) - count(tsm) == 145_600
 
 
-@pytest.mark.parametrize('cfg', [
-    dict(neck=dict(type='TPN')),
-    dict(backbone=dict(type='TSMResNet', depth=18)),
-    dict(cls_head=None),
-])
+@pytest.mark.parametrize(
+    'cfg',
+    [
+        dict(neck=dict(type='TPN')),
+        dict(backbone=dict(type='TSMResNet', depth=18)),
+        dict(cls_head=None),
+    ],
+)
 def test_bad_configs_raise(cfg):
-    base = dict(type='FFNRecognizer',
-                backbone=dict(type='FFNResNet', depth=18),
-                cls_head=dict(type='TSMHead', num_classes=2,
-                              in_channels=512))
+    base = dict(
+        type='FFNRecognizer',
+        backbone=dict(type='FFNResNet', depth=18),
+        cls_head=dict(type='TSMHead', num_classes=2, in_channels=512),
+    )
     with pytest.raises(ConfigValueError):
         MODELS.build(dict(base, **cfg))
 
@@ -224,22 +260,29 @@ def test_bad_configs_raise(cfg):
 def test_train_step_from_a_synthetic_video_batch(synthetic_ssv2, model):
     """Pipeline -> preprocessor -> train_step: every parameter is trained."""
     pipeline = [
-        TRANSFORMS.build(t) for t in (
+        TRANSFORMS.build(t)
+        for t in (
             dict(type='VideoInit', backend='pyav'),
             dict(type='MultiCountSampleFrames', frame_counts=(16, 8, 4)),
             dict(type='VideoDecode'),
             dict(type='Resize', scale=(SIZE, SIZE), keep_ratio=False),
             dict(type='FormatShape', input_format='NCHW'),
-            dict(type='PackActionInputs', meta_keys=('frame_counts', )),
+            dict(type='PackActionInputs', meta_keys=('frame_counts',)),
         )
     ]
     items = json.loads((synthetic_ssv2 / 'labels/train.json').read_text())
     batch = dict(inputs=[], data_samples=[])
     for label, item in enumerate(items[:2]):
-        results = dict(filename=str(synthetic_ssv2 /
-                                    '20bn-something-something-v2' /
-                                    f"{item['id']}.webm"),
-                       label=label, start_index=0, modality='RGB')
+        results = dict(
+            filename=str(
+                synthetic_ssv2
+                / '20bn-something-something-v2'
+                / f'{item["id"]}.webm'
+            ),
+            label=label,
+            start_index=0,
+            modality='RGB',
+        )
         for t in pipeline:
             results = t(results)
         batch['inputs'].append(results['inputs'])
@@ -251,8 +294,10 @@ def test_train_step_from_a_synthetic_video_batch(synthetic_ssv2, model):
     assert {'loss', 'loss_cls', 'loss_kl_8f', 'loss_kl_4f'} <= set(losses)
     assert torch.isfinite(losses['loss'])
     torch.testing.assert_close(
-        losses['loss'], losses['loss_cls'] + losses['loss_kl_8f'] +
-        losses['loss_kl_4f'])
-    unchanged = [n for n, p in model.named_parameters()
-                 if torch.equal(p, before[n])]
+        losses['loss'],
+        losses['loss_cls'] + losses['loss_kl_8f'] + losses['loss_kl_4f'],
+    )
+    unchanged = [
+        n for n, p in model.named_parameters() if torch.equal(p, before[n])
+    ]
     assert unchanged == []

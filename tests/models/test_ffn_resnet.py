@@ -1,4 +1,5 @@
 """FFNResNet: per-branch norms and adapters on a shared TSM-ResNet."""
+
 import math
 
 import pytest
@@ -92,7 +93,7 @@ def clip_outputs(mode, model_mode, perturb):
     ffn = ffn18(train_shift=mode, norm_eval=True)  # BN stats never mix clips
     random_bns(ffn, 0)
     ffn.train(model_mode == 'train')
-    x = torch.arange(4.).repeat_interleave(4).view(16, 1, 1, 1)
+    x = torch.arange(4.0).repeat_interleave(4).view(16, 1, 1, 1)
     x = x.expand(16, 3, SIZE, SIZE).clone()
     x += 0.1 * frames(4, 4, seed=2)
     if perturb:
@@ -101,14 +102,18 @@ def clip_outputs(mode, model_mode, perturb):
         return ffn(x, branch=0).view(4, 4, -1)
 
 
-@pytest.mark.parametrize('mode, model_mode, leaks', [
-    ('branch', 'train', False),
-    ('branch', 'eval', False),
-    ('official', 'train', True),  # BeSpontaneous/FFN-pytorch#3
-    ('official', 'eval', False),  # the official test-time shift is right
-])
+@pytest.mark.parametrize(
+    'mode, model_mode, leaks',
+    [
+        ('branch', 'train', False),
+        ('branch', 'eval', False),
+        ('official', 'train', True),  # BeSpontaneous/FFN-pytorch#3
+        ('official', 'eval', False),  # the official test-time shift is right
+    ],
+)
 def test_clips_mix_only_under_the_official_training_shift(
-        mode, model_mode, leaks):
+    mode, model_mode, leaks
+):
     base = clip_outputs(mode, model_mode, perturb=False)
     moved = clip_outputs(mode, model_mode, perturb=True)
     assert not torch.equal(moved[1], base[1])  # the perturbation is seen
@@ -130,8 +135,9 @@ def test_routing_table():
     # FFN.md 3.1: 1-5 -> 4F, 6-11 -> 8F (6 a tie), >= 12 -> 16F (12 a tie)
     assert table == [0] * 5 + [1] * 6 + [2] * 9
     # no hard-coded 16: counts (2, 6, 24) in any order
-    assert [(2, 6, 24)[nearest_branch(k, (2, 6, 24))]
-            for k in (1, 4, 5, 15, 16)] == [2, 6, 6, 24, 24]
+    assert [
+        (2, 6, 24)[nearest_branch(k, (2, 6, 24))] for k in (1, 4, 5, 15, 16)
+    ] == [2, 6, 6, 24, 24]
     assert (16, 4, 8)[nearest_branch(6, (16, 4, 8))] == 8
 
 
@@ -148,8 +154,9 @@ def test_num_segments_routes_the_default_forward():
             out = ffn(x)
             outs = [ffn(x, branch=b, num_segments=k) for b in range(3)]
             assert torch.equal(ffn(x, num_segments=k), out)
-        assert [torch.equal(out, o) for o in outs] == [b == branch
-                                                       for b in range(3)]
+        assert [torch.equal(out, o) for o in outs] == [
+            b == branch for b in range(3)
+        ]
 
 
 def test_adapter_inits():
@@ -159,7 +166,8 @@ def test_adapter_inits():
         ffn = ffn18(adapter_init=init)
         weights[init] = {
             n: p.detach().flatten()
-            for n, p in ffn.named_parameters() if '.adapter.' in n
+            for n, p in ffn.named_parameters()
+            if '.adapter.' in n
         }
     # 8 blocks x 3 branches, one scalar per input channel
     assert len(weights['zeros']) == 24
@@ -176,11 +184,15 @@ def test_ablation_switches_and_keys():
     ffn = FFNResNet(18)
     keys = list(ffn.state_dict())
     assert keys[0] == 'conv1.weight'
-    assert next(n for n, m in ffn.named_modules()
-                if isinstance(m, nn.Conv2d)) == 'conv1'
+    assert (
+        next(n for n, m in ffn.named_modules() if isinstance(m, nn.Conv2d))
+        == 'conv1'
+    )
     assert 'layer2.0.downsample.bn.2.running_var' in keys
-    assert single_branch_name('layer2.0.downsample.bn.2.bias') == \
-        'layer2.0.downsample.1.bias'
+    assert (
+        single_branch_name('layer2.0.downsample.bn.2.bias')
+        == 'layer2.0.downsample.1.bias'
+    )
     assert single_branch_name('bn1.1.weight') == 'bn1.weight'
     assert single_branch_name('layer1.0.adapter.0.weight') is None
     shared = FFNResNet(18, shared_bn=True, adapters=False)
@@ -188,11 +200,14 @@ def test_ablation_switches_and_keys():
     assert len(ffn.layer3[1].bn2) == 3 and len(ffn.layer3[1].adapter) == 3
 
 
-@pytest.mark.parametrize('kwargs, delta', [
-    (dict(), 145_600),  # FFN.md 1.6: 2 x 53,120 BN + 3 x 13,120 adapters
-    (dict(shared_bn=True), 39_360),  # "w/o SN": adapters only
-    (dict(adapters=False), 106_240),  # "w/o WA": extra BNs only
-])
+@pytest.mark.parametrize(
+    'kwargs, delta',
+    [
+        (dict(), 145_600),  # FFN.md 1.6: 2 x 53,120 BN + 3 x 13,120 adapters
+        (dict(shared_bn=True), 39_360),  # "w/o SN": adapters only
+        (dict(adapters=False), 106_240),  # "w/o WA": extra BNs only
+    ],
+)
 def test_resnet50_parameter_delta(kwargs, delta):
     def count(m):
         return sum(p.numel() for p in m.parameters())
@@ -200,16 +215,19 @@ def test_resnet50_parameter_delta(kwargs, delta):
     assert count(FFNResNet(50, **kwargs)) - count(TSMResNet(50)) == delta
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(depth=20),
-    dict(frame_counts=(4, 4)),
-    dict(frame_counts=()),
-    dict(frame_counts=(0, 8)),
-    dict(train_shift='sixteen'),
-    dict(adapter_init='kaiming'),
-    dict(num_segments=0),
-    dict(shift_div=0),
-])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(depth=20),
+        dict(frame_counts=(4, 4)),
+        dict(frame_counts=()),
+        dict(frame_counts=(0, 8)),
+        dict(train_shift='sixteen'),
+        dict(adapter_init='kaiming'),
+        dict(num_segments=0),
+        dict(shift_div=0),
+    ],
+)
 def test_bad_values_raise(kwargs):
     kwargs = dict(dict(depth=18), **kwargs)
     with pytest.raises(ConfigValueError):
@@ -226,11 +244,14 @@ def test_pretrained_torchvision_file_fills_every_branch(tmp_path):
     ffn = ffn18(pretrained=str(path))
     ours = ffn.state_dict()
     for b in range(3):
-        assert torch.equal(ours[f'layer3.0.downsample.bn.{b}.running_var'],
-                           state['layer3.0.downsample.1.running_var'])
+        assert torch.equal(
+            ours[f'layer3.0.downsample.bn.{b}.running_var'],
+            state['layer3.0.downsample.1.running_var'],
+        )
         assert torch.equal(ours[f'bn1.{b}.weight'], state['bn1.weight'])
-    assert torch.equal(ours['layer4.1.conv2.weight'],
-                       state['layer4.1.conv2.weight'])
+    assert torch.equal(
+        ours['layer4.1.conv2.weight'], state['layer4.1.conv2.weight']
+    )
     with pytest.raises(InputError, match='not found'):
         ffn18(pretrained=str(tmp_path / 'missing.pth'))
 

@@ -1,10 +1,11 @@
 """The temporal shift op against a naive loop and mmaction2's own shift."""
+
 import pytest
 import torch
+from mmaction.models.backbones.resnet_tsm import TemporalShift as StockShift
 from torch import nn
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from mmaction.models.backbones.resnet_tsm import TemporalShift as StockShift
 from tsm_plugin.models.temporal_shift import TemporalShift, temporal_shift
 
 
@@ -18,13 +19,15 @@ def naive_shift(x, num_segments, shift_div):
             for c in range(channels):
                 src = t + 1 if c < fold else t - 1 if c < 2 * fold else t
                 if 0 <= src < num_segments:
-                    out[clip * num_segments + t, c] = \
-                        x[clip * num_segments + src, c]
+                    out[clip * num_segments + t, c] = x[
+                        clip * num_segments + src, c
+                    ]
     return out
 
 
-@pytest.mark.parametrize('memory_format',
-                         [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize(
+    'memory_format', [torch.contiguous_format, torch.channels_last]
+)
 @pytest.mark.parametrize(
     'num_segments,channels,shift_div',
     [
@@ -32,12 +35,15 @@ def naive_shift(x, num_segments, shift_div):
         (3, 20, 8),  # C not a multiple of shift_div: fold 2, 16 unchanged
         (5, 12, 4),  # fold 3
         (1, 16, 8),  # one frame: shifted channels are all zero
-    ])
-def test_shift_equals_naive_loop(memory_format, num_segments, channels,
-                                 shift_div):
+    ],
+)
+def test_shift_equals_naive_loop(
+    memory_format, num_segments, channels, shift_div
+):
     torch.manual_seed(0)
-    x = torch.randn(2 * num_segments, channels, 3,
-                    5).contiguous(memory_format=memory_format)
+    x = torch.randn(2 * num_segments, channels, 3, 5).contiguous(
+        memory_format=memory_format
+    )
     out = temporal_shift(x, num_segments, shift_div)
     assert torch.equal(out, naive_shift(x, num_segments, shift_div))
     assert out.is_contiguous(memory_format=memory_format)
@@ -48,7 +54,7 @@ def test_shift_equals_naive_loop(memory_format, num_segments, channels,
 def test_shift_moves_known_values():
     # frame t holds the value t everywhere: channel 0 sees t+1, channel 1
     # sees t-1, channels 2.. see t; zeros where the source is off the clip.
-    x = torch.arange(3.).view(3, 1, 1, 1).expand(3, 8, 1, 1).contiguous()
+    x = torch.arange(3.0).view(3, 1, 1, 1).expand(3, 8, 1, 1).contiguous()
     out = temporal_shift(x, num_segments=3, shift_div=8)[:, :3, 0, 0]
     assert out.tolist() == [[1, 0, 0], [2, 0, 1], [0, 1, 2]]
 
@@ -61,9 +67,10 @@ def test_shift_equals_mmaction2_shift():
 
 def test_gradcheck_float64():
     x = torch.randn(6, 8, 2, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: temporal_shift(t, 3, 4), (x, ))
-    assert torch.autograd.gradgradcheck(lambda t: temporal_shift(t, 3, 4),
-                                        (x, ))
+    assert torch.autograd.gradcheck(lambda t: temporal_shift(t, 3, 4), (x,))
+    assert torch.autograd.gradgradcheck(
+        lambda t: temporal_shift(t, 3, 4), (x,)
+    )
 
 
 def test_backward_is_the_reverse_shift():

@@ -1,14 +1,15 @@
 """TSMResNet against mmaction2's ResNetTSM, and its weight loading."""
+
 import logging
 
 import pytest
 import torch
-from torch import nn
-
-import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from mmaction.models.backbones.resnet_tsm import ResNetTSM
 from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
+from torch import nn
+
+import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tsm_plugin.errors import InputError
 from tsm_plugin.models.temporal_shift import TemporalShift
 from tsm_plugin.models.tsm_resnet import TSMResNet
@@ -49,8 +50,9 @@ def test_state_dict_keys_equal_mmaction2(depth):
 
 @pytest.mark.parametrize('num_segments', [8, 16])
 def test_eval_output_equals_mmaction2(num_segments):
-    stock = randomize(ResNetTSM(50, num_segments=num_segments,
-                                pretrained=None))
+    stock = randomize(
+        ResNetTSM(50, num_segments=num_segments, pretrained=None)
+    )
     stock.eval()  # mmaction2's ResNet.train returns None: no chaining
     ours = TSMResNet(50, num_segments=num_segments).eval()
     ours.load_state_dict(stock.state_dict(), strict=True)
@@ -100,7 +102,8 @@ def test_num_segments_changes_at_runtime():
     assert torch.equal(out, expected)
     assert {
         m.num_segments
-        for m in trained.modules() if isinstance(m, TemporalShift)
+        for m in trained.modules()
+        if isinstance(m, TemporalShift)
     } == {4}
     assert not torch.allclose(at_16, out)  # the shift really changed
 
@@ -156,7 +159,8 @@ def test_loads_local_torchvision_checkpoint(tmp_path, log_records):
     ours = source.state_dict()
     checkpoint = {
         to_torchvision(k): v
-        for k, v in ours.items() if not k.endswith('num_batches_tracked')
+        for k, v in ours.items()
+        if not k.endswith('num_batches_tracked')
     }
     assert 'layer2.0.downsample.1.running_var' in checkpoint
     assert 'layer1.0.bn1.weight' in checkpoint and 'bn1.bias' in checkpoint
@@ -176,10 +180,13 @@ def test_loads_local_torchvision_checkpoint(tmp_path, log_records):
             assert torch.equal(loaded[key], value), key
 
     messages = [r.getMessage() for r in log_records]
-    assert any('unused keys' in m and 'fc.bias, fc.weight' in m
-               for m in messages), messages
-    assert any('missing' in m and 'layer4.2.conv3.bn.running_var' in m
-               for m in messages), messages
+    assert any(
+        'unused keys' in m and 'fc.bias, fc.weight' in m for m in messages
+    ), messages
+    assert any(
+        'missing' in m and 'layer4.2.conv3.bn.running_var' in m
+        for m in messages
+    ), messages
 
 
 def test_missing_checkpoint_is_one_clear_error(tmp_path):
@@ -203,5 +210,6 @@ def test_frozen_stages_and_norm_eval():
     assert torch.equal(model.layer3[0].conv1.bn.running_mean, before)
 
     plain = TSMResNet(50, num_segments=2).train()
-    assert all(m.training for m in plain.modules()
-               if isinstance(m, nn.BatchNorm2d))
+    assert all(
+        m.training for m in plain.modules() if isinstance(m, nn.BatchNorm2d)
+    )

@@ -1,4 +1,5 @@
 """The synthetic SSv2-format generator: layout, determinism, class design."""
+
 import json
 import os
 import subprocess
@@ -20,9 +21,16 @@ from tsm_plugin.testing.synthetic_ssv2 import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = dict(num_train_per_class=1, num_val_per_class=0, num_test_per_class=0,
-            height=32, min_seconds=1, max_seconds=1.5, workers=1,
-            progress=False)
+TINY = dict(
+    num_train_per_class=1,
+    num_val_per_class=0,
+    num_test_per_class=0,
+    height=32,
+    min_seconds=1,
+    max_seconds=1.5,
+    workers=1,
+    progress=False,
+)
 
 
 def load(root, split):
@@ -34,16 +42,22 @@ def decode_all(root):
     for path in sorted((root / synthetic.VIDEO_DIR).glob('*.webm')):
         with av.open(str(path)) as c:
             out[path.name] = np.stack(
-                [f.to_ndarray(format='rgb24') for f in c.decode(video=0)])
+                [f.to_ndarray(format='rgb24') for f in c.decode(video=0)]
+            )
     return out
 
 
 def test_layout_and_annotations(synthetic_ssv2):
     labels = load(synthetic_ssv2, 'labels')
-    assert labels == {name: str(i) for i, name in enumerate(sorted(
-        t.replace('[', '').replace(']', '') for t in TEMPLATES))}
-    splits = {s: load(synthetic_ssv2, s)
-              for s in ('train', 'validation', 'test')}
+    assert labels == {
+        name: str(i)
+        for i, name in enumerate(
+            sorted(t.replace('[', '').replace(']', '') for t in TEMPLATES)
+        )
+    }
+    splits = {
+        s: load(synthetic_ssv2, s) for s in ('train', 'validation', 'test')
+    }
     ids = [it['id'] for items in splits.values() for it in items]
     assert len(ids) == len(set(ids)) == 32 and all(i.isdigit() for i in ids)
     videos = {p.stem for p in (synthetic_ssv2 / synthetic.VIDEO_DIR).iterdir()}
@@ -55,10 +69,14 @@ def test_layout_and_annotations(synthetic_ssv2):
         for it in splits[split]:
             assert set(it) == {'id', 'label', 'template', 'placeholders'}
             assert it['label'] == synthetic.fill_template(
-                it['template'], it['placeholders'])
-    it = next(i for i in splits['train']
-              if i['template'] == '[Something] falling like a rock')
-    assert it['label'] == f"{it['placeholders'][0]} falling like a rock"
+                it['template'], it['placeholders']
+            )
+    it = next(
+        i
+        for i in splits['train']
+        if i['template'] == '[Something] falling like a rock'
+    )
+    assert it['label'] == f'{it["placeholders"][0]} falling like a rock'
 
 
 def test_same_seed_same_set_other_seed_other_set(tmp_path):
@@ -87,12 +105,29 @@ def test_existing_set_needs_overwrite(tmp_path):
 def test_cli_runs_from_any_directory(tmp_path, capsys):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     out = tmp_path / 'set'
-    cmd = [sys.executable, str(REPO / 'tools' / 'make_synthetic_ssv2.py'),
-           '--out', str(out), '--num-train', '1', '--num-val', '1',
-           '--num-test', '0', '--height', '32', '--fps', '8',
-           '--max-seconds', '2', '--workers', '1']
-    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True,
-                         text=True)
+    cmd = [
+        sys.executable,
+        str(REPO / 'tools' / 'make_synthetic_ssv2.py'),
+        '--out',
+        str(out),
+        '--num-train',
+        '1',
+        '--num-val',
+        '1',
+        '--num-test',
+        '0',
+        '--height',
+        '32',
+        '--fps',
+        '8',
+        '--max-seconds',
+        '2',
+        '--workers',
+        '1',
+    ]
+    run = subprocess.run(
+        cmd, cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
     assert len(load(out, 'train')) == len(load(out, 'validation')) == 8
     with av.open(str(next((out / synthetic.VIDEO_DIR).iterdir()))) as c:
@@ -110,13 +145,18 @@ def test_cli_runs_from_any_directory(tmp_path, capsys):
     assert len(load(out, 'train')) == 8  # untouched
 
 
-@pytest.mark.parametrize('bad, word', [
-    (dict(height=31), '31x42'), (dict(height=8), '8x10'),
-    (dict(width=41), '32x41'), (dict(fps=0), 'fps'),
-    (dict(min_seconds=2, max_seconds=1), '2, 1'),
-    (dict(min_seconds=0), 'min_seconds'),
-    (dict(num_train_per_class=-1), "'train': -1"),
-])
+@pytest.mark.parametrize(
+    'bad, word',
+    [
+        (dict(height=31), '31x42'),
+        (dict(height=8), '8x10'),
+        (dict(width=41), '32x41'),
+        (dict(fps=0), 'fps'),
+        (dict(min_seconds=2, max_seconds=1), '2, 1'),
+        (dict(min_seconds=0), 'min_seconds'),
+        (dict(num_train_per_class=-1), "'train': -1"),
+    ],
+)
 def test_bad_arguments_fail_as_one_line_input_errors(tmp_path, bad, word):
     args = dict(TINY, **bad)
     with pytest.raises(ConfigValueError) as err:
@@ -133,17 +173,19 @@ def sampled_steps(kind, key, num_frames, trials=200):
         rng = np.random.default_rng(seed)
         seconds = rng.uniform(2, 4)
         n = int(round(seconds * 12))
-        tr = synthetic.track(kind, rng, n, seconds, 72, 96, 10.)
-        track = getattr(tr, key)[segment_indices(n, num_frames,
-                                                 test_mode=True)]
+        tr = synthetic.track(kind, rng, n, seconds, 72, 96, 10.0)
+        track = getattr(tr, key)[
+            segment_indices(n, num_frames, test_mode=True)
+        ]
         steps.append(np.abs(np.diff(track)))
         places.append(np.mod(track, tr.wrap.period) / tr.wrap.period)
     return np.array([s.mean() for s in steps]), steps, places
 
 
-@pytest.mark.parametrize('slow, fast, key',
-                         [(Motion.FEATHER, Motion.ROCK, 'y'),
-                          (Motion.ROLL, Motion.THROW, 'x')])
+@pytest.mark.parametrize(
+    'slow, fast, key',
+    [(Motion.FEATHER, Motion.ROCK, 'y'), (Motion.ROLL, Motion.THROW, 'x')],
+)
 def test_speed_pairs_differ_in_speed_alone(slow, fast, key):
     # Built for TFD: at the 16 trained frames the two classes' steps never
     # overlap...

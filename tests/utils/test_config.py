@@ -1,5 +1,6 @@
 """The config helpers: the frame count set everywhere at once, carried from
 the top-level num_frames/max_epochs at load."""
+
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,18 @@ RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
 DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
 
 
-
 def _frame_settings(cfg):
-    samplers = [t.num_clips for ds in iter_datasets(cfg)
-                for t in ds.pipeline if 'num_clips' in t]
-    return (cfg.model.backbone.num_segments, cfg.model.cls_head.num_segments,
-            samplers)
+    samplers = [
+        t.num_clips
+        for ds in iter_datasets(cfg)
+        for t in ds.pipeline
+        if 'num_clips' in t
+    ]
+    return (
+        cfg.model.backbone.num_segments,
+        cfg.model.cls_head.num_segments,
+        samplers,
+    )
 
 
 def test_set_num_frames_changes_all_three_settings_together():
@@ -42,7 +49,11 @@ def test_load_config_carries_the_top_level_values():
     assert cfg.train_cfg.max_epochs == cfg.max_epochs == 10
     warmup, cosine = cfg.param_scheduler
     assert (warmup.end, cosine.begin, cosine.end, cosine.T_max) == (
-        1, 1, 10, 9)
+        1,
+        1,
+        10,
+        9,
+    )
     cfg = load_config(RECIPE, dict(num_frames=8, max_epochs=20))
     assert _frame_settings(cfg) == (8, 8, [8, 8, 8])
     assert cfg.param_scheduler[1].T_max == 19

@@ -3,6 +3,7 @@
 The tools' exit statuses are :class:`~tsm_plugin.errors.ExitStatus`; a user
 error (:class:`~tsm_plugin.errors.InputError`) is printed as one line.
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -27,38 +28,62 @@ def log_device(runner) -> None:
     runner.logger.info(f'Device: {describe_device()}')
 
 
-def add_data_args(parser: argparse.ArgumentParser, batch_help: str,
-                  batch: bool = True) -> None:
-    """The data flags every tool shares, with the original plan's spellings.
-    """
-    parser.add_argument('--data-root', '--data_dir', '--data-dir',
-                        dest='data_root',
-                        help='SSv2 folder as downloaded (holds labels/ and '
-                        '20bn-something-something-v2/)')
+def add_data_args(
+    parser: argparse.ArgumentParser, batch_help: str, batch: bool = True
+) -> None:
+    """The data flags every tool shares, with the original plan's spellings."""
+    parser.add_argument(
+        '--data-root',
+        '--data_dir',
+        '--data-dir',
+        dest='data_root',
+        help='SSv2 folder as downloaded (holds labels/ and '
+        '20bn-something-something-v2/)',
+    )
     if batch:
-        parser.add_argument('--batch-size', '--batch_size', dest='batch_size',
-                            type=int, help=batch_help)
-    parser.add_argument('--num-workers', '--num_workers', dest='num_workers',
-                        type=int, help='dataloader (decoding) workers per '
-                        'process')
+        parser.add_argument(
+            '--batch-size',
+            '--batch_size',
+            dest='batch_size',
+            type=int,
+            help=batch_help,
+        )
+    parser.add_argument(
+        '--num-workers',
+        '--num_workers',
+        dest='num_workers',
+        type=int,
+        help='dataloader (decoding) workers per process',
+    )
 
 
-def add_cfg_options(parser: argparse.ArgumentParser,
-                    help: str = 'override config keys') -> None:
+def add_cfg_options(
+    parser: argparse.ArgumentParser, help: str = 'override config keys'
+) -> None:
     """mmaction2's ``--cfg-options KEY=VALUE ...``."""
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help=help)
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help=help
+    )
 
 
-def add_launch_args(parser: argparse.ArgumentParser,
-                    cfg_options_help: str) -> None:
+def add_launch_args(
+    parser: argparse.ArgumentParser, cfg_options_help: str
+) -> None:
     """``--cfg-options`` and the launcher flags of mmaction2's tools."""
     add_cfg_options(parser, cfg_options_help)
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher',
+    )
+    parser.add_argument(
+        '--local-rank',
+        '--local_rank',
+        type=int,
+        default=0,
+        help=argparse.SUPPRESS,
+    )
 
 
 def resolve_work_dir(cfg, work_dir: Optional[str], config_path: str) -> str:
@@ -67,8 +92,7 @@ def resolve_work_dir(cfg, work_dir: Optional[str], config_path: str) -> str:
         return work_dir
     if cfg.get('work_dir') is not None:
         return cfg.work_dir
-    return osp.join('./work_dirs',
-                    osp.splitext(osp.basename(config_path))[0])
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
 def set_work_dir(cfg, work_dir: Optional[str], config_path: str) -> None:

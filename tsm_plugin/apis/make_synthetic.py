@@ -5,6 +5,7 @@ Example (the demo's set, a few seconds on 2 cores)::
 
     python tools/make_synthetic_ssv2.py --out data/synthetic_ssv2
 """
+
 import argparse
 from typing import List, Optional
 
@@ -15,7 +16,8 @@ from ._cli import ArgumentParser, run_cli
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
         description='Write a synthetic Something-Something V2 set in the '
-        'official layout.')
+        'official layout.'
+    )
     p.add_argument('--out', required=True, help='root of the set')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--num-train', type=int, default=48, help='per class')
@@ -26,25 +28,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--fps', type=int, default=12)
     p.add_argument('--min-seconds', type=float, default=2.0)
     p.add_argument('--max-seconds', type=float, default=4.0)
-    p.add_argument('--textured', action='store_true',
-                   help='rich moving background: real-video decoding cost')
-    p.add_argument('--workers', type=int, default=1,
-                   help='encoding processes (pays off for large or '
-                   '--textured sets)')
-    p.add_argument('--overwrite', action='store_true',
-                   help='replace an existing set in --out')
+    p.add_argument(
+        '--textured',
+        action='store_true',
+        help='rich moving background: real-video decoding cost',
+    )
+    p.add_argument(
+        '--workers',
+        type=int,
+        default=1,
+        help='encoding processes (pays off for large or --textured sets)',
+    )
+    p.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace an existing set in --out',
+    )
     return p
 
 
 def make(args: argparse.Namespace) -> None:
     """Write the set the flags describe."""
     make_synthetic_ssv2(
-        args.out, num_train_per_class=args.num_train,
-        num_val_per_class=args.num_val, num_test_per_class=args.num_test,
-        height=args.height, width=args.width, fps=args.fps,
-        min_seconds=args.min_seconds, max_seconds=args.max_seconds,
-        seed=args.seed, textured=args.textured, overwrite=args.overwrite,
-        workers=args.workers)
+        args.out,
+        num_train_per_class=args.num_train,
+        num_val_per_class=args.num_val,
+        num_test_per_class=args.num_test,
+        height=args.height,
+        width=args.width,
+        fps=args.fps,
+        min_seconds=args.min_seconds,
+        max_seconds=args.max_seconds,
+        seed=args.seed,
+        textured=args.textured,
+        overwrite=args.overwrite,
+        workers=args.workers,
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:

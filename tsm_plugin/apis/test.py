@@ -1,4 +1,5 @@
 """``tools/test.py``: evaluate a checkpoint (top-1 / top-5) with the Runner."""
+
 import argparse
 from typing import List, Optional
 
@@ -6,27 +7,47 @@ from mmengine.config import Config
 
 from ..engine.checkpoint import existing_checkpoint
 from ..engine.distributed import check_sync_bn
-from ..utils.config import (load_config, set_data_root, set_loader_option,
-                            set_num_frames)
+from ..utils.config import (
+    load_config,
+    set_data_root,
+    set_loader_option,
+    set_num_frames,
+)
 from ._cli import (
-    ArgumentParser,add_data_args, add_launch_args, log_device, run_cli,
-                   set_work_dir)
+    ArgumentParser,
+    add_data_args,
+    add_launch_args,
+    log_device,
+    run_cli,
+    set_work_dir,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
-        description='Evaluate a TSM checkpoint (1 clip, centre crop).')
+        description='Evaluate a TSM checkpoint (1 clip, centre crop).'
+    )
     p.add_argument('config', help='config file')
     p.add_argument('checkpoint', help='checkpoint file (.pth)')
-    p.add_argument('--work-dir', help='where the test log goes '
-                   '(default: ./work_dirs/<config name>)')
+    p.add_argument(
+        '--work-dir',
+        help='where the test log goes (default: ./work_dirs/<config name>)',
+    )
     add_data_args(p, batch_help='test clips per GPU (process)')
-    p.add_argument('--num-frames', '--num_frames', dest='num_frames',
-                   type=int, help='evaluate at N frames instead of the '
-                   'trained count (sets the backbone, the head and the '
-                   'sampler together; see tools/eval_tfd.py for a sweep)')
-    p.add_argument('--dump', metavar='FILE.pkl',
-                   help='also dump the predictions to this pickle file')
+    p.add_argument(
+        '--num-frames',
+        '--num_frames',
+        dest='num_frames',
+        type=int,
+        help='evaluate at N frames instead of the '
+        'trained count (sets the backbone, the head and the '
+        'sampler together; see tools/eval_tfd.py for a sweep)',
+    )
+    p.add_argument(
+        '--dump',
+        metavar='FILE.pkl',
+        help='also dump the predictions to this pickle file',
+    )
     add_launch_args(p, 'override config keys')
     return p
 
@@ -39,8 +60,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.num_frames is not None:
         set_num_frames(cfg, args.num_frames, what='--num-frames')
     if args.batch_size is not None:
-        set_loader_option(cfg, 'batch_size', args.batch_size,
-                          loaders=('test_dataloader', ))
+        set_loader_option(
+            cfg, 'batch_size', args.batch_size, loaders=('test_dataloader',)
+        )
     if args.num_workers is not None:
         set_loader_option(cfg, 'num_workers', args.num_workers)
     cfg.launcher = args.launcher
@@ -51,14 +73,18 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.dump:
         dump = dict(type='DumpResults', out_file_path=args.dump)
         evaluator = cfg.test_evaluator
-        cfg.test_evaluator = (list(evaluator) if isinstance(
-            evaluator, (list, tuple)) else [evaluator]) + [dump]
+        cfg.test_evaluator = (
+            list(evaluator)
+            if isinstance(evaluator, (list, tuple))
+            else [evaluator]
+        ) + [dump]
     return cfg
 
 
 def test(args: argparse.Namespace) -> dict:
     """Build the Runner and evaluate; returns the metrics dict."""
     from mmengine.runner import Runner
+
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = Runner.from_cfg(cfg)
     log_device(runner)
@@ -68,4 +94,3 @@ def test(args: argparse.Namespace) -> dict:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     return run_cli(test, args)
-

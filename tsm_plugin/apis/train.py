@@ -9,54 +9,93 @@ path is resolved here, as mmaction2 resolves it, to the checkpoint
 (:func:`~tsm_plugin.engine.checkpoint.find_resumable_checkpoint`).
 Everything else is MMEngine's Runner, built from the config.
 """
+
 import argparse
 import sys
 from typing import List, Optional
 
 from mmengine.config import Config
 
-from ..engine.checkpoint import (existing_checkpoint,
-                                 find_resumable_checkpoint)
+from ..engine.checkpoint import existing_checkpoint, find_resumable_checkpoint
 from ..engine.distributed import check_sync_bn
 from ..engine.hooks import NonFiniteLossError, Preempted
 from ..errors import ExitStatus
-from ..utils.config import (load_config, set_data_root, set_epochs,
-                            set_loader_option)
+from ..utils.config import (
+    load_config,
+    set_data_root,
+    set_epochs,
+    set_loader_option,
+)
 from ._cli import (
-    ArgumentParser,add_data_args, add_launch_args, log_device, run_cli,
-                   set_work_dir)
+    ArgumentParser,
+    add_data_args,
+    add_launch_args,
+    log_device,
+    run_cli,
+    set_work_dir,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(
-        description='Train a TSM recognizer (MMEngine Runner).')
-    p.add_argument('config', help='config file, e.g. '
-                   'configs/tsm_r50_16f_ssv2.py')
-    p.add_argument('--work-dir', '--checkpoint-dir', '--checkpoint_dir',
-                   dest='work_dir',
-                   help='where logs and checkpoints go '
-                   '(default: ./work_dirs/<config name>)')
-    p.add_argument('--resume', nargs='?', type=str, const='auto',
-                   metavar='CHECKPOINT',
-                   help='resume training; without CHECKPOINT, from the latest '
-                   'checkpoint in the work dir')
+    p = ArgumentParser(description='Train a TSM recognizer (MMEngine Runner).')
+    p.add_argument(
+        'config', help='config file, e.g. configs/tsm_r50_16f_ssv2.py'
+    )
+    p.add_argument(
+        '--work-dir',
+        '--checkpoint-dir',
+        '--checkpoint_dir',
+        dest='work_dir',
+        help='where logs and checkpoints go '
+        '(default: ./work_dirs/<config name>)',
+    )
+    p.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        metavar='CHECKPOINT',
+        help='resume training; without CHECKPOINT, from the latest '
+        'checkpoint in the work dir',
+    )
     add_data_args(p, batch_help='training clips per GPU (process)')
-    p.add_argument('--epochs', type=int, help='number of epochs (the LR '
-                   'schedule stretches to match)')
-    p.add_argument('--amp', action='store_true',
-                   help='mixed precision (CUDA: fp16 with loss scaling)')
-    p.add_argument('--auto-scale-lr', action='store_true',
-                   help='scale lr linearly from the total batch of 32 it '
-                   'is tuned for to the real total batch')
-    p.add_argument('--no-validate', action='store_true',
-                   help='skip validation during training')
+    p.add_argument(
+        '--epochs',
+        type=int,
+        help='number of epochs (the LR schedule stretches to match)',
+    )
+    p.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision (CUDA: fp16 with loss scaling)',
+    )
+    p.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale lr linearly from the total batch of 32 it '
+        'is tuned for to the real total batch',
+    )
+    p.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='skip validation during training',
+    )
     p.add_argument('--seed', type=int, default=None, help='random seed')
-    p.add_argument('--diff-rank-seed', action='store_true',
-                   help='a different seed on each rank')
-    p.add_argument('--deterministic', action='store_true',
-                   help='deterministic cuDNN/algorithms')
-    add_launch_args(p, 'override config keys, e.g. num_frames=8 or '
-                    'model.backbone.pretrained=/path/resnet50.pth')
+    p.add_argument(
+        '--diff-rank-seed',
+        action='store_true',
+        help='a different seed on each rank',
+    )
+    p.add_argument(
+        '--deterministic',
+        action='store_true',
+        help='deterministic cuDNN/algorithms',
+    )
+    add_launch_args(
+        p,
+        'override config keys, e.g. num_frames=8 or '
+        'model.backbone.pretrained=/path/resnet50.pth',
+    )
     return p
 
 
@@ -67,8 +106,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.epochs is not None:
         set_epochs(cfg, args.epochs)
     if args.batch_size is not None:
-        set_loader_option(cfg, 'batch_size', args.batch_size,
-                          loaders=('train_dataloader', ))
+        set_loader_option(
+            cfg, 'batch_size', args.batch_size, loaders=('train_dataloader',)
+        )
     if args.num_workers is not None:
         set_loader_option(cfg, 'num_workers', args.num_workers)
     if args.no_validate:
@@ -114,6 +154,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def train(args: argparse.Namespace):
     """Build the Runner from CONFIG plus flags and train; returns the model."""
     from mmengine.runner import Runner
+
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = Runner.from_cfg(cfg)
     log_device(runner)
@@ -131,4 +172,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     except NonFiniteLossError as e:
         sys.stderr.write(f'error: {e}\n')
         return int(ExitStatus.ERROR)
-

@@ -20,15 +20,26 @@ Breakages that need no patch, because our configs avoid them:
 * numpy 2: ``ColorJitter``'s hue shift overflows uint8 at random; no recipe
   of ours uses ``ColorJitter`` (neither TSM nor FFN does on SSv2).
 """
+
 import warnings
 
+from . import (
+    checkpoint_globals,
+    ddp_cpu_device_ids,
+    dist_cpu_init,
+    importlib_metadata_alias,
+    mmaction_drn,
+    resnet_tsm_init,
+)
 from ._once import apply_fix
-from . import (checkpoint_globals, ddp_cpu_device_ids, dist_cpu_init,
-               importlib_metadata_alias, mmaction_drn, resnet_tsm_init)
 
 IMPORT_FIXES = (importlib_metadata_alias, mmaction_drn)
-STACK_FIXES = (checkpoint_globals, resnet_tsm_init, dist_cpu_init,
-               ddp_cpu_device_ids)
+STACK_FIXES = (
+    checkpoint_globals,
+    resnet_tsm_init,
+    dist_cpu_init,
+    ddp_cpu_device_ids,
+)
 
 
 def _run(fixes) -> None:
@@ -42,7 +53,8 @@ def apply_import_fixes() -> None:
     # mmcv-lite has no compiled ops by design; mmcv warns about it on every
     # import of mmaction.models. TSM needs none of them.
     warnings.filterwarnings(
-        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``'
+    )
 
 
 def apply() -> None:

@@ -1,4 +1,5 @@
 """The one idempotency rule of the fixes: each applies once per process."""
+
 _applied = set()
 
 

@@ -8,6 +8,7 @@ allow-lists exactly those globals; everything in the list is plain data, so
 constructing it runs no user code, and a checkpoint carrying any other
 pickled object is still refused.
 """
+
 import pickle
 
 
@@ -20,30 +21,58 @@ def history_buffer_getattr(obj, name):
     writes files), so only those methods resolve here.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
-    methods = {'min', 'max', 'current', 'mean',
-               *HistoryBuffer._statistics_methods}
+
+    methods = {
+        'min',
+        'max',
+        'current',
+        'mean',
+        *HistoryBuffer._statistics_methods,
+    }
     if obj is HistoryBuffer and name in methods:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'checkpoint refused: getattr({obj!r}, {name!r}) is not a '
-        'HistoryBuffer statistics method')
+        'HistoryBuffer statistics method'
+    )
 
 
 def safe_globals() -> list:
-    """The exact non-tensor globals that mmengine/mmaction2 checkpoints hold.
-    """
+    """The exact non-tensor globals of mmengine/mmaction2 checkpoints."""
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
+
     try:  # numpy >= 2 moved the pickling helpers to numpy._core
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # pragma: no cover - numpy 1.x
         from numpy.core.multiarray import _reconstruct, scalar
 
-    dtype_classes = [type(np.dtype(t)) for t in (
-        'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
-        'uint32', 'uint64', 'float16', 'float32', 'float64')]
-    return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar,
-            *dtype_classes, (history_buffer_getattr, 'builtins.getattr')]
+    dtype_classes = [
+        type(np.dtype(t))
+        for t in (
+            'bool',
+            'int8',
+            'int16',
+            'int32',
+            'int64',
+            'uint8',
+            'uint16',
+            'uint32',
+            'uint64',
+            'float16',
+            'float32',
+            'float64',
+        )
+    ]
+    return [
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        _reconstruct,
+        scalar,
+        *dtype_classes,
+        (history_buffer_getattr, 'builtins.getattr'),
+    ]
 
 
 def apply() -> bool:
@@ -53,6 +82,7 @@ def apply() -> bool:
         bool: whether globals were added.
     """
     import torch
+
     if not hasattr(torch.serialization, 'add_safe_globals'):
         return False  # torch < 2.4 has no weights_only default to fight
     torch.serialization.add_safe_globals(safe_globals())

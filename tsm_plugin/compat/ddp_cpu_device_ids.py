@@ -17,6 +17,7 @@ def apply() -> bool:
         bool: whether the patch was installed.
     """
     from mmengine.model import MMDistributedDataParallel
+
     original = MMDistributedDataParallel.__init__
 
     def __init__(self, module, *args, **kwargs):

@@ -11,14 +11,14 @@ backend becomes ``gloo`` and ``set_device`` is skipped, so
 changes. ``init_dist`` looks these helpers up as module globals, so
 replacing them there is enough.
 """
+
 import functools
 
 INITS = ('_init_dist_pytorch', '_init_dist_slurm', '_init_dist_mpi')
 
 
 def cuda_free(original):
-    """Wrap an mmengine ``_init_dist_*`` so it runs on a torch without CUDA.
-    """
+    """Wrap an mmengine ``_init_dist_*`` so it runs on a torch without CUDA."""
     import torch
 
     @functools.wraps(original)
@@ -44,6 +44,7 @@ def apply() -> bool:
         bool: whether the patch was installed.
     """
     from mmengine.dist import utils
+
     for name in INITS:
         setattr(utils, name, cuda_free(getattr(utils, name)))
     return True

@@ -6,6 +6,7 @@ Python >= 3.8 has the same API as ``importlib.metadata``
 (https://github.com/open-mmlab/mmaction2/blob/v1.2.0/mmaction/utils/dependency.py).
 ``requirements.txt`` also lists the backport.
 """
+
 import importlib.metadata
 import sys
 
@@ -18,6 +19,7 @@ def apply() -> bool:
     """
     try:
         import importlib_metadata  # noqa: F401
+
         return False
     except ImportError:
         sys.modules['importlib_metadata'] = importlib.metadata

@@ -5,6 +5,7 @@ wheel ships no ``drn`` folder, so ``import mmaction.models`` fails
 (https://github.com/open-mmlab/mmaction2/issues/2714). The stub's ``DRN``
 raises a clear error if anyone builds it.
 """
+
 import importlib.util
 import os.path as osp
 import sys
@@ -20,7 +21,8 @@ class DRN:
         raise ImportError(
             'mmaction2 1.2.0 ships without mmaction/models/localizers/drn '
             '(open-mmlab/mmaction2#2714); install mmaction2 from source '
-            'to use DRN.')
+            'to use DRN.'
+        )
 
 
 def apply() -> bool:

@@ -15,6 +15,7 @@ def apply() -> bool:
         bool: whether the patch was installed.
     """
     from mmaction.models.backbones.resnet_tsm import ResNetTSM
+
     original = ResNetTSM.init_weights
 
     def init_weights(self):

@@ -42,6 +42,7 @@ It also seeds each sample's augmentation when the sampler's index carries a
 seed (:class:`~tsm_plugin.engine.samplers.SeededIndex`), see
 :func:`~tsm_plugin.utils.seeding.seeded_rng`.
 """
+
 import multiprocessing as mp
 from typing import Iterable, Optional, Tuple
 
@@ -58,17 +59,21 @@ POLICIES = ('raise', 'skip')
 MAX_CONSECUTIVE_BAD = 50
 
 
-def frame_count_problem(path: str, total: int,
-                        min_frames: int) -> Optional[str]:
+def frame_count_problem(
+    path: str, total: int, min_frames: int
+) -> Optional[str]:
     """Why a video of ``total`` frames is unusable, or None if it is not."""
     if total < min_frames:
-        return (f'cannot read video {path}: {total} frames, fewer than '
-                f'min_frames={min_frames}')
+        return (
+            f'cannot read video {path}: {total} frames, fewer than '
+            f'min_frames={min_frames}'
+        )
     return None
 
 
-def frame_size_problem(path: str, shapes: Iterable[Tuple[int, int]],
-                       min_side: int) -> Optional[str]:
+def frame_size_problem(
+    path: str, shapes: Iterable[Tuple[int, int]], min_side: int
+) -> Optional[str]:
     """Why frames of these ``(height, width)`` sizes are unusable, or None.
 
     One size for all frames (else the clip cannot be stacked), at least
@@ -76,17 +81,22 @@ def frame_size_problem(path: str, shapes: Iterable[Tuple[int, int]],
     """
     shapes = {tuple(shape) for shape in shapes}
     if len(shapes) > 1:
-        return (f'cannot read video {path}: the frame size changes within '
-                f'the video ({sorted(shapes)})')
+        return (
+            f'cannot read video {path}: the frame size changes within '
+            f'the video ({sorted(shapes)})'
+        )
     h, w = shapes.pop()
     if min(h, w) < min_side:
-        return (f'cannot read video {path}: frames are {w}x{h} px, smaller '
-                f'than min_side={min_side}')
+        return (
+            f'cannot read video {path}: frames are {w}x{h} px, smaller '
+            f'than min_side={min_side}'
+        )
     return None
 
 
-def check_video(path: str, min_frames: int = 1, min_side: int = 8,
-                backend: str = 'auto') -> Optional[str]:
+def check_video(
+    path: str, min_frames: int = 1, min_side: int = 8, backend: str = 'auto'
+) -> Optional[str]:
     """Decode every frame of ``path``; None if usable, else why not.
 
     The rules of :class:`BadVideoPolicy` (:func:`frame_count_problem`,
@@ -96,16 +106,17 @@ def check_video(path: str, min_frames: int = 1, min_side: int = 8,
     """
     try:
         with open_video(path, backend) as reader:
-            problem = frame_count_problem(path, reader.num_frames,
-                                          min_frames)
+            problem = frame_count_problem(path, reader.num_frames, min_frames)
             if problem:
                 return problem
             shapes = set()
             step = 64  # bounded memory for long videos
             for start in range(0, reader.num_frames, step):
                 stop = min(start + step, reader.num_frames)
-                shapes.update(f.shape[:2] for f in reader.get_frames(
-                    list(range(start, stop))))
+                shapes.update(
+                    f.shape[:2]
+                    for f in reader.get_frames(list(range(start, stop)))
+                )
     except VideoReadError as err:
         return str(err)
     return frame_size_problem(path, shapes, min_side)
@@ -127,8 +138,9 @@ class _SharedState:
 
     def __init__(self, size: int, bad=None, skips=None):
         self.bad = mp.RawArray('b', bad if bad is not None else max(size, 1))
-        self.skips = mp.RawArray('q', skips if skips is not None else
-                                 self.SLOTS + 1)
+        self.skips = mp.RawArray(
+            'q', skips if skips is not None else self.SLOTS + 1
+        )
 
     def mark_bad(self, idx: int) -> bool:
         """Mark ``idx`` bad; whether it was not marked before."""
@@ -149,6 +161,7 @@ class _SharedState:
 
     def __getstate__(self):
         from multiprocessing.context import get_spawning_popen
+
         if get_spawning_popen() is not None:  # a worker starting: share
             return self.__dict__
         return dict(copy=(list(self.bad), list(self.skips)))
@@ -173,17 +186,24 @@ class BadVideoPolicy:
         min_side (int): Fewest pixels on a side of a usable frame.
     """
 
-    def _init_bad_video_policy(self, on_bad_video: Optional[str],
-                               test_mode: bool, min_frames: int = 1,
-                               min_side: int = 8) -> None:
+    def _init_bad_video_policy(
+        self,
+        on_bad_video: Optional[str],
+        test_mode: bool,
+        min_frames: int = 1,
+        min_side: int = 8,
+    ) -> None:
         if on_bad_video is None:
             on_bad_video = 'raise' if test_mode else 'skip'
         if on_bad_video not in POLICIES:
-            raise InputError(f'on_bad_video must be one of {POLICIES}, got '
-                             f'{on_bad_video!r}')
+            raise InputError(
+                f'on_bad_video must be one of {POLICIES}, got {on_bad_video!r}'
+            )
         if min_frames < 1 or min_side < 1:
-            raise InputError(f'min_frames and min_side must be >= 1, got '
-                             f'{min_frames} and {min_side}')
+            raise InputError(
+                f'min_frames and min_side must be >= 1, got '
+                f'{min_frames} and {min_side}'
+            )
         self.on_bad_video = on_bad_video
         self.min_frames = int(min_frames)
         self.min_side = int(min_side)
@@ -196,16 +216,18 @@ class BadVideoPolicy:
 
     # -- checks ---------------------------------------------------------
     def _check_frames(self, results: dict) -> None:
-        problem = frame_count_problem(results.get('filename'),
-                                      results['total_frames'],
-                                      self.min_frames)
+        problem = frame_count_problem(
+            results.get('filename'), results['total_frames'], self.min_frames
+        )
         if problem:
             raise VideoReadError(problem)
 
     def _check_size(self, results: dict) -> None:
         problem = frame_size_problem(
             results.get('filename'),
-            (img.shape[:2] for img in results['imgs']), self.min_side)
+            (img.shape[:2] for img in results['imgs']),
+            self.min_side,
+        )
         if problem:
             raise VideoReadError(problem)
 
@@ -229,9 +251,12 @@ class BadVideoPolicy:
     # -- the policy -----------------------------------------------------
     def _mark_bad(self, idx: int, err: Exception) -> None:
         if self._bad_state.mark_bad(idx):
-            print_log(f'skipping a video that cannot be used '
-                      f"(on_bad_video='skip'): {err}", logger='current',
-                      level=30)
+            print_log(
+                f'skipping a video that cannot be used '
+                f"(on_bad_video='skip'): {err}",
+                logger='current',
+                level=30,
+            )
 
     def pop_skip_count(self) -> int:
         """Samples replaced since the last call (all worker processes)."""
@@ -241,8 +266,11 @@ class BadVideoPolicy:
     def bad_indices(self) -> list:
         """Indices of the videos found unusable so far."""
         state = self._bad_state
-        return [] if state is None else [
-            i for i, b in enumerate(state.bad[:len(self)]) if b]
+        return (
+            []
+            if state is None
+            else [i for i, b in enumerate(state.bad[: len(self)]) if b]
+        )
 
     def __getitem__(self, idx):
         """mmengine ``BaseDataset``'s refetch loop, plus the skip policy.
@@ -277,16 +305,21 @@ class BadVideoPolicy:
                     raise InputError(
                         f'{fresh_failures} videos in a row cannot be used '
                         f'(first: {first_error}); check data_root and '
-                        'data_prefix, or run tools/preflight.py') from None
+                        'data_prefix, or run tools/preflight.py'
+                    ) from None
                 continue
             if data is None:  # a transform dropped it (mmengine's rule)
                 if self.test_mode or refetch >= self.max_refetch:
-                    raise InputError(f'the pipeline returned no data for '
-                                     f'sample {cand} ({refetch} refetches)')
+                    raise InputError(
+                        f'the pipeline returned no data for '
+                        f'sample {cand} ({refetch} refetches)'
+                    )
                 refetch += 1
                 continue
             if cand != idx:
                 state.count_skip()
             return data
-        raise InputError(f'no usable video among the {n} of this dataset '
-                         f'(first error: {first_error})')
+        raise InputError(
+            f'no usable video among the {n} of this dataset '
+            f'(first error: {first_error})'
+        )

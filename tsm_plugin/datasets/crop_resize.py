@@ -24,6 +24,7 @@ Config::
              max_wh_scale_gap=1, num_fixed_crops=13),
         dict(type='Resize', scale=(224, 224), keep_ratio=False)])
 """
+
 import copy
 from typing import List, Sequence, Tuple, Union
 
@@ -35,8 +36,14 @@ from mmcv.transforms import BaseTransform
 from ..errors import ConfigValueError
 
 #: mmaction2 transforms with a ``lazy`` mode, i.e. the ones that can fuse.
-FUSABLE = ('Resize', 'MultiScaleCrop', 'RandomResizedCrop', 'RandomCrop',
-           'CenterCrop', 'Flip')
+FUSABLE = (
+    'Resize',
+    'MultiScaleCrop',
+    'RandomResizedCrop',
+    'RandomCrop',
+    'CenterCrop',
+    'Flip',
+)
 
 _INTERPOLATION = {
     'nearest': cv2.INTER_NEAREST,
@@ -45,11 +52,13 @@ _INTERPOLATION = {
 }
 
 
-def crop_resize(imgs: Union[np.ndarray, Sequence[np.ndarray]],
-                box: Sequence[float],
-                size: Tuple[int, int],
-                interpolation: str = 'bilinear',
-                flip: bool = False) -> np.ndarray:
+def crop_resize(
+    imgs: Union[np.ndarray, Sequence[np.ndarray]],
+    box: Sequence[float],
+    size: Tuple[int, int],
+    interpolation: str = 'bilinear',
+    flip: bool = False,
+) -> np.ndarray:
     """Sample the box ``(left, top, right, bottom)`` of each frame at ``size``.
 
     Args:
@@ -77,8 +86,14 @@ def crop_resize(imgs: Union[np.ndarray, Sequence[np.ndarray]],
     out = np.empty((len(imgs), out_h, out_w) + first.shape[2:], first.dtype)
     flags = _INTERPOLATION[interpolation] | cv2.WARP_INVERSE_MAP
     for img, dst in zip(imgs, out):
-        cv2.warpAffine(img, matrix, (out_w, out_h), dst=dst, flags=flags,
-                       borderMode=cv2.BORDER_REPLICATE)
+        cv2.warpAffine(
+            img,
+            matrix,
+            (out_w, out_h),
+            dst=dst,
+            flags=flags,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
     return out
 
 
@@ -104,8 +119,9 @@ class FusedCropResize(BaseTransform):
         for cfg in transforms:
             name = cfg.get('type') if isinstance(cfg, dict) else None
             if name not in FUSABLE:
-                raise ConfigValueError(f'FusedCropResize cannot fuse {name!r}; '
-                                 f'only {FUSABLE}')
+                raise ConfigValueError(
+                    f'FusedCropResize cannot fuse {name!r}; only {FUSABLE}'
+                )
             cfg = copy.deepcopy(cfg)
             cfg['lazy'] = True
             self.transforms.append(TRANSFORMS.build(cfg))
@@ -131,20 +147,34 @@ class FusedCropResize(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         imgs = results['imgs']
-        plan = self.plan(imgs[0].shape[:2],
-                         modality=results.get('modality', 'RGB'),
-                         label=results.get('label'))
+        plan = self.plan(
+            imgs[0].shape[:2],
+            modality=results.get('modality', 'RGB'),
+            label=results.get('label'),
+        )
         lazy = plan.pop('lazy')
         flip = bool(lazy['flip'])
         if flip and lazy['flip_direction'] != 'horizontal':
-            raise ConfigValueError('FusedCropResize fuses horizontal flips only, '
-                             f'got {lazy["flip_direction"]!r}')
+            raise ConfigValueError(
+                'FusedCropResize fuses horizontal flips only, '
+                f'got {lazy["flip_direction"]!r}'
+            )
         results['imgs'] = crop_resize(
-            imgs, lazy['crop_bbox'], plan['img_shape'],
-            lazy['interpolation'] or 'bilinear', flip)
+            imgs,
+            lazy['crop_bbox'],
+            plan['img_shape'],
+            lazy['interpolation'] or 'bilinear',
+            flip,
+        )
         results['crop_bbox'] = np.asarray(lazy['crop_bbox'], np.float32)
-        for key in ('img_shape', 'crop_quadruple', 'scale_factor',
-                    'keep_ratio', 'flip', 'flip_direction'):
+        for key in (
+            'img_shape',
+            'crop_quadruple',
+            'scale_factor',
+            'keep_ratio',
+            'flip',
+            'flip_direction',
+        ):
             if key in plan:
                 results[key] = plan[key]
         if 'label' in results:  # a Flip's flip_label_map may change it

@@ -7,6 +7,7 @@ count first, so one ``VideoDecode`` and one spatial crop serve all the
 frames (28 for 16/8/4), as the official code does; the FFN recognizer
 splits them back by count.
 """
+
 from typing import Optional, Sequence
 
 import numpy as np
@@ -19,11 +20,12 @@ from .transforms import segment_indices
 MODES = ('independent', 'nested')
 
 
-def multi_count_indices(total: int,
-                        frame_counts: Sequence[int],
-                        mode: str = 'independent',
-                        rng: Optional[np.random.RandomState] = None
-                        ) -> np.ndarray:
+def multi_count_indices(
+    total: int,
+    frame_counts: Sequence[int],
+    mode: str = 'independent',
+    rng: Optional[np.random.RandomState] = None,
+) -> np.ndarray:
     """Training frame indices of ``total`` frames at every frame count.
 
     The counts are taken largest first, ``n_0 > n_1 > ...``; the result is
@@ -81,30 +83,42 @@ class MultiCountSampleFrames(BaseTransform):
         mode (str): 'independent' (default, the official code) or 'nested'.
     """
 
-    def __init__(self,
-                 frame_counts: Sequence[int] = (16, 8, 4),
-                 mode: str = 'independent') -> None:
-        counts = tuple(frame_counts) if isinstance(frame_counts,
-                                                   (list, tuple)) else ()
+    def __init__(
+        self,
+        frame_counts: Sequence[int] = (16, 8, 4),
+        mode: str = 'independent',
+    ) -> None:
+        counts = (
+            tuple(frame_counts)
+            if isinstance(frame_counts, (list, tuple))
+            else ()
+        )
         if not counts or any(
-                isinstance(c, bool) or not isinstance(c, int) or c < 1
-                for c in counts):
+            isinstance(c, bool) or not isinstance(c, int) or c < 1
+            for c in counts
+        ):
             raise ConfigValueError(
                 f'MultiCountSampleFrames frame_counts must be a non-empty '
-                f'list of integers >= 1, got {frame_counts!r}')
+                f'list of integers >= 1, got {frame_counts!r}'
+            )
         if len(set(counts)) != len(counts):
-            raise ConfigValueError(f'MultiCountSampleFrames frame_counts '
-                                   f'must not repeat a count, got '
-                                   f'{frame_counts!r}')
+            raise ConfigValueError(
+                f'MultiCountSampleFrames frame_counts '
+                f'must not repeat a count, got '
+                f'{frame_counts!r}'
+            )
         if mode not in MODES:
-            raise ConfigValueError(f'MultiCountSampleFrames mode must be one '
-                                   f'of {MODES}, got {mode!r}')
+            raise ConfigValueError(
+                f'MultiCountSampleFrames mode must be one '
+                f'of {MODES}, got {mode!r}'
+            )
         self.frame_counts = tuple(sorted(counts, reverse=True))
         self.mode = mode
 
     def transform(self, results: dict) -> dict:
         results['frame_inds'] = multi_count_indices(
-            results['total_frames'], self.frame_counts, self.mode)
+            results['total_frames'], self.frame_counts, self.mode
+        )
         results['clip_len'] = 1
         results['frame_interval'] = None
         results['num_clips'] = sum(self.frame_counts)
@@ -112,5 +126,7 @@ class MultiCountSampleFrames(BaseTransform):
         return results
 
     def __repr__(self):
-        return (f'{type(self).__name__}(frame_counts={self.frame_counts}, '
-                f'mode={self.mode!r})')
+        return (
+            f'{type(self).__name__}(frame_counts={self.frame_counts}, '
+            f'mode={self.mode!r})'
+        )

@@ -13,6 +13,7 @@ too. No conversion to a list file is needed.
 Everything wrong in the annotations fails at construction, with one line
 naming the file and the entry (:class:`AnnotationError`).
 """
+
 import json
 import os.path as osp
 from typing import Callable, List, Optional, Sequence, Union
@@ -42,7 +43,7 @@ def _load_json(path: str, what: str):
 
 def _short(entry, limit: int = 120) -> str:
     text = json.dumps(entry, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit - 3] + '...'
+    return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
 def load_labels(path: str) -> dict:
@@ -54,23 +55,29 @@ def load_labels(path: str) -> dict:
     """
     labels = _load_json(path, 'label file')
     if not isinstance(labels, dict) or not labels:
-        raise AnnotationError(f'{path}: expected a non-empty JSON object '
-                              '{"template": "id", ...}, got '
-                              f'{type(labels).__name__}')
+        raise AnnotationError(
+            f'{path}: expected a non-empty JSON object '
+            '{"template": "id", ...}, got '
+            f'{type(labels).__name__}'
+        )
     out, names = {}, {}
     for name, value in labels.items():
         try:
             out[name] = int(value)
         except (TypeError, ValueError):
-            raise AnnotationError(f'{path}: entry {_short({name: value})}: '
-                                  'the id is not an integer') from None
+            raise AnnotationError(
+                f'{path}: entry {_short({name: value})}: '
+                'the id is not an integer'
+            ) from None
         if out[name] < 0:
-            raise AnnotationError(f'{path}: entry {_short({name: value})}: '
-                                  'negative id')
+            raise AnnotationError(
+                f'{path}: entry {_short({name: value})}: negative id'
+            )
         if out[name] in names:
             raise AnnotationError(
                 f'{path}: entries {names[out[name]]!r} and {name!r} share '
-                f'id {out[name]}')
+                f'id {out[name]}'
+            )
         names[out[name]] = name
     return out
 
@@ -115,27 +122,31 @@ class SSv2Dataset(BadVideoPolicy, BaseActionDataset):
             item without ``id``, an unknown template, a duplicate id.
     """
 
-    def __init__(self,
-                 ann_file: str,
-                 pipeline: Sequence[Union[dict, Callable]],
-                 label_file: str,
-                 data_prefix: dict = dict(video=''),
-                 test_mode: bool = False,
-                 suffix: str = '.webm',
-                 on_bad_video: Optional[str] = None,
-                 min_frames: int = 1,
-                 min_side: int = 8,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        ann_file: str,
+        pipeline: Sequence[Union[dict, Callable]],
+        label_file: str,
+        data_prefix: dict = dict(video=''),
+        test_mode: bool = False,
+        suffix: str = '.webm',
+        on_bad_video: Optional[str] = None,
+        min_frames: int = 1,
+        min_side: int = 8,
+        **kwargs,
+    ) -> None:
         self.label_file = label_file
         self.suffix = suffix
-        self._init_bad_video_policy(on_bad_video, test_mode, min_frames,
-                                    min_side)
+        self._init_bad_video_policy(
+            on_bad_video, test_mode, min_frames, min_side
+        )
         super().__init__(
             ann_file,
             pipeline=pipeline,
             data_prefix=data_prefix,
             test_mode=test_mode,
-            **kwargs)
+            **kwargs,
+        )
 
     def _label_path(self) -> str:
         path = self.label_file
@@ -147,16 +158,21 @@ class SSv2Dataset(BadVideoPolicy, BaseActionDataset):
         """Parse and check the annotation file (see the class docstring)."""
         labels = load_labels(self._label_path())
         self._metainfo['classes'] = tuple(
-            sorted(labels, key=labels.__getitem__))
+            sorted(labels, key=labels.__getitem__)
+        )
         items = _load_json(self.ann_file, 'annotation file')
         path = self.ann_file
         if not isinstance(items, list):
-            raise AnnotationError(f'{path}: expected a JSON list of items, '
-                                  f'got {type(items).__name__}')
+            raise AnnotationError(
+                f'{path}: expected a JSON list of items, '
+                f'got {type(items).__name__}'
+            )
         video_dir = self.data_prefix.get('video', '')
         if not osp.isdir(video_dir or '.'):
-            raise AnnotationError(f'videos folder not found: {video_dir} '
-                                  f'(data_prefix.video for {path})')
+            raise AnnotationError(
+                f'videos folder not found: {video_dir} '
+                f'(data_prefix.video for {path})'
+            )
         data_list, seen = [], set()
         for n, item in enumerate(items):
             where = f'{path}: item {n}'
@@ -173,16 +189,23 @@ class SSv2Dataset(BadVideoPolicy, BaseActionDataset):
                     raise AnnotationError(
                         f"{where} has no 'template' (an unlabelled file "
                         'such as test.json can only be used with '
-                        'test_mode=True)')
+                        'test_mode=True)'
+                    )
                 label = -1
             else:
                 name = template_to_label(str(template))
                 if name not in labels:
                     raise AnnotationError(
                         f'{where}: template {template!r} ({name!r}) is not '
-                        f'in {self._label_path()}')
+                        f'in {self._label_path()}'
+                    )
                 label = labels[name]
             data_list.append(
-                dict(filename=osp.join(video_dir, vid + self.suffix),
-                     label=label, template=template, video_id=vid))
+                dict(
+                    filename=osp.join(video_dir, vid + self.suffix),
+                    label=label,
+                    template=template,
+                    video_id=vid,
+                )
+            )
         return data_list

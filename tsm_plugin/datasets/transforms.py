@@ -17,6 +17,7 @@ cut into ``num_clips`` equal segments with float boundaries; training takes a
 random frame in each, testing the centre one. The frame-count sweep of the
 TFD study (https://arxiv.org/abs/2303.14817) changes ``num_clips``.
 """
+
 from typing import Optional
 
 import numpy as np
@@ -24,12 +25,15 @@ from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from ..errors import ConfigValueError
-
 from .video_io import open_video, resolve_backend
 
 
-def segment_indices(total: int, num_clips: int, test_mode: bool,
-                    rng: Optional[np.random.RandomState] = None) -> np.ndarray:
+def segment_indices(
+    total: int,
+    num_clips: int,
+    test_mode: bool,
+    rng: Optional[np.random.RandomState] = None,
+) -> np.ndarray:
     """TSN segment sampling of ``num_clips`` frame indices from ``total``.
 
     With ``seg = total / num_clips`` (a float), segment ``i`` covers
@@ -51,8 +55,10 @@ def segment_indices(total: int, num_clips: int, test_mode: bool,
         np.ndarray: ``num_clips`` int64 indices, non-decreasing.
     """
     if total < 1 or num_clips < 1:
-        raise ValueError(f'need total >= 1 and num_clips >= 1, got total='
-                         f'{total}, num_clips={num_clips}')
+        raise ValueError(
+            f'need total >= 1 and num_clips >= 1, got total='
+            f'{total}, num_clips={num_clips}'
+        )
     seg = total / num_clips
     starts = seg * np.arange(num_clips)
     if test_mode:
@@ -85,15 +91,18 @@ class VideoInit(BaseTransform):
         self.num_threads = num_threads
 
     def transform(self, results: dict) -> dict:
-        reader = open_video(results['filename'], self._backend,
-                            self.num_threads)
+        reader = open_video(
+            results['filename'], self._backend, self.num_threads
+        )
         results['video_reader'] = reader
         results['total_frames'] = reader.num_frames
         return results
 
     def __repr__(self):
-        return (f'{type(self).__name__}(backend={self.backend!r}, '
-                f'num_threads={self.num_threads})')
+        return (
+            f'{type(self).__name__}(backend={self.backend!r}, '
+            f'num_threads={self.num_threads})'
+        )
 
 
 @TRANSFORMS.register_module()
@@ -114,22 +123,26 @@ class SegmentSampleFrames(BaseTransform):
 
     def __init__(self, num_clips: int = 16, test_mode: bool = False):
         if int(num_clips) != num_clips or num_clips < 1:
-            raise ConfigValueError(f'num_clips must be an integer >= 1, got '
-                             f'{num_clips!r}')
+            raise ConfigValueError(
+                f'num_clips must be an integer >= 1, got {num_clips!r}'
+            )
         self.num_clips = int(num_clips)
         self.test_mode = test_mode
 
     def transform(self, results: dict) -> dict:
         results['frame_inds'] = segment_indices(
-            results['total_frames'], self.num_clips, self.test_mode)
+            results['total_frames'], self.num_clips, self.test_mode
+        )
         results['clip_len'] = 1
         results['frame_interval'] = None
         results['num_clips'] = self.num_clips
         return results
 
     def __repr__(self):
-        return (f'{type(self).__name__}(num_clips={self.num_clips}, '
-                f'test_mode={self.test_mode})')
+        return (
+            f'{type(self).__name__}(num_clips={self.num_clips}, '
+            f'test_mode={self.test_mode})'
+        )
 
 
 @TRANSFORMS.register_module()

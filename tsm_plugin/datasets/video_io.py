@@ -22,6 +22,7 @@ line naming the file and the reason.
 
 This is a low layer: it imports nothing from the registry or the tools.
 """
+
 import os
 import os.path as osp
 from typing import List, Sequence
@@ -69,15 +70,22 @@ def resolve_backend(backend: str = 'auto') -> str:
     elif backend in BACKENDS:
         name = backend
         if name == 'decord' and not decord_available():
-            raise ConfigValueError("video backend 'decord' is not installed "
-                             "(pip install decord, or use backend='pyav')")
+            raise ConfigValueError(
+                "video backend 'decord' is not installed "
+                "(pip install decord, or use backend='pyav')"
+            )
     else:
-        raise ConfigValueError(f'unknown video backend {backend!r}; use one of '
-                         f"'auto', {', '.join(map(repr, BACKENDS))}")
+        raise ConfigValueError(
+            f'unknown video backend {backend!r}; use one of '
+            f"'auto', {', '.join(map(repr, BACKENDS))}"
+        )
     if backend == 'auto' and name not in _logged:
         _logged.add(name)
-        print_log(f"video decoding backend: {name} ('auto': decord if "
-                  'installed, else pyav)', logger='current')
+        print_log(
+            f"video decoding backend: {name} ('auto': decord if "
+            'installed, else pyav)',
+            logger='current',
+        )
     return name
 
 
@@ -95,8 +103,11 @@ def _check_complete(path: str, end: float, duration: float, frames: int):
     header's duration (written when the file was complete) tells.
     """
     if duration > 0 and end < duration - max(0.25, 0.05 * duration):
-        raise _fail(path, f'truncated: the frames end at {end:.2f} s of the '
-                    f'{duration:.2f} s the header gives ({frames} frames)')
+        raise _fail(
+            path,
+            f'truncated: the frames end at {end:.2f} s of the '
+            f'{duration:.2f} s the header gives ({frames} frames)',
+        )
 
 
 def _header_duration(path: str) -> float:
@@ -104,7 +115,7 @@ def _header_duration(path: str) -> float:
     try:
         import av
     except ImportError:
-        return 0.
+        return 0.0
     try:
         with av.open(path) as container:
             return (container.duration or 0) / 1e6
@@ -122,8 +133,10 @@ class _Reader:
         idx = [int(i) for i in indices]
         bad = [i for i in idx if not 0 <= i < self.num_frames]
         if bad:
-            raise IndexError(f'{self.path}: frame {bad[0]} out of range '
-                             f'(0..{self.num_frames - 1})')
+            raise IndexError(
+                f'{self.path}: frame {bad[0]} out of range '
+                f'(0..{self.num_frames - 1})'
+            )
         return idx
 
     def get_frames(self, indices: Sequence[int]) -> List[np.ndarray]:
@@ -139,8 +152,10 @@ class _Reader:
         self.close()
 
     def __repr__(self):
-        return (f'{type(self).__name__}({self.path!r}, '
-                f'num_frames={self.num_frames})')
+        return (
+            f'{type(self).__name__}({self.path!r}, '
+            f'num_frames={self.num_frames})'
+        )
 
 
 class PyAVReader(_Reader):
@@ -158,6 +173,7 @@ class PyAVReader(_Reader):
 
     def __init__(self, path: str, num_threads: int = 1):
         import av
+
         self._av = av
         self.path = path
         self._container = None
@@ -171,8 +187,11 @@ class PyAVReader(_Reader):
                 raise _fail(path, 'no video stream')
             stream = container.streams.video[0]
             stream.thread_count = num_threads
-            packets = [p for p in container.demux(stream)
-                       if p.size > 0 and p.pts is not None]
+            packets = [
+                p
+                for p in container.demux(stream)
+                if p.size > 0 and p.pts is not None
+            ]
             end = max((p.pts + (p.duration or 0) for p in packets), default=0)
             end = float(end * stream.time_base)
             duration = (container.duration or 0) / 1e6
@@ -216,16 +235,20 @@ class PyAVReader(_Reader):
                 for frame in stream.decode(packet):
                     if decoded in wanted:
                         rgb[decoded] = reformatter.reformat(
-                            frame, format='rgb24').to_ndarray()
+                            frame, format='rgb24'
+                        ).to_ndarray()
                     decoded += 1
                 if decoded > last:
                     break
         except self._av.FFmpegError as err:
-            raise _fail(self.path, f'decoding failed at frame {decoded} '
-                        f'({err})') from None
+            raise _fail(
+                self.path, f'decoding failed at frame {decoded} ({err})'
+            ) from None
         if decoded <= last:
-            raise _fail(self.path, f'corrupt: decoded {decoded} of '
-                        f'{self.num_frames} frames')
+            raise _fail(
+                self.path,
+                f'corrupt: decoded {decoded} of {self.num_frames} frames',
+            )
         # A repeated index (a short video) gets its own copy: in-place
         # transforms (mmcv.imflip_) must not flip a shared frame twice.
         out, seen = [], set()
@@ -250,6 +273,7 @@ class DecordReader(_Reader):
 
     def __init__(self, path: str, num_threads: int = 1):
         import decord
+
         self._decord = decord
         self.path = path
         _check_file(path)
@@ -279,8 +303,9 @@ class DecordReader(_Reader):
         self._vr = None
 
 
-def open_video(path: str, backend: str = 'auto',
-               num_threads: int = 1) -> _Reader:
+def open_video(
+    path: str, backend: str = 'auto', num_threads: int = 1
+) -> _Reader:
     """Open ``path`` for reading frames by index.
 
     Args:

@@ -17,6 +17,7 @@
 * Resuming: :func:`find_resumable_checkpoint` follows ``last_checkpoint``
   only to a complete file.
 """
+
 import glob
 import io
 import os.path as osp
@@ -60,6 +61,7 @@ class AtomicLocalBackend(LocalBackend):
 def save_checkpoint_file(checkpoint: dict, path: str) -> None:
     """``torch.save`` ``checkpoint`` to ``path`` atomically."""
     import torch
+
     with io.BytesIO() as f:
         torch.save(checkpoint, f)
         atomic_write(path, f.getvalue())
@@ -87,8 +89,10 @@ def is_complete_checkpoint(path: str) -> bool:
         return False
     try:
         with zipfile.ZipFile(path) as zf:
-            return any(n.endswith('/data.pkl') or n == 'data.pkl'
-                       for n in zf.namelist())
+            return any(
+                n.endswith('/data.pkl') or n == 'data.pkl'
+                for n in zf.namelist()
+            )
     except (zipfile.BadZipFile, OSError):
         return False
 
@@ -112,21 +116,24 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
             refused because it pickles an object outside the allow-list.
     """
     import torch
+
     filename = osp.expanduser(str(filename))
     existing_checkpoint(filename)
     try:
-        return torch.load(filename, map_location=map_location,
-                          weights_only=True)
+        return torch.load(
+            filename, map_location=map_location, weights_only=True
+        )
     except pickle.UnpicklingError as e:
         text = str(e)
         found = re.search(r'GLOBAL (\S+)', text)
         if found or 'checkpoint refused' in text:
-            what = (found.group(1) if found else text.splitlines()[-1])
+            what = found.group(1) if found else text.splitlines()[-1]
             raise CheckpointError(
                 f'checkpoint refused: {filename} holds a pickled object that '
                 f'mmengine/mmaction2 checkpoints never contain ({what}); '
                 'nothing from it was run. Load only checkpoints from a '
-                'trusted source.') from None
+                'trusted source.'
+            ) from None
         raise CheckpointError(
             f'not a PyTorch checkpoint or corrupt: {filename} '
             f'({text.splitlines()[0] if text else "unpickling failed"})'
@@ -138,7 +145,8 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
         raise CheckpointError(
             f'checkpoint is incomplete or not a PyTorch checkpoint: '
             f'{filename} ({size} bytes; {type(e).__name__}). Was it cut off '
-            'while being written or copied?') from None
+            'while being written or copied?'
+        ) from None
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)
@@ -173,24 +181,39 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     for path in (named, osp.join(work_dir, osp.basename(named))):
         if named and is_complete_checkpoint(path):
             return path
-    complete = [p for p in glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
-                if is_complete_checkpoint(p)]
+    complete = [
+        p
+        for p in glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
+        if is_complete_checkpoint(p)
+    ]
     if not complete:
-        print_log(f'{pointer} names {named!r}, which is missing or '
-                  'incomplete, and no complete checkpoint is in '
-                  f'{work_dir}: starting from scratch.',
-                  logger='current', level=30)
+        print_log(
+            f'{pointer} names {named!r}, which is missing or '
+            'incomplete, and no complete checkpoint is in '
+            f'{work_dir}: starting from scratch.',
+            logger='current',
+            level=30,
+        )
         return None
     newest = max(complete, key=osp.getmtime)
-    print_log(f'{pointer} names {named!r}, which is missing or incomplete; '
-              f'resuming from the newest complete checkpoint {newest}.',
-              logger='current', level=30)
+    print_log(
+        f'{pointer} names {named!r}, which is missing or incomplete; '
+        f'resuming from the newest complete checkpoint {newest}.',
+        logger='current',
+        level=30,
+    )
     return newest
 
 
 __all__ = [
-    'ATOMIC_BACKEND_ARGS', 'AtomicFile', 'AtomicLocalBackend',
-    'CheckpointError', 'existing_checkpoint', 'find_resumable_checkpoint',
-    'is_complete_checkpoint', 'load_checkpoint_file', 'save_checkpoint_file',
-    'write_pointer'
+    'ATOMIC_BACKEND_ARGS',
+    'AtomicFile',
+    'AtomicLocalBackend',
+    'CheckpointError',
+    'existing_checkpoint',
+    'find_resumable_checkpoint',
+    'is_complete_checkpoint',
+    'load_checkpoint_file',
+    'save_checkpoint_file',
+    'write_pointer',
 ]

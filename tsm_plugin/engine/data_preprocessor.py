@@ -13,6 +13,7 @@ Config (``model.data_preprocessor``)::
                            channels_last='auto', mean=..., std=...,
                            format_shape='NCHW')
 """
+
 from typing import List, Tuple, Union
 
 import torch
@@ -48,15 +49,20 @@ class ChannelsLastActionDataPreprocessor(ActionDataPreprocessor):
             ``format_shape``, ...).
     """
 
-    def __init__(self, channels_last: Union[bool, str] = 'auto',
-                 **kwargs) -> None:
+    def __init__(
+        self, channels_last: Union[bool, str] = 'auto', **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         # Validate now (a bad value fails at build); resolve per device.
         resolve_channels_last(channels_last, 'cpu')
         self.channels_last = channels_last
 
-    def preprocess(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
-                   data_samples, training: bool = False) -> Tuple:
+    def preprocess(
+        self,
+        inputs: Union[torch.Tensor, List[torch.Tensor]],
+        data_samples,
+        training: bool = False,
+    ) -> Tuple:
         """Stack and normalize as mmaction2 does, in channels_last if on.
 
         The uint8 clips are laid out channels_last before stacking (a 1-byte
@@ -64,14 +70,20 @@ class ChannelsLastActionDataPreprocessor(ActionDataPreprocessor):
         directly.
         """
         first = inputs if isinstance(inputs, torch.Tensor) else inputs[0]
-        on = (self.format_shape == 'NCHW' and first.dim() >= 4
-              and resolve_channels_last(self.channels_last, first.device))
+        on = (
+            self.format_shape == 'NCHW'
+            and first.dim() >= 4
+            and resolve_channels_last(self.channels_last, first.device)
+        )
         if on:
-            inputs = (to_channels_last(inputs) if isinstance(
-                inputs, torch.Tensor) else [to_channels_last(x)
-                                            for x in inputs])
+            inputs = (
+                to_channels_last(inputs)
+                if isinstance(inputs, torch.Tensor)
+                else [to_channels_last(x) for x in inputs]
+            )
         batch_inputs, data_samples = super().preprocess(
-            inputs, data_samples, training)
+            inputs, data_samples, training
+        )
         if on:  # a no-op unless stacking or blending changed the layout
             batch_inputs = to_channels_last(batch_inputs)
         return batch_inputs, data_samples

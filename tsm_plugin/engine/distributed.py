@@ -6,6 +6,7 @@ Launching is MMEngine's (``--launcher pytorch|slurm``, started by
 published stack in :mod:`tsm_plugin.compat`. What stays here is what a user
 can get wrong in the config.
 """
+
 from mmengine.config import Config
 
 from ..errors import InputError
@@ -28,9 +29,14 @@ def check_sync_bn(cfg: Config) -> None:
             CUDA is not available.
     """
     import torch
+
     sync_bn = cfg.get('sync_bn')
-    if (sync_bn and cfg.get('launcher', 'none') != 'none'
-            and not torch.cuda.is_available()):
+    if (
+        sync_bn
+        and cfg.get('launcher', 'none') != 'none'
+        and not torch.cuda.is_available()
+    ):
         raise InputError(
             f'sync_bn={sync_bn!r} needs CUDA GPUs (torch SyncBatchNorm does '
-            'not run on CPU); drop it for a CPU run')
+            'not run on CPU); drop it for a CPU run'
+        )

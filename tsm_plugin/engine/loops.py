@@ -22,6 +22,7 @@ So a run stopped at any iteration and resumed ends with the same weights
 as one that never stopped (on CPU bit for bit; on GPU up to the usual
 non-determinism of cuDNN unless ``--deterministic``).
 """
+
 import torch
 from mmaction.registry import LOOPS
 from mmengine.logging import print_log
@@ -62,8 +63,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         hub = self.runner.message_hub
         saved = hub.get_info(SAMPLER_SEED_KEY)
         if saved is not None and saved != sampler.seed:
-            print_log(f'Data order: sampler seed {saved} of the resumed run '
-                      f'(not {sampler.seed})', logger='current')
+            print_log(
+                f'Data order: sampler seed {saved} of the resumed run '
+                f'(not {sampler.seed})',
+                logger='current',
+            )
             sampler.seed = saved
         hub.update_info(SAMPLER_SEED_KEY, sampler.seed)
 
@@ -76,7 +80,10 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 f'Resumed at iteration {self._iter}, epoch {self._epoch}, '
                 f'which does not fit {n} batches per epoch (batch size or '
                 'dataset changed?): starting this epoch from its first '
-                'batch.', logger='current', level=30)
+                'batch.',
+                logger='current',
+                level=30,
+            )
             return 0
         return done
 
@@ -94,15 +101,20 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             else:
                 batches = iter(self.dataloader)
                 if start:
-                    print_log(f'{type(sampler).__name__} cannot skip: '
-                              f'loading and dropping {start} batches',
-                              logger='current', level=30)
+                    print_log(
+                        f'{type(sampler).__name__} cannot skip: '
+                        f'loading and dropping {start} batches',
+                        logger='current',
+                        level=30,
+                    )
                     for _ in range(start):
                         next(batches)
             if start:
-                print_log(f'Resuming epoch {self._epoch + 1} at batch '
-                          f'{start + 1}/{len(self.dataloader)}',
-                          logger='current')
+                print_log(
+                    f'Resuming epoch {self._epoch + 1} at batch '
+                    f'{start + 1}/{len(self.dataloader)}',
+                    logger='current',
+                )
         for idx, data_batch in enumerate(batches, start):
             self.run_iter(idx, data_batch)
         self.runner.call_hook('after_train_epoch')

@@ -12,6 +12,7 @@ Config (``optim_wrapper`` of the schedule)::
 
     optim_wrapper = dict(type='AutocastOptimWrapper', precision='auto', ...)
 """
+
 import contextlib
 from typing import Optional, Union
 
@@ -21,8 +22,12 @@ from mmaction.registry import OPTIM_WRAPPERS
 from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 
-from .precision import (autocast, fp32_head_output, precision_name,
-                        resolve_dtype)
+from .precision import (
+    autocast,
+    fp32_head_output,
+    precision_name,
+    resolve_dtype,
+)
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -44,17 +49,20 @@ class AutocastOptimWrapper(OptimWrapper):
         device_type (str): the parameters' device type.
     """
 
-    def __init__(self,
-                 optimizer: torch.optim.Optimizer,
-                 precision: str = 'auto',
-                 loss_scale: Union[str, float, dict] = 'dynamic',
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        precision: str = 'auto',
+        loss_scale: Union[str, float, dict] = 'dynamic',
+        **kwargs,
+    ) -> None:
         super().__init__(optimizer=optimizer, **kwargs)
         params = [p for g in optimizer.param_groups for p in g['params']]
         self.device_type = params[0].device.type if params else 'cpu'
         self.precision = precision
         self.dtype: Optional[torch.dtype] = resolve_dtype(
-            precision, self.device_type)
+            precision, self.device_type
+        )
         self.loss_scaler = None
         if self.dtype is torch.float16:
             if loss_scale == 'dynamic':
@@ -64,14 +72,18 @@ class AutocastOptimWrapper(OptimWrapper):
             elif isinstance(loss_scale, dict):
                 scaler_kwargs = dict(loss_scale)
             else:
-                raise TypeError('loss_scale must be "dynamic", a float or a '
-                                f'dict, got {loss_scale!r}')
-            self.loss_scaler = torch.amp.GradScaler(self.device_type,
-                                                    **scaler_kwargs)
+                raise TypeError(
+                    'loss_scale must be "dynamic", a float or a '
+                    f'dict, got {loss_scale!r}'
+                )
+            self.loss_scaler = torch.amp.GradScaler(
+                self.device_type, **scaler_kwargs
+            )
         print_log(
             f'AutocastOptimWrapper: precision={precision!r} -> '
             f'{precision_name(self.dtype)} on {self.device_type}',
-            logger='current')
+            logger='current',
+        )
 
     @contextlib.contextmanager
     def optim_context(self, model: nn.Module):
@@ -82,8 +94,10 @@ class AutocastOptimWrapper(OptimWrapper):
         """
         if self.dtype is not None:
             fp32_head_output(model)
-        with super().optim_context(model), autocast(self.device_type,
-                                                    self.dtype):
+        with (
+            super().optim_context(model),
+            autocast(self.device_type, self.dtype),
+        ):
             yield
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:

@@ -14,6 +14,7 @@ Pure functions (no registry); :mod:`tsm_plugin.engine.optim_wrapper`, the
 data preprocessor and the eval hook use them. The CPU's flags come from
 :mod:`tsm_plugin.utils.device`.
 """
+
 import contextlib
 from typing import Optional, Union
 
@@ -44,9 +45,9 @@ def has_fast_bf16(device_type: str) -> bool:
     return False
 
 
-def resolve_dtype(precision: str,
-                  device: Union[str, torch.device, None]
-                  ) -> Optional[torch.dtype]:
+def resolve_dtype(
+    precision: str, device: Union[str, torch.device, None]
+) -> Optional[torch.dtype]:
     """The autocast dtype for ``precision`` on ``device``; None = fp32.
 
     Args:
@@ -62,20 +63,27 @@ def resolve_dtype(precision: str,
             CUDA device that has no bf16.
     """
     if precision not in PRECISIONS:
-        raise InputError(f'precision must be one of {PRECISIONS}, '
-                         f'got {precision!r}')
+        raise InputError(
+            f'precision must be one of {PRECISIONS}, got {precision!r}'
+        )
     device_type = device_type_of(device)
     if precision == 'auto':
         return torch.bfloat16 if has_fast_bf16(device_type) else None
-    if (precision == 'bf16' and device_type == 'cuda'
-            and not torch.cuda.is_bf16_supported()):
-        raise InputError('precision=bf16: this CUDA device has no bf16; '
-                         "use 'fp16' or 'auto'")
+    if (
+        precision == 'bf16'
+        and device_type == 'cuda'
+        and not torch.cuda.is_bf16_supported()
+    ):
+        raise InputError(
+            'precision=bf16: this CUDA device has no bf16; '
+            "use 'fp16' or 'auto'"
+        )
     return _DTYPES[precision]
 
 
-def resolve_channels_last(channels_last: Union[bool, str],
-                          device: Union[str, torch.device, None]) -> bool:
+def resolve_channels_last(
+    channels_last: Union[bool, str], device: Union[str, torch.device, None]
+) -> bool:
     """``True``/``False`` as given; ``'auto'`` = where bf16 is fast.
 
     Raises:
@@ -85,12 +93,14 @@ def resolve_channels_last(channels_last: Union[bool, str],
         return has_fast_bf16(device_type_of(device))
     if isinstance(channels_last, bool):
         return channels_last
-    raise InputError("channels_last must be True, False or 'auto', "
-                     f'got {channels_last!r}')
+    raise InputError(
+        f"channels_last must be True, False or 'auto', got {channels_last!r}"
+    )
 
 
-def autocast(device: Union[str, torch.device, None],
-             dtype: Optional[torch.dtype]):
+def autocast(
+    device: Union[str, torch.device, None], dtype: Optional[torch.dtype]
+):
     """``torch.autocast`` to ``dtype`` on ``device``; no-op for None."""
     if dtype is None:
         return contextlib.nullcontext()
@@ -102,7 +112,7 @@ def precision_name(dtype: Optional[torch.dtype]) -> str:
     return {torch.bfloat16: 'bf16', torch.float16: 'fp16'}.get(dtype, 'fp32')
 
 
-SCORE_FIELDS = ('pred_score', )
+SCORE_FIELDS = ('pred_score',)
 
 
 def scores_to_float32(outputs):
@@ -150,8 +160,10 @@ def fp32_head_output(model: torch.nn.Module) -> bool:
     """
     net = getattr(model, 'module', model)  # DDP and mmengine wrappers
     head = getattr(net, 'cls_head', None)
-    if not isinstance(head, torch.nn.Module) or getattr(
-            head, '_fp32_output_hook', None) is not None:
+    if (
+        not isinstance(head, torch.nn.Module)
+        or getattr(head, '_fp32_output_hook', None) is not None
+    ):
         return False
     head._fp32_output_hook = head.register_forward_hook(_float_output)
     return True

@@ -16,6 +16,7 @@ replaces:
   workers, before or after a resume. Datasets that do not read it see a
   plain ``int``.
 """
+
 from typing import Iterator, Optional, Sized
 
 import numpy as np
@@ -56,10 +57,16 @@ class ResumableSampler(DefaultSampler):
         round_up (bool): Pad to a multiple of the world size.
     """
 
-    def __init__(self, dataset: Sized, shuffle: bool = True,
-                 seed: Optional[int] = None, round_up: bool = True) -> None:
-        super().__init__(dataset, shuffle=shuffle, seed=seed,
-                         round_up=round_up)
+    def __init__(
+        self,
+        dataset: Sized,
+        shuffle: bool = True,
+        seed: Optional[int] = None,
+        round_up: bool = True,
+    ) -> None:
+        super().__init__(
+            dataset, shuffle=shuffle, seed=seed, round_up=round_up
+        )
         self._skip = 0
 
     def skip(self, num_samples: int) -> None:

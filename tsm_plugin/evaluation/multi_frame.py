@@ -4,6 +4,7 @@ The decode-once path of the TFD sweep (:mod:`tsm_plugin.evaluation.sweep`):
 a test pipeline split around its sampler and decoder, so all frame counts
 share one decoding of the union of their frames.
 """
+
 import copy
 from typing import Dict, Optional, Sequence
 
@@ -30,26 +31,38 @@ def split_test_pipeline(pipeline: Sequence[dict]):
     pipeline = list(pipeline)
     samplers = [i for i, t in enumerate(pipeline) if 'num_clips' in t]
     if not samplers:
-        raise InputError('test pipeline has no frame sampler with num_clips: '
-                         'cannot change its frame count')
+        raise InputError(
+            'test pipeline has no frame sampler with num_clips: '
+            'cannot change its frame count'
+        )
     s = samplers[0]
     sampler = pipeline[s]
     if not sampler.get('test_mode', False):
-        raise InputError(f'test pipeline: {type_name(sampler)} needs '
-                         'test_mode=True (centre-of-segment sampling) for TFD')
-    decoders = [i for i in range(s + 1, len(pipeline))
-                if type_name(pipeline[i]).endswith('Decode')]
+        raise InputError(
+            f'test pipeline: {type_name(sampler)} needs '
+            'test_mode=True (centre-of-segment sampling) for TFD'
+        )
+    decoders = [
+        i
+        for i in range(s + 1, len(pipeline))
+        if type_name(pipeline[i]).endswith('Decode')
+    ]
     if not decoders:
-        raise InputError('test pipeline has no *Decode transform after '
-                         f'{type_name(sampler)}')
+        raise InputError(
+            'test pipeline has no *Decode transform after '
+            f'{type_name(sampler)}'
+        )
     d = decoders[0]
-    return pipeline[:s], sampler, pipeline[s + 1:d + 1], pipeline[d + 1:]
+    return pipeline[:s], sampler, pipeline[s + 1 : d + 1], pipeline[d + 1 :]
 
 
 def _build(transforms: Sequence[dict]) -> list:
     from mmaction.registry import TRANSFORMS
-    return [TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
-            for t in transforms]
+
+    return [
+        TRANSFORMS.build(copy.deepcopy(t)) if isinstance(t, dict) else t
+        for t in transforms
+    ]
 
 
 def _apply(transforms: list, results: Optional[dict]) -> Optional[dict]:
@@ -85,7 +98,8 @@ class MultiFrameTestSample:
         self.frames = check_frames(frames)
         self.before = _build(before)
         self.samplers = {
-            t: _build([dict(sampler, num_clips=t)])[0] for t in self.frames}
+            t: _build([dict(sampler, num_clips=t)])[0] for t in self.frames
+        }
         self.decode = _build(decode)
         self.after = _build(after)
 
@@ -94,8 +108,10 @@ class MultiFrameTestSample:
         if results is None:
             return None
         sampled = {t: s(dict(results)) for t, s in self.samplers.items()}
-        inds = {t: np.asarray(r['frame_inds']).reshape(-1)
-                for t, r in sampled.items()}
+        inds = {
+            t: np.asarray(r['frame_inds']).reshape(-1)
+            for t, r in sampled.items()
+        }
         union = np.unique(np.concatenate(list(inds.values())))
         # Decode the union as the largest frame count's sample would be.
         request = dict(sampled[self.frames[-1]], frame_inds=union)
@@ -106,14 +122,18 @@ class MultiFrameTestSample:
         if len(imgs) != len(union):
             raise RuntimeError(
                 f'decoder returned {len(imgs)} frames for {len(union)} '
-                f'indices ({results.get("filename")})')
+                f'indices ({results.get("filename")})'
+            )
         by_index = dict(zip(union.tolist(), imgs))
         # What the decoder set, replaced or removed (shapes, the released
         # reader) goes to every frame count alike; frames and indices are
         # per count.
-        shared = {k: v for k, v in decoded.items()
-                  if k not in ('imgs', 'frame_inds')
-                  and (k not in request or v is not request[k])}
+        shared = {
+            k: v
+            for k, v in decoded.items()
+            if k not in ('imgs', 'frame_inds')
+            and (k not in request or v is not request[k])
+        }
         removed = [k for k in request if k not in decoded]
         out = {}
         for t, r in sampled.items():
@@ -122,8 +142,9 @@ class MultiFrameTestSample:
                 r.pop(k, None)
             # A copy per count: no transform can alter another count's frames.
             frames = [by_index[i].copy() for i in inds[t].tolist()]
-            r['imgs'] = np.stack(frames) if isinstance(imgs, np.ndarray) \
-                else frames
+            r['imgs'] = (
+                np.stack(frames) if isinstance(imgs, np.ndarray) else frames
+            )
             out[t] = _apply(self.after, r)
             if out[t] is None:
                 return None

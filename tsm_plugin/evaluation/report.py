@@ -3,6 +3,7 @@
 The plot is top-1 against the frame count evaluated, with the trained frame
 count marked (FFN, https://arxiv.org/abs/2303.14817, Fig. 1).
 """
+
 import os
 import os.path as osp
 from typing import Dict
@@ -30,8 +31,7 @@ def markdown_table(report: dict) -> str:
     if ref is not None:
         head.append(f'top-1 vs {trained} f')
     head.append('videos')
-    lines = ['| ' + ' | '.join(head) + ' |',
-             '|' + '---:|' * len(head)]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---:|' * len(head)]
     for r in rows:
         frames = str(r['frames'])
         if r['frames'] == trained:
@@ -53,6 +53,7 @@ def plot_top1(report: dict, path: str) -> str:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     trained = report['trained_frames']
     rows = report['results']
     frames = [r['frames'] for r in rows]
@@ -61,13 +62,24 @@ def plot_top1(report: dict, path: str) -> str:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.plot(frames, top1, 'o-', color='tab:blue', label='evaluated')
-    ax.axvline(trained, color='tab:red', linestyle='--', linewidth=1,
-               label=f'trained at {trained} frames')
+    ax.axvline(
+        trained,
+        color='tab:red',
+        linestyle='--',
+        linewidth=1,
+        label=f'trained at {trained} frames',
+    )
     for f, t in zip(frames, top1):
         if f == trained:
             ax.plot([f], [t], marker='*', markersize=14, color='tab:red')
-        ax.annotate(f'{t:.1f}', (f, t), textcoords='offset points',
-                    xytext=(0, 7), ha='center', fontsize=8)
+        ax.annotate(
+            f'{t:.1f}',
+            (f, t),
+            textcoords='offset points',
+            xytext=(0, 7),
+            ha='center',
+            fontsize=8,
+        )
     ax.margins(x=0.08, y=0.15)  # room for the value labels
     ax.set_xticks(sorted(set(frames) | {trained}))
     ax.set_xlabel('frames at test')
@@ -84,8 +96,10 @@ def plot_top1(report: dict, path: str) -> str:
 def to_json(report: dict) -> dict:
     """The report without per-video scores, JSON-ready."""
     out = {k: v for k, v in report.items() if k != 'results'}
-    out['results'] = [{k: v for k, v in r.items() if k != 'scores'}
-                      for r in report['results']]
+    out['results'] = [
+        {k: v for k, v in r.items() if k != 'scores'}
+        for r in report['results']
+    ]
     return out
 
 
@@ -96,8 +110,9 @@ def write_report(report: dict, out_dir: str) -> Dict[str, str]:
         dict: the paths, under keys ``json``, ``md`` and ``png``.
     """
     os.makedirs(out_dir, exist_ok=True)
-    paths = {ext: osp.join(out_dir, f'tfd.{ext}')
-             for ext in ('json', 'md', 'png')}
+    paths = {
+        ext: osp.join(out_dir, f'tfd.{ext}') for ext in ('json', 'md', 'png')
+    }
     write_json(paths['json'], to_json(report))
     atomic_write(paths['md'], markdown_table(report) + '\n')
     plot_top1(report, paths['png'])

@@ -21,6 +21,7 @@ Two paths give the same numbers:
   ``tools/test.py --num-frames N`` runs it (the reference the benchmark
   times).
 """
+
 import copy
 import os.path as osp
 import time
@@ -30,8 +31,13 @@ import torch
 from mmengine.logging import print_log
 
 from ..engine.checkpoint import existing_checkpoint
-from ..utils.config import (check_frames, eval_stage, get_num_frames,
-                            iter_datasets, set_num_frames)
+from ..utils.config import (
+    check_frames,
+    eval_stage,
+    get_num_frames,
+    iter_datasets,
+    set_num_frames,
+)
 from ..utils.device import describe_device
 from .multi_frame import MultiFrameTestSample
 
@@ -54,6 +60,7 @@ def set_model_num_frames(model: torch.nn.Module, num_frames: int) -> int:
         ValueError: if no module has ``num_segments`` (not a TSM model).
     """
     from mmengine.model import is_model_wrapper
+
     if is_model_wrapper(model):
         model = model.module
     changed = 0
@@ -73,6 +80,7 @@ class FrameCountEvaluator:
     def __init__(self, evaluator_cfg, dataset, keep_scores: bool):
         from mmengine.evaluator import Evaluator
         from mmengine.registry import EVALUATOR
+
         evaluator_cfg = copy.deepcopy(evaluator_cfg)
         # As Runner.build_evaluator does.
         if isinstance(evaluator_cfg, dict) and 'metrics' in evaluator_cfg:
@@ -90,10 +98,18 @@ class FrameCountEvaluator:
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)
 
 
-def _run(model, net, loader, counts: Dict[int, FrameCountEvaluator], fp16: bool,
-         logger, pick) -> None:
+def _run(
+    model,
+    net,
+    loader,
+    counts: Dict[int, FrameCountEvaluator],
+    fp16: bool,
+    logger,
+    pick,
+) -> None:
     """One pass over ``loader``; ``pick(batch, T)`` is the batch for ``T``."""
     from mmengine.runner.amp import autocast
+
     n = len(loader)
     every = max(1, n // 10)
     for i, batch in enumerate(loader):
@@ -107,12 +123,14 @@ def _run(model, net, loader, counts: Dict[int, FrameCountEvaluator], fp16: bool,
             print_log(f'TFD: batch {i + 1}/{n}', logger=logger)
 
 
-def sweep_model(model: torch.nn.Module,
-                cfg,
-                frames: Sequence[int],
-                decode_once: bool = True,
-                logger=None,
-                keep_scores: bool = False) -> dict:
+def sweep_model(
+    model: torch.nn.Module,
+    cfg,
+    frames: Sequence[int],
+    decode_once: bool = True,
+    logger=None,
+    keep_scores: bool = False,
+) -> dict:
     """Evaluate a built model at each frame count of ``frames``.
 
     The model is set to eval mode and each frame count in turn; its mode and
@@ -138,6 +156,7 @@ def sweep_model(model: torch.nn.Module,
     """
     from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
+
     logger = logger or 'current'
     frames = check_frames(frames)
     trained = get_num_frames(cfg)
@@ -147,21 +166,33 @@ def sweep_model(model: torch.nn.Module,
     was_training = net.training
     before = getattr(getattr(net, 'backbone', None), 'num_segments', trained)
     start = time.perf_counter()
-    print_log(f'TFD: {len(frames)} frame counts {frames}, trained at '
-              f'{trained}, {"decode once" if decode_once else "separate"}',
-              logger=logger)
+    print_log(
+        f'TFD: {len(frames)} frame counts {frames}, trained at '
+        f'{trained}, {"decode once" if decode_once else "separate"}',
+        logger=logger,
+    )
     model.eval()
     try:
         if decode_once:
             loader_cfg = copy.deepcopy(loader_cfg)
-            for ds in iter_datasets({'loader': loader_cfg}, ('loader', )):
-                ds['pipeline'] = [MultiFrameTestSample(ds['pipeline'],
-                                                       frames)]
+            for ds in iter_datasets({'loader': loader_cfg}, ('loader',)):
+                ds['pipeline'] = [MultiFrameTestSample(ds['pipeline'], frames)]
             loader = Runner.build_dataloader(loader_cfg)
-            counts = {t: FrameCountEvaluator(evaluator_cfg, loader.dataset, keep_scores)
-                      for t in frames}
-            _run(model, net, loader, counts, fp16, logger,
-                 lambda batch, t: batch[t])
+            counts = {
+                t: FrameCountEvaluator(
+                    evaluator_cfg, loader.dataset, keep_scores
+                )
+                for t in frames
+            }
+            _run(
+                model,
+                net,
+                loader,
+                counts,
+                fp16,
+                logger,
+                lambda batch, t: batch[t],
+            )
             num_videos = {t: len(loader.dataset) for t in frames}
         else:
             counts, num_videos = {}, {}
@@ -169,40 +200,61 @@ def sweep_model(model: torch.nn.Module,
                 cfg_t = copy.deepcopy(cfg)
                 set_num_frames(cfg_t, t)
                 loader = Runner.build_dataloader(cfg_t[f'{stage}_dataloader'])
-                counts_t = {t: FrameCountEvaluator(evaluator_cfg, loader.dataset,
-                                       keep_scores)}
-                _run(model, net, loader, counts_t, fp16, logger,
-                     lambda batch, _: batch)
+                counts_t = {
+                    t: FrameCountEvaluator(
+                        evaluator_cfg, loader.dataset, keep_scores
+                    )
+                }
+                _run(
+                    model,
+                    net,
+                    loader,
+                    counts_t,
+                    fp16,
+                    logger,
+                    lambda batch, _: batch,
+                )
                 counts.update(counts_t)
                 num_videos[t] = len(loader.dataset)
         results = []
         for t in frames:
             metrics = counts[t].evaluator.evaluate(num_videos[t])
-            row = dict(frames=t, trained_frames=trained,
-                       num_videos=num_videos[t])
+            row = dict(
+                frames=t, trained_frames=trained, num_videos=num_videos[t]
+            )
             for key, value in metrics.items():
                 row[key.split('/')[-1]] = float(value)
             if keep_scores:
                 row['scores'] = torch.stack(counts[t].scores)
             results.append(row)
-            print_log(f'TFD: {t:>3} frames: top-1 {100 * row["top1"]:.2f} '
-                      f'top-5 {100 * row.get("top5", float("nan")):.2f} '
-                      f'({row["num_videos"]} videos)', logger=logger)
+            print_log(
+                f'TFD: {t:>3} frames: top-1 {100 * row["top1"]:.2f} '
+                f'top-5 {100 * row.get("top5", float("nan")):.2f} '
+                f'({row["num_videos"]} videos)',
+                logger=logger,
+            )
     finally:
         set_model_num_frames(net, before)
         net.train(was_training)
     seconds = time.perf_counter() - start
     print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
-    return dict(trained_frames=trained, decode_once=decode_once,
-                seconds=round(seconds, 3), stage=stage, results=results)
+    return dict(
+        trained_frames=trained,
+        decode_once=decode_once,
+        seconds=round(seconds, 3),
+        stage=stage,
+        results=results,
+    )
 
 
-def run_sweep(cfg,
-              checkpoint: str,
-              frames: Sequence[int],
-              decode_once: bool = True,
-              work_dir: Optional[str] = None,
-              keep_scores: bool = False) -> dict:
+def run_sweep(
+    cfg,
+    checkpoint: str,
+    frames: Sequence[int],
+    decode_once: bool = True,
+    work_dir: Optional[str] = None,
+    keep_scores: bool = False,
+) -> dict:
     """Load ``checkpoint`` as ``tools/test.py`` does and run the TFD sweep.
 
     The model comes from mmengine's Runner built from ``cfg`` with
@@ -212,8 +264,8 @@ def run_sweep(cfg,
     built and loaded once; the frame count then changes on it.
 
     Args:
-        cfg (Config): a loaded config (``tsm_plugin.utils.config.load_config``);
-            not modified.
+        cfg (Config): a loaded config (``utils.config.load_config``); not
+            modified.
         checkpoint (str): the ``.pth`` file.
         frames, decode_once, keep_scores: see :func:`sweep_model`.
         work_dir (str, optional): where the Runner logs (default: the
@@ -226,19 +278,26 @@ def run_sweep(cfg,
         InputError: a missing checkpoint or a bad frame count.
     """
     from mmengine.runner import Runner
+
     existing_checkpoint(checkpoint)
     cfg = copy.deepcopy(cfg)
     cfg.load_from = checkpoint
     cfg.resume = False
-    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', 'tfd')
+    cfg.work_dir = (
+        work_dir or cfg.get('work_dir') or osp.join('work_dirs', 'tfd')
+    )
     runner = Runner.from_cfg(cfg)
     runner.logger.info(f'Device: {describe_device()}')
     runner.call_hook('before_run')
     runner.load_or_resume()
-    report = sweep_model(runner.model, runner.cfg, frames,
-                         decode_once=decode_once, logger=runner.logger,
-                         keep_scores=keep_scores)
+    report = sweep_model(
+        runner.model,
+        runner.cfg,
+        frames,
+        decode_once=decode_once,
+        logger=runner.logger,
+        keep_scores=keep_scores,
+    )
     runner.call_hook('after_run')
     report['checkpoint'] = checkpoint
     return report

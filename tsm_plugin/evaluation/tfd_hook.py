@@ -5,6 +5,7 @@ model just trained, evaluated at several frame counts with the config's
 test protocol. Off in the SSv2 recipe (a sweep of the SSv2 validation set
 costs about 2.5 evaluations of it); on in the demo.
 """
+
 import os.path as osp
 from typing import Sequence
 
@@ -36,10 +37,12 @@ class TFDEvalHook(Hook):
 
     priority = 'LOW'  # after the checkpoint hook's own after_train
 
-    def __init__(self,
-                 frames: Sequence[int] = (4, 8, 12, 16),
-                 out_dir: str = 'tfd_final',
-                 decode_once: bool = True):
+    def __init__(
+        self,
+        frames: Sequence[int] = (4, 8, 12, 16),
+        out_dir: str = 'tfd_final',
+        decode_once: bool = True,
+    ):
         self.frames = check_frames(frames, what='TFDEvalHook frames')
         self.out_dir = out_dir
         self.decode_once = decode_once
@@ -51,18 +54,26 @@ class TFDEvalHook(Hook):
         Args:
             runner (Runner): The runner of the training process.
         """
-        report = sweep_model(runner.model, runner.cfg, self.frames,
-                             decode_once=self.decode_once,
-                             logger=runner.logger)
+        report = sweep_model(
+            runner.model,
+            runner.cfg,
+            self.frames,
+            decode_once=self.decode_once,
+            logger=runner.logger,
+        )
         report['checkpoint'] = None  # the final weights, in memory
         report['epoch'] = runner.epoch
         self.report = report
-        runner.logger.info('TFD of the final weights (epoch '
-                           f'{runner.epoch}):\n' + markdown_table(report))
+        runner.logger.info(
+            'TFD of the final weights (epoch '
+            f'{runner.epoch}):\n' + markdown_table(report)
+        )
         runner.visualizer.add_scalars(
-            {f'tfd/top1_{r["frames"]}f': r['top1']
-             for r in report['results']}, step=runner.iter)
+            {f'tfd/top1_{r["frames"]}f': r['top1'] for r in report['results']},
+            step=runner.iter,
+        )
         if is_main_process():
-            paths = write_report(report, osp.join(runner.work_dir,
-                                                  self.out_dir))
+            paths = write_report(
+                report, osp.join(runner.work_dir, self.out_dir)
+            )
             runner.logger.info(f'TFD plot: {paths["png"]}')

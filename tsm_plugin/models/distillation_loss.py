@@ -5,6 +5,7 @@ Eq. 4-5) trains its small-frame-count branches to match the prediction of
 the largest one instead of the labels: ``KL(p_H || p_L)`` with ``p_H`` the
 softmax of the largest-count logits, detached (the teacher).
 """
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -26,18 +27,21 @@ class TemporalDistillationLoss(nn.Module):
         loss_weight (float): The weight lambda of the term. Defaults to 1.
     """
 
-    def __init__(self,
-                 temperature: float = 1.0,
-                 loss_weight: float = 1.0) -> None:
+    def __init__(
+        self, temperature: float = 1.0, loss_weight: float = 1.0
+    ) -> None:
         super().__init__()
         if not temperature > 0:
-            raise ConfigValueError(f'TemporalDistillationLoss temperature '
-                                   f'must be > 0, got {temperature!r}')
+            raise ConfigValueError(
+                f'TemporalDistillationLoss temperature '
+                f'must be > 0, got {temperature!r}'
+            )
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
 
-    def forward(self, student: torch.Tensor,
-                teacher: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, student: torch.Tensor, teacher: torch.Tensor
+    ) -> torch.Tensor:
         """The loss of ``(N, num_classes)`` student and teacher logits.
 
         Args:
@@ -54,5 +58,6 @@ class TemporalDistillationLoss(nn.Module):
         return self.loss_weight * t * t * kl
 
     def extra_repr(self) -> str:
-        return (f'temperature={self.temperature}, '
-                f'loss_weight={self.loss_weight}')
+        return (
+            f'temperature={self.temperature}, loss_weight={self.loss_weight}'
+        )

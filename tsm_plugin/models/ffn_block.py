@@ -7,6 +7,7 @@ is a depthwise 1x1 conv applied with a residual add to the block's shifted
 input ("Weight Alteration"). Used by
 :class:`~tsm_plugin.models.ffn_resnet.FFNResNet`.
 """
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,8 +23,9 @@ def branch_bns(channels: int, num: int) -> nn.ModuleList:
 class FFNDownsample(nn.Module):
     """The identity path's shared 1x1 conv and per-branch BatchNorms."""
 
-    def __init__(self, inplanes: int, planes: int, stride: int,
-                 num_norms: int) -> None:
+    def __init__(
+        self, inplanes: int, planes: int, stride: int, num_norms: int
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(inplanes, planes, 1, stride, bias=False)
         self.bn = branch_bns(planes, num_norms)
@@ -50,9 +52,17 @@ class FFNBlock(nn.Module):
         shift (bool): Whether to shift the residual input in time.
     """
 
-    def __init__(self, kind: str, inplanes: int, planes: int, stride: int,
-                 num_branches: int, num_norms: int, adapters: bool,
-                 shift: bool) -> None:
+    def __init__(
+        self,
+        kind: str,
+        inplanes: int,
+        planes: int,
+        stride: int,
+        num_branches: int,
+        num_norms: int,
+        adapters: bool,
+        shift: bool,
+    ) -> None:
         super().__init__()
         self.shift = shift
         if kind == 'basic':
@@ -70,16 +80,33 @@ class FFNBlock(nn.Module):
             self.bn2 = branch_bns(planes, num_norms)
             self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
             self.bn3 = branch_bns(out, num_norms)
-            self.stages = (('conv1', 'bn1'), ('conv2', 'bn2'),
-                           ('conv3', 'bn3'))
-        self.adapter = nn.ModuleList(
-            nn.Conv2d(inplanes, inplanes, 1, groups=inplanes, bias=False)
-            for _ in range(num_branches)) if adapters else None
-        self.downsample = (FFNDownsample(inplanes, out, stride, num_norms)
-                           if stride != 1 or inplanes != out else None)
+            self.stages = (
+                ('conv1', 'bn1'),
+                ('conv2', 'bn2'),
+                ('conv3', 'bn3'),
+            )
+        self.adapter = (
+            nn.ModuleList(
+                nn.Conv2d(inplanes, inplanes, 1, groups=inplanes, bias=False)
+                for _ in range(num_branches)
+            )
+            if adapters
+            else None
+        )
+        self.downsample = (
+            FFNDownsample(inplanes, out, stride, num_norms)
+            if stride != 1 or inplanes != out
+            else None
+        )
 
-    def forward(self, x: torch.Tensor, branch: int, norm: int,
-                segments: int, shift_div: int) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        branch: int,
+        norm: int,
+        segments: int,
+        shift_div: int,
+    ) -> torch.Tensor:
         """Run one branch.
 
         Args:

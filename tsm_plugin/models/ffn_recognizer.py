@@ -11,6 +11,7 @@ Distillation KL from the largest (:class:`~tsm_plugin.models.
 distillation_loss.TemporalDistillationLoss`). At test a ``K``-frame clip
 runs the branch nearest to ``K`` (ties to the larger count).
 """
+
 from typing import List, Optional, Tuple
 
 import torch
@@ -60,18 +61,20 @@ class FFNRecognizer(Recognizer2D):
         data_preprocessor (dict, optional): As Recognizer2D's.
     """
 
-    def __init__(self,
-                 backbone: ConfigType,
-                 cls_head: ConfigType,
-                 distill_loss: ConfigType = dict(
-                     type='TemporalDistillationLoss'),
-                 neck: OptConfigType = None,
-                 train_cfg: OptConfigType = None,
-                 test_cfg: OptConfigType = None,
-                 data_preprocessor: OptConfigType = None) -> None:
+    def __init__(
+        self,
+        backbone: ConfigType,
+        cls_head: ConfigType,
+        distill_loss: ConfigType = dict(type='TemporalDistillationLoss'),
+        neck: OptConfigType = None,
+        train_cfg: OptConfigType = None,
+        test_cfg: OptConfigType = None,
+        data_preprocessor: OptConfigType = None,
+    ) -> None:
         if neck is not None:
-            raise ConfigValueError('FFNRecognizer takes no neck, got '
-                                   f'{neck!r}')
+            raise ConfigValueError(
+                f'FFNRecognizer takes no neck, got {neck!r}'
+            )
         if cls_head is None:
             raise ConfigValueError('FFNRecognizer needs a cls_head')
         super().__init__(
@@ -79,12 +82,14 @@ class FFNRecognizer(Recognizer2D):
             cls_head=cls_head,
             train_cfg=train_cfg,
             test_cfg=test_cfg,
-            data_preprocessor=data_preprocessor)
+            data_preprocessor=data_preprocessor,
+        )
         counts = getattr(self.backbone, 'frame_counts', None)
         if not counts:
             raise ConfigValueError(
                 f'FFNRecognizer needs a backbone with frame_counts (an '
-                f'FFNResNet), got {type(self.backbone).__name__}')
+                f'FFNResNet), got {type(self.backbone).__name__}'
+            )
         # registered after the head: fc_cls stays the last nn.Linear
         self.distill_loss = MODELS.build(distill_loss)
 
@@ -94,8 +99,9 @@ class FFNRecognizer(Recognizer2D):
         counts = self.backbone.frame_counts
         return sorted(enumerate(counts), key=lambda bc: -bc[1])
 
-    def head_scores(self, feats: torch.Tensor,
-                    num_segments: int) -> torch.Tensor:
+    def head_scores(
+        self, feats: torch.Tensor, num_segments: int
+    ) -> torch.Tensor:
         """Run the shared head on ``num_segments``-frame clips.
 
         Args:
@@ -115,8 +121,9 @@ class FFNRecognizer(Recognizer2D):
             if saved is not None:
                 head.num_segments = saved
 
-    def branch_scores(self,
-                      inputs: torch.Tensor) -> List[Tuple[int, torch.Tensor]]:
+    def branch_scores(
+        self, inputs: torch.Tensor
+    ) -> List[Tuple[int, torch.Tensor]]:
         """Logits of every branch on a multi-count training batch.
 
         Args:
@@ -137,20 +144,23 @@ class FFNRecognizer(Recognizer2D):
             raise ValueError(
                 f'FFNRecognizer: training input must be (N, {total}, C, H, '
                 f'W) for frame counts {[c for _, c in order]}, got '
-                f'{tuple(inputs.shape)}')
+                f'{tuple(inputs.shape)}'
+            )
         scores, start = [], 0
         for branch, count in order:
-            chunk = inputs[:, start:start + count]
+            chunk = inputs[:, start : start + count]
             start += count
             feats = self.backbone(
-                chunk.reshape((-1, ) + inputs.shape[2:]),
+                chunk.reshape((-1,) + inputs.shape[2:]),
                 branch=branch,
-                num_segments=count)
+                num_segments=count,
+            )
             scores.append((count, self.head_scores(feats, count)))
         return scores
 
-    def loss(self, inputs: torch.Tensor, data_samples: SampleList,
-             **kwargs) -> dict:
+    def loss(
+        self, inputs: torch.Tensor, data_samples: SampleList, **kwargs
+    ) -> dict:
         """Cross-entropy on the largest count plus the distillation terms.
 
         Args:
@@ -163,11 +173,16 @@ class FFNRecognizer(Recognizer2D):
             dict: ``loss_cls``, ``top<k>_acc`` and ``loss_kl_<n>f``.
         """
         order = [count for _, count in self.train_order]
-        packed = data_samples[0].metainfo.get('frame_counts') \
-            if data_samples else None
+        packed = (
+            data_samples[0].metainfo.get('frame_counts')
+            if data_samples
+            else None
+        )
         if packed is not None and list(packed) != order:
-            raise ValueError(f'FFNRecognizer: the samples hold frame counts '
-                             f'{list(packed)}, the backbone expects {order}')
+            raise ValueError(
+                f'FFNRecognizer: the samples hold frame counts '
+                f'{list(packed)}, the backbone expects {order}'
+            )
         (_, teacher), *students = self.branch_scores(inputs)
         losses = self.cls_head.loss_by_feat(teacher, data_samples)
         for count, student in students:
@@ -180,11 +195,13 @@ class FFNRecognizer(Recognizer2D):
         k = self.backbone.num_segments
         return k if frames % k == 0 else frames
 
-    def extract_feat(self,
-                     inputs: torch.Tensor,
-                     stage: str = 'neck',
-                     data_samples: Optional[SampleList] = None,
-                     test_mode: bool = False) -> tuple:
+    def extract_feat(
+        self,
+        inputs: torch.Tensor,
+        stage: str = 'neck',
+        data_samples: Optional[SampleList] = None,
+        test_mode: bool = False,
+    ) -> tuple:
         """Test-time features: the branch ``K`` routes to, shift over ``K``.
 
         Args:
@@ -199,13 +216,15 @@ class FFNRecognizer(Recognizer2D):
         """
         k = self.test_frames(inputs)
         feats = self.backbone(
-            inputs.reshape((-1, ) + inputs.shape[2:]), num_segments=k)
+            inputs.reshape((-1,) + inputs.shape[2:]), num_segments=k
+        )
         if stage == 'head':
             return self.head_scores(feats, k), dict(num_segs=k)
         return feats, dict(num_segs=k)
 
-    def predict(self, inputs: torch.Tensor, data_samples: SampleList,
-                **kwargs) -> SampleList:
+    def predict(
+        self, inputs: torch.Tensor, data_samples: SampleList, **kwargs
+    ) -> SampleList:
         """Predict with the routed branch; views averaged by the head.
 
         Args:

@@ -12,6 +12,7 @@ At test time a clip of ``K`` frames runs the branch whose frame count is
 nearest to ``K``, ties to the larger count (:func:`nearest_branch`), with
 the shift over ``K`` frames.
 """
+
 import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -62,23 +63,30 @@ def single_branch_name(name: str) -> Optional[str]:
     return name
 
 
-def check_frame_counts(frame_counts: Sequence[int],
-                       what: str = 'frame_counts') -> Tuple[int, ...]:
+def check_frame_counts(
+    frame_counts: Sequence[int], what: str = 'frame_counts'
+) -> Tuple[int, ...]:
     """Validate distinct integer frame counts >= 1; returns them as a tuple.
 
     Raises:
         ConfigValueError: if empty, not integers >= 1, or repeated.
     """
-    counts = tuple(frame_counts) if isinstance(frame_counts,
-                                               (list, tuple)) else None
+    counts = (
+        tuple(frame_counts)
+        if isinstance(frame_counts, (list, tuple))
+        else None
+    )
     if not counts or any(
-            isinstance(c, bool) or not isinstance(c, int) or c < 1
-            for c in counts):
-        raise ConfigValueError(f'{what} must be a non-empty list of integers '
-                               f'>= 1, got {frame_counts!r}')
+        isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts
+    ):
+        raise ConfigValueError(
+            f'{what} must be a non-empty list of integers '
+            f'>= 1, got {frame_counts!r}'
+        )
     if len(set(counts)) != len(counts):
-        raise ConfigValueError(f'{what} must not repeat a count, got '
-                               f'{frame_counts!r}')
+        raise ConfigValueError(
+            f'{what} must not repeat a count, got {frame_counts!r}'
+        )
     return counts
 
 
@@ -89,9 +97,10 @@ def nearest_branch(num_frames: int, frame_counts: Sequence[int]) -> int:
     the larger count (FFN Sec. 5.3). With counts (4, 8, 16): 1-5 -> 4,
     6-11 -> 8, 12 and more -> 16.
     """
-    return min(range(len(frame_counts)),
-               key=lambda i: (abs(num_frames - frame_counts[i]),
-                              -frame_counts[i]))
+    return min(
+        range(len(frame_counts)),
+        key=lambda i: (abs(num_frames - frame_counts[i]), -frame_counts[i]),
+    )
 
 
 @MODELS.register_module()
@@ -147,32 +156,41 @@ class FFNResNet(BaseModule):
             (frozen running statistics). Defaults to False.
     """
 
-    def __init__(self,
-                 depth: int,
-                 frame_counts: Sequence[int] = (4, 8, 16),
-                 num_segments: Optional[int] = None,
-                 shift_div: int = 8,
-                 train_shift: str = 'branch',
-                 adapter_init: str = 'zeros',
-                 shared_bn: bool = False,
-                 adapters: bool = True,
-                 pretrained: Optional[str] = None,
-                 norm_eval: bool = False) -> None:
+    def __init__(
+        self,
+        depth: int,
+        frame_counts: Sequence[int] = (4, 8, 16),
+        num_segments: Optional[int] = None,
+        shift_div: int = 8,
+        train_shift: str = 'branch',
+        adapter_init: str = 'zeros',
+        shared_bn: bool = False,
+        adapters: bool = True,
+        pretrained: Optional[str] = None,
+        norm_eval: bool = False,
+    ) -> None:
         super().__init__()
         if depth not in ARCH_SETTINGS:
-            raise ConfigValueError(f'FFNResNet depth must be one of '
-                                   f'{sorted(ARCH_SETTINGS)}, got {depth!r}')
-        for name, value, allowed in (('train_shift', train_shift,
-                                      TRAIN_SHIFTS),
-                                     ('adapter_init', adapter_init,
-                                      ADAPTER_INITS)):
-            if value not in allowed:
-                raise ConfigValueError(f'FFNResNet {name} must be one of '
-                                       f'{allowed}, got {value!r}')
-        if isinstance(shift_div, bool) or not isinstance(
-                shift_div, int) or shift_div < 1:
             raise ConfigValueError(
-                f'shift_div must be an integer >= 1, got {shift_div!r}')
+                f'FFNResNet depth must be one of '
+                f'{sorted(ARCH_SETTINGS)}, got {depth!r}'
+            )
+        for name, value, allowed in (
+            ('train_shift', train_shift, TRAIN_SHIFTS),
+            ('adapter_init', adapter_init, ADAPTER_INITS),
+        ):
+            if value not in allowed:
+                raise ConfigValueError(
+                    f'FFNResNet {name} must be one of {allowed}, got {value!r}'
+                )
+        if (
+            isinstance(shift_div, bool)
+            or not isinstance(shift_div, int)
+            or shift_div < 1
+        ):
+            raise ConfigValueError(
+                f'shift_div must be an integer >= 1, got {shift_div!r}'
+            )
         self.depth = depth
         self.frame_counts = check_frame_counts(frame_counts)
         self.shift_div = shift_div
@@ -197,16 +215,25 @@ class FFNResNet(BaseModule):
             layer = nn.ModuleList()
             for i in range(blocks):
                 layer.append(
-                    FFNBlock(kind, inplanes, planes,
-                             2 if stage and not i else 1, branches, norms,
-                             adapters, shift=i % every == 0))
+                    FFNBlock(
+                        kind,
+                        inplanes,
+                        planes,
+                        2 if stage and not i else 1,
+                        branches,
+                        norms,
+                        adapters,
+                        shift=i % every == 0,
+                    )
+                )
                 inplanes = planes * (1 if kind == 'basic' else 4)
             name = f'layer{stage + 1}'
             self.add_module(name, layer)
             self.res_layers.append(name)
         self.feat_dim = inplanes
-        self.num_segments = (max(self.frame_counts)
-                             if num_segments is None else num_segments)
+        self.num_segments = (
+            max(self.frame_counts) if num_segments is None else num_segments
+        )
 
     @property
     def num_segments(self) -> int:
@@ -216,8 +243,9 @@ class FFNResNet(BaseModule):
     @num_segments.setter
     def num_segments(self, value: int) -> None:
         if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ConfigValueError(f'num_segments must be an integer >= 1, '
-                                   f'got {value!r}')
+            raise ConfigValueError(
+                f'num_segments must be an integer >= 1, got {value!r}'
+            )
         self._num_segments = int(value)
 
     @property
@@ -225,10 +253,12 @@ class FFNResNet(BaseModule):
         """The branch index that ``num_segments`` routes to."""
         return nearest_branch(self._num_segments, self.frame_counts)
 
-    def forward(self,
-                x: torch.Tensor,
-                branch: Optional[int] = None,
-                num_segments: Optional[int] = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        branch: Optional[int] = None,
+        num_segments: Optional[int] = None,
+    ) -> torch.Tensor:
         """Run one branch on ``(N * T, C, H, W)`` frames, clip by clip.
 
         Args:
@@ -253,8 +283,10 @@ class FFNResNet(BaseModule):
                 num_segments = self._num_segments
             branch = nearest_branch(num_segments, self.frame_counts)
         elif not 0 <= branch < len(self.frame_counts):
-            raise ValueError(f'FFNResNet: branch {branch} out of range for '
-                             f'frame_counts {self.frame_counts}')
+            raise ValueError(
+                f'FFNResNet: branch {branch} out of range for '
+                f'frame_counts {self.frame_counts}'
+            )
         elif num_segments is None:
             num_segments = self.frame_counts[branch]
         segments = num_segments
@@ -263,7 +295,8 @@ class FFNResNet(BaseModule):
         if x.shape[0] % segments:
             raise ValueError(
                 f'FFNResNet: the batch of {x.shape[0]} frames is not '
-                f'divisible by the shift\'s {segments} frames per clip')
+                f"divisible by the shift's {segments} frames per clip"
+            )
         norm = 0 if self.shared_bn else branch
         x = F.relu(self.bn1[norm](self.conv1(x)), inplace=True)
         x = self.maxpool(x)
@@ -289,8 +322,9 @@ class FFNResNet(BaseModule):
         """
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out',
-                                        nonlinearity='relu')
+                nn.init.kaiming_normal_(
+                    m.weight, mode='fan_out', nonlinearity='relu'
+                )
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
@@ -309,11 +343,13 @@ class FFNResNet(BaseModule):
         elif self.adapter_init == 'as_written':
             weight.normal_(0, 1e-3)
         else:
-            nn.init.kaiming_normal_(weight, mode='fan_out',
-                                    nonlinearity='relu')
+            nn.init.kaiming_normal_(
+                weight, mode='fan_out', nonlinearity='relu'
+            )
 
-    def load_single_branch(self, state_dict: Dict[str, torch.Tensor],
-                           prefix: str = '') -> Tuple[List[str], List[str]]:
+    def load_single_branch(
+        self, state_dict: Dict[str, torch.Tensor], prefix: str = ''
+    ) -> Tuple[List[str], List[str]]:
         """Load a single-branch ResNet into every branch.
 
         Accepts a torchvision ResNet state dict or a :class:`TSMResNet` /
@@ -335,8 +371,9 @@ class FFNResNet(BaseModule):
             ValueError: if a matched tensor has another shape.
         """
         source = {
-            torchvision_name(k[len(prefix):]): k
-            for k in state_dict if k.startswith(prefix)
+            torchvision_name(k[len(prefix) :]): k
+            for k in state_dict
+            if k.startswith(prefix)
         }
         used, missing, state = set(), [], {}
         for name, tensor in self.state_dict().items():
@@ -349,9 +386,11 @@ class FFNResNet(BaseModule):
                 continue
             value = state_dict[source[key]]
             if value.shape != tensor.shape:
-                raise ValueError(f'FFNResNet: {source[key]} has shape '
-                                 f'{tuple(value.shape)}, {name} needs '
-                                 f'{tuple(tensor.shape)}')
+                raise ValueError(
+                    f'FFNResNet: {source[key]} has shape '
+                    f'{tuple(value.shape)}, {name} needs '
+                    f'{tuple(tensor.shape)}'
+                )
             state[name] = value
             used.add(key)
         self.load_state_dict(state, strict=False)
@@ -362,21 +401,28 @@ class FFNResNet(BaseModule):
         if '://' not in path and not osp.isfile(osp.expanduser(path)):
             raise InputError(f'pretrained checkpoint not found: {path}')
         checkpoint = CheckpointLoader.load_checkpoint(
-            osp.expanduser(path), map_location='cpu', logger='silent')
+            osp.expanduser(path), map_location='cpu', logger='silent'
+        )
         if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
             checkpoint = checkpoint['state_dict']
         if not isinstance(checkpoint, dict):
-            raise InputError(f'pretrained checkpoint {path} holds no state '
-                             f'dict (got {type(checkpoint).__name__})')
+            raise InputError(
+                f'pretrained checkpoint {path} holds no state '
+                f'dict (got {type(checkpoint).__name__})'
+            )
         try:
             missing, unused = self.load_single_branch(checkpoint)
         except ValueError as err:
             raise InputError(f'pretrained checkpoint {path}: {err}') from None
-        logger.info(f'FFNResNet: loaded {path} into '
-                    f'{len(self.frame_counts)} branches')
+        logger.info(
+            f'FFNResNet: loaded {path} into {len(self.frame_counts)} branches'
+        )
         if missing:
-            logger.warning(f'FFNResNet: missing in {path} (kept scratch '
-                           f'init): {", ".join(missing)}')
+            logger.warning(
+                f'FFNResNet: missing in {path} (kept scratch '
+                f'init): {", ".join(missing)}'
+            )
         if unused:
-            logger.info(f'FFNResNet: unused keys of {path}: '
-                        f'{", ".join(unused)}')
+            logger.info(
+                f'FFNResNet: unused keys of {path}: {", ".join(unused)}'
+            )

@@ -24,18 +24,22 @@ slice copies, and double backward works. The output is written once into a
 tensor allocated like the input, which keeps its memory format
 (``torch.channels_last`` stays ``channels_last``).
 """
+
 from typing import Tuple
 
 import torch
 import torch.nn as nn
 
 
-def _check(x: torch.Tensor, num_segments: int,
-           shift_div: int) -> Tuple[int, int]:
+def _check(
+    x: torch.Tensor, num_segments: int, shift_div: int
+) -> Tuple[int, int]:
     """Validate the arguments; return ``(clips, fold)``."""
     if x.dim() != 4:
-        raise ValueError('temporal_shift expects a (N*T, C, H, W) tensor, '
-                         f'got shape {tuple(x.shape)}')
+        raise ValueError(
+            'temporal_shift expects a (N*T, C, H, W) tensor, '
+            f'got shape {tuple(x.shape)}'
+        )
     if num_segments < 1:
         raise ValueError(f'num_segments must be >= 1, got {num_segments}')
     if shift_div < 1:
@@ -44,12 +48,14 @@ def _check(x: torch.Tensor, num_segments: int,
     if frames % num_segments:
         raise ValueError(
             f'temporal_shift: the batch of {frames} frames is not divisible '
-            f'by num_segments={num_segments} (frames per clip)')
+            f'by num_segments={num_segments} (frames per clip)'
+        )
     return frames // num_segments, x.shape[1] // shift_div
 
 
-def _shift(x: torch.Tensor, num_segments: int, fold: int,
-           reverse: bool) -> torch.Tensor:
+def _shift(
+    x: torch.Tensor, num_segments: int, fold: int, reverse: bool
+) -> torch.Tensor:
     """Shift without autograd; ``reverse`` swaps the two directions."""
     clips = x.shape[0] // num_segments
     out = torch.empty_like(x)  # keeps x's memory format
@@ -62,7 +68,7 @@ def _shift(x: torch.Tensor, num_segments: int, fold: int,
     dst[:, -1, from_next] = 0
     dst[:, 1:, from_prev] = src[:, :-1, from_prev]
     dst[:, 0, from_prev] = 0
-    dst[:, :, 2 * fold:] = src[:, :, 2 * fold:]
+    dst[:, :, 2 * fold :] = src[:, :, 2 * fold :]
     return out
 
 
@@ -80,9 +86,9 @@ class _TemporalShiftFunction(torch.autograd.Function):
         return grad_in, None, None, None
 
 
-def temporal_shift(x: torch.Tensor,
-                   num_segments: int,
-                   shift_div: int = 8) -> torch.Tensor:
+def temporal_shift(
+    x: torch.Tensor, num_segments: int, shift_div: int = 8
+) -> torch.Tensor:
     """Shift 1/``shift_div`` of the channels one frame each way.
 
     Args:
@@ -116,10 +122,9 @@ class TemporalShift(nn.Module):
         shift_div (int): See :func:`temporal_shift`. Defaults to 8.
     """
 
-    def __init__(self,
-                 net: nn.Module,
-                 num_segments: int = 8,
-                 shift_div: int = 8) -> None:
+    def __init__(
+        self, net: nn.Module, num_segments: int = 8, shift_div: int = 8
+    ) -> None:
         super().__init__()
         self.net = net
         self.num_segments = num_segments

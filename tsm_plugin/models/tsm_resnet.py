@@ -6,6 +6,7 @@ each residual block's first conv is shifted in time
 (:func:`~tsm_plugin.models.temporal_shift.temporal_shift`) while the
 identity path keeps the unshifted feature.
 """
+
 import os.path as osp
 import re
 from typing import Dict, List
@@ -78,20 +79,23 @@ class TSMResNet(ResNet):
             ``out_indices``, ...).
     """
 
-    def __init__(self,
-                 depth: int,
-                 num_segments: int = 8,
-                 shift_div: int = 8,
-                 pretrained=None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        depth: int,
+        num_segments: int = 8,
+        shift_div: int = 8,
+        pretrained=None,
+        **kwargs,
+    ) -> None:
         super().__init__(depth, pretrained=pretrained, **kwargs)
         self.shift_div = shift_div
         every = 2 if self.arch_settings[depth][1][2] >= 23 else 1
         for layer_name in self.res_layers:
             for i, block in enumerate(getattr(self, layer_name)):
                 if i % every == 0:
-                    block.conv1.conv = TemporalShift(block.conv1.conv,
-                                                     num_segments, shift_div)
+                    block.conv1.conv = TemporalShift(
+                        block.conv1.conv, num_segments, shift_div
+                    )
         self.num_segments = num_segments
 
     @property
@@ -102,8 +106,9 @@ class TSMResNet(ResNet):
     @num_segments.setter
     def num_segments(self, value: int) -> None:
         if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ConfigValueError(f'num_segments must be an integer >= 1, '
-                             f'got {value!r}')
+            raise ConfigValueError(
+                f'num_segments must be an integer >= 1, got {value!r}'
+            )
         self._num_segments = int(value)
         for module in self.modules():
             if isinstance(module, TemporalShift):
@@ -126,7 +131,8 @@ class TSMResNet(ResNet):
         if x.shape[0] % self._num_segments:
             raise ValueError(
                 f'TSMResNet: the batch of {x.shape[0]} frames is not '
-                f'divisible by num_segments={self._num_segments}')
+                f'divisible by num_segments={self._num_segments}'
+            )
         return super().forward(x)
 
     def train(self, mode: bool = True) -> 'TSMResNet':
@@ -164,12 +170,15 @@ class TSMResNet(ResNet):
         if '://' not in path and not osp.isfile(osp.expanduser(path)):
             raise InputError(f'pretrained checkpoint not found: {path}')
         checkpoint = CheckpointLoader.load_checkpoint(
-            osp.expanduser(path), map_location='cpu', logger='silent')
+            osp.expanduser(path), map_location='cpu', logger='silent'
+        )
         if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
             checkpoint = checkpoint['state_dict']
         if not isinstance(checkpoint, dict):
-            raise InputError(f'pretrained checkpoint {path} holds no state '
-                             f'dict (got {type(checkpoint).__name__})')
+            raise InputError(
+                f'pretrained checkpoint {path} holds no state '
+                f'dict (got {type(checkpoint).__name__})'
+            )
 
         state: Dict[str, torch.Tensor] = {}
         used = set()
@@ -184,8 +193,10 @@ class TSMResNet(ResNet):
             used.add(tv_name)
             value = checkpoint[tv_name]
             if value.shape != tensor.shape:
-                mismatched.append(f'{name} {tuple(value.shape)} vs ours '
-                                  f'{tuple(tensor.shape)}')
+                mismatched.append(
+                    f'{name} {tuple(value.shape)} vs ours '
+                    f'{tuple(tensor.shape)}'
+                )
                 continue
             state[name] = value
         self.load_state_dict(state, strict=False)
@@ -193,11 +204,16 @@ class TSMResNet(ResNet):
         unused = sorted(set(checkpoint) - used)
         logger.info(f'TSMResNet: loaded {len(state)} tensors from {path}')
         if missing:
-            logger.warning(f'TSMResNet: missing in {path} (kept scratch '
-                           f'init): {", ".join(missing)}')
+            logger.warning(
+                f'TSMResNet: missing in {path} (kept scratch '
+                f'init): {", ".join(missing)}'
+            )
         if mismatched:
-            logger.warning(f'TSMResNet: shape mismatch, not loaded from '
-                           f'{path}: {"; ".join(mismatched)}')
+            logger.warning(
+                f'TSMResNet: shape mismatch, not loaded from '
+                f'{path}: {"; ".join(mismatched)}'
+            )
         if unused:
-            logger.info(f'TSMResNet: unused keys of {path}: '
-                        f'{", ".join(unused)}')
+            logger.info(
+                f'TSMResNet: unused keys of {path}: {", ".join(unused)}'
+            )

@@ -3,6 +3,7 @@
 A kill at any moment leaves either the old file or the complete new one,
 never a part: checkpoints, ``last_checkpoint``, reports, lists, videos.
 """
+
 import glob
 import json
 import os
@@ -50,14 +51,17 @@ class AtomicFile:
         folder = osp.dirname(self.path)
         os.makedirs(folder, exist_ok=True)
         self.tmp_path = osp.join(
-            folder, f'.{osp.basename(self.path)}.{uuid.uuid4().hex[:8]}'
-            f'{TMP_SUFFIX}')
+            folder,
+            f'.{osp.basename(self.path)}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}',
+        )
         # os.open with 0o666 keeps the usual umask permissions (mkstemp
         # would make checkpoints readable by their owner only).
-        fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                     0o666)
+        fd = os.open(
+            self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
+        )
         self._file = os.fdopen(
-            fd, mode, encoding=None if 'b' in mode else encoding or 'utf-8')
+            fd, mode, encoding=None if 'b' in mode else encoding or 'utf-8'
+        )
         self._done = False
 
     def write(self, data):

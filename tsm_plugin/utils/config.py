@@ -11,6 +11,7 @@ carries them everywhere they live:
 Each override changes every place a setting lives (all dataloaders, every
 scheduler), so neither a config nor a flag can leave it half-changed.
 """
+
 import os.path as osp
 from typing import Iterator, List, Optional, Sequence, Tuple
 
@@ -49,8 +50,11 @@ def carry(cfg: Config, keys: Sequence[str] = CARRIED) -> None:
     """Carry the config's top-level ``num_frames``/``max_epochs`` inward."""
     if 'num_frames' in keys and cfg.get('num_frames') is not None:
         set_num_frames(cfg, cfg.num_frames, what='num_frames')
-    if ('max_epochs' in keys and cfg.get('max_epochs') is not None
-            and cfg.get('train_cfg')):
+    if (
+        'max_epochs' in keys
+        and cfg.get('max_epochs') is not None
+        and cfg.get('train_cfg')
+    ):
         set_epochs(cfg, cfg.max_epochs, what='max_epochs')
 
 
@@ -141,8 +145,9 @@ def set_epochs(cfg: Config, epochs: int, what: str = '--epochs') -> None:
             sched['T_max'] = sched['end'] - sched['begin']
 
 
-def set_loader_option(cfg: Config, key: str, value: int,
-                      loaders: Sequence[str] = DATALOADERS) -> None:
+def set_loader_option(
+    cfg: Config, key: str, value: int, loaders: Sequence[str] = DATALOADERS
+) -> None:
     """Set ``batch_size`` or ``num_workers`` on the given dataloaders."""
     if value < (1 if key == 'batch_size' else 0):
         raise InputError(f'--{key.replace("_", "-")} out of range: {value}')
@@ -171,8 +176,9 @@ def check_frames(frames: Sequence[int], what: str = '--frames') -> List[int]:
     return sorted(set(frames))
 
 
-def set_num_frames(cfg: Config, num_frames: int,
-                   what: str = 'number of frames') -> None:
+def set_num_frames(
+    cfg: Config, num_frames: int, what: str = 'number of frames'
+) -> None:
     """Use ``num_frames`` frames everywhere a frame count lives, together.
 
     mmaction2 keeps it in three places: the backbone's shift
@@ -184,8 +190,11 @@ def set_num_frames(cfg: Config, num_frames: int,
     Raises:
         InputError: ``num_frames`` is not an integer >= 1.
     """
-    if (isinstance(num_frames, bool) or int(num_frames) != num_frames
-            or num_frames < 1):
+    if (
+        isinstance(num_frames, bool)
+        or int(num_frames) != num_frames
+        or num_frames < 1
+    ):
         raise InputError(f'{what} must be >= 1, got {num_frames!r}')
     num_frames = int(num_frames)
     model = cfg.get('model') or {}
@@ -193,13 +202,16 @@ def set_num_frames(cfg: Config, num_frames: int,
         if part in model and 'num_segments' in model[part]:
             model[part]['num_segments'] = num_frames
     pipelines = [ds.get('pipeline') or [] for ds in iter_datasets(cfg)]
-    pipelines += [cfg.get(k) for k in ('train_pipeline', 'val_pipeline',
-                                        'test_pipeline') if cfg.get(k)]
+    pipelines += [
+        cfg.get(k)
+        for k in ('train_pipeline', 'val_pipeline', 'test_pipeline')
+        if cfg.get(k)
+    ]
     for pipeline in pipelines:
         for transform in pipeline:
             if isinstance(transform, dict) and (
-                    'num_clips' in transform
-                    or type_name(transform) in SAMPLERS):
+                'num_clips' in transform or type_name(transform) in SAMPLERS
+            ):
                 transform['num_clips'] = num_frames
     cfg.num_frames = num_frames
 
@@ -213,8 +225,9 @@ def get_num_frames(cfg: Config) -> int:
     try:
         return int(cfg.model.backbone.num_segments)
     except (AttributeError, KeyError, TypeError):
-        raise InputError('config has no model.backbone.num_segments: '
-                         'not a TSM recognizer') from None
+        raise InputError(
+            'config has no model.backbone.num_segments: not a TSM recognizer'
+        ) from None
 
 
 def eval_stage(cfg: Config) -> Tuple[str, dict, object]:
@@ -232,5 +245,7 @@ def eval_stage(cfg: Config) -> Tuple[str, dict, object]:
         evaluator = cfg.get(f'{stage}_evaluator')
         if loader and evaluator:
             return stage, loader, evaluator
-    raise InputError('config has no test_dataloader/test_evaluator '
-                     '(nor val_dataloader/val_evaluator) to evaluate with')
+    raise InputError(
+        'config has no test_dataloader/test_evaluator '
+        '(nor val_dataloader/val_evaluator) to evaluate with'
+    )

@@ -5,6 +5,7 @@ One home for device questions: which device a run uses
 (:func:`device_of`), how to name it in a log (:func:`describe_device`), and
 the CPU's model name and flags (:func:`cpu_name`, :func:`cpu_has_amx`).
 """
+
 import functools
 import platform
 from typing import Optional
@@ -17,6 +18,7 @@ from ..errors import InputError
 def default_device() -> str:
     """``'cuda'``, else ``'mps'``, else ``'cpu'`` (what the Runner picks)."""
     from mmengine.device import get_device
+
     return get_device()
 
 
@@ -31,12 +33,15 @@ def resolve_device(name: Optional[str]) -> str:
     kind = name.split(':')[0]
     if kind == 'cuda' and not torch.cuda.is_available():
         raise InputError(f'--device {name}: CUDA is not available')
-    if kind == 'mps' and not (hasattr(torch.backends, 'mps')
-                              and torch.backends.mps.is_available()):
+    if kind == 'mps' and not (
+        hasattr(torch.backends, 'mps') and torch.backends.mps.is_available()
+    ):
         raise InputError(f'--device {name}: MPS is not available')
     if kind not in ('cuda', 'mps', 'cpu'):
-        raise InputError(f"--device {name}: expected 'auto', 'cpu', 'cuda', "
-                         "'cuda:N' or 'mps'")
+        raise InputError(
+            f"--device {name}: expected 'auto', 'cpu', 'cuda', "
+            "'cuda:N' or 'mps'"
+        )
     return name
 
 
@@ -95,8 +100,10 @@ def describe_device(device: Optional[str] = None) -> str:
     device = device or default_device()
     kind = device_type_of(device)
     if kind == 'cuda':
-        return (f'{device} ({torch.cuda.get_device_name(device)} '
-                f'x{torch.cuda.device_count()})')
+        return (
+            f'{device} ({torch.cuda.get_device_name(device)} '
+            f'x{torch.cuda.device_count()})'
+        )
     if kind == 'cpu':
         return f'cpu ({cpu_name()}, {torch.get_num_threads()} threads)'
     return device

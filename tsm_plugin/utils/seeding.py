@@ -6,6 +6,7 @@ process's RNGs are seeded per iteration (:func:`seed_iteration`), each
 sample's augmentation per (epoch, position) (:func:`sample_seeds`), and the
 dataset applies a sample's seed to its pipeline alone (:func:`seeded_rng`).
 """
+
 import random
 from contextlib import contextmanager
 from typing import Optional

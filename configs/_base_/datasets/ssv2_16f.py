@@ -19,12 +19,21 @@ train_pipeline = [
     # mmaction2's own Resize -> MultiScaleCrop (TSM/FFN scales) -> Resize,
     # run on shapes, then one uint8 interpolation of the crop box. No flip:
     # SSv2 has left/right classes.
-    dict(type='FusedCropResize', transforms=[
-        dict(type='Resize', scale=(-1, 256)),
-        dict(type='MultiScaleCrop', input_size=224,
-             scales=(1, .875, .75, .66), random_crop=False,
-             max_wh_scale_gap=1, num_fixed_crops=13),
-        dict(type='Resize', scale=(224, 224), keep_ratio=False)]),
+    dict(
+        type='FusedCropResize',
+        transforms=[
+            dict(type='Resize', scale=(-1, 256)),
+            dict(
+                type='MultiScaleCrop',
+                input_size=224,
+                scales=(1, 0.875, 0.75, 0.66),
+                random_crop=False,
+                max_wh_scale_gap=1,
+                num_fixed_crops=13,
+            ),
+            dict(type='Resize', scale=(224, 224), keep_ratio=False),
+        ],
+    ),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs'),
 ]
@@ -34,17 +43,25 @@ val_pipeline = [
     dict(type='VideoInit', backend=video_backend),
     dict(type='SegmentSampleFrames', test_mode=True),
     dict(type='VideoDecode'),
-    dict(type='FusedCropResize', transforms=[
-        dict(type='Resize', scale=(-1, 256)),
-        dict(type='CenterCrop', crop_size=224)]),
+    dict(
+        type='FusedCropResize',
+        transforms=[
+            dict(type='Resize', scale=(-1, 256)),
+            dict(type='CenterCrop', crop_size=224),
+        ],
+    ),
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs'),
 ]
 test_pipeline = val_pipeline
 
 # What every split's dataset shares: SSv2's own files, read as downloaded.
-ssv2 = dict(type=dataset_type, data_root=data_root, label_file=label_file,
-            data_prefix=data_prefix)
+ssv2 = dict(
+    type=dataset_type,
+    data_root=data_root,
+    label_file=label_file,
+    data_prefix=data_prefix,
+)
 train_dataloader = dict(
     batch_size=8,  # clips per GPU; x4 GPUs = the total 32 lr 0.01 is for
     num_workers=8,  # decoding is the cost of a clip: 8 per GPU keep it fed
@@ -52,16 +69,25 @@ train_dataloader = dict(
     # DefaultSampler's order, plus skip-ahead on resume and one seed per clip
     sampler=dict(type='ResumableSampler', shuffle=True),
     dataset=dict(
-        ssv2, ann_file=ann_file_train, pipeline=train_pipeline,
-        on_bad_video='skip'))  # a broken .webm: logged once, replaced
+        ssv2,
+        ann_file=ann_file_train,
+        pipeline=train_pipeline,
+        on_bad_video='skip',
+    ),
+)  # a broken .webm: logged once, replaced
 val_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        ssv2, ann_file=ann_file_val, pipeline=val_pipeline, test_mode=True,
-        on_bad_video='raise'))  # a replaced clip would bias top-1
+        ssv2,
+        ann_file=ann_file_val,
+        pipeline=val_pipeline,
+        test_mode=True,
+        on_bad_video='raise',
+    ),
+)  # a replaced clip would bias top-1
 # SSv2's test.json has no labels: report on the validation split, as papers do.
 test_dataloader = val_dataloader
 

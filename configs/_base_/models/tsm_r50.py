@@ -13,7 +13,8 @@ model = dict(
         # ImageNet init, as TSM and FFN use. Offline: a local torchvision
         # resnet50 .pth path, e.g. --cfg-options model.backbone.pretrained=...
         pretrained='torchvision://resnet50',
-        norm_eval=False),  # TSM/FFN train with BN updating (no partial BN)
+        norm_eval=False,
+    ),  # TSM/FFN train with BN updating (no partial BN)
     cls_head=dict(
         type='TSMHead',
         num_classes=174,
@@ -24,7 +25,8 @@ model = dict(
         dropout_ratio=0.5,  # TSM/FFN: dropout 0.5 before the new fc
         init_std=0.001,  # TSM/FFN: the new fc starts near zero
         is_shift=True,
-        average_clips='prob'),
+        average_clips='prob',
+    ),
     data_preprocessor=dict(
         # channels_last where bf16 is fast (CUDA bf16, AMX CPUs): the fast
         # layout for tensor cores / AMX; our shift keeps it through blocks.
@@ -33,6 +35,8 @@ model = dict(
         # ImageNet statistics, matching the torchvision init.
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
-        format_shape='NCHW'),
+        format_shape='NCHW',
+    ),
     train_cfg=None,
-    test_cfg=None)
+    test_cfg=None,
+)

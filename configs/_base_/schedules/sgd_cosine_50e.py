@@ -2,18 +2,35 @@
 # A recipe sets `max_epochs` once; tsm_plugin's tools stretch the schedule.
 max_epochs = 50
 train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop',  # --resume continues at the exact batch
-    max_epochs=max_epochs, val_begin=1, val_interval=1)
+    # --resume continues at the exact batch
+    type='ResumableEpochBasedTrainLoop',
+    max_epochs=max_epochs,
+    val_begin=1,
+    val_interval=1,
+)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 param_scheduler = [
     # One warm-up epoch: the new fc and BN statistics settle before full lr.
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True,
+    ),
     # Cosine to ~0 over the remaining epochs (FFN: steps at 20/40).
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min=0,
-         by_epoch=True, begin=1, end=max_epochs, convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - 1,
+        eta_min=0,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs,
+        convert_to_iter_based=True,
+    ),
 ]
 
 optim_wrapper = dict(
@@ -26,7 +43,8 @@ optim_wrapper = dict(
     paramwise_cfg=dict(fc_lr5=True),
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
     # TSM repo: gradient clipping at 20 keeps early from-fc-init steps sane.
-    clip_grad=dict(max_norm=20, norm_type=2))
+    clip_grad=dict(max_norm=20, norm_type=2),
+)
 
 # lr 0.01 is tuned for a total batch of 32 (FFN: 2 GPUs x 16; ours: 4 x 8).
 # Off by default: --auto-scale-lr rescales lr linearly to the real batch.

@@ -1,5 +1,6 @@
 """ThreadPolicyHook on a real Runner: the main process keeps the cores its
 dataloader workers leave free, each worker computes in one thread."""
+
 import os
 
 import pytest
@@ -35,8 +36,12 @@ def machine(monkeypatch):
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
 
     def set_cores(cores):
-        monkeypatch.setattr(os, 'sched_getaffinity',
-                            lambda pid: set(range(cores)), raising=False)
+        monkeypatch.setattr(
+            os,
+            'sched_getaffinity',
+            lambda pid: set(range(cores)),
+            raising=False,
+        )
         monkeypatch.setattr(os, 'cpu_count', lambda: cores)
 
     return set_cores
@@ -47,14 +52,17 @@ def _train(tmp_path, workers, before, hook=None):
     start; returns (threads seen while training, log lines of the hook,
     threads after the run)."""
     probe = _Threads()
-    runner = _toy.make_runner(tmp_path, max_epochs=1, workers=workers,
-                              custom_hooks=[hook or ThreadPolicyHook(),
-                                            probe])
+    runner = _toy.make_runner(
+        tmp_path,
+        max_epochs=1,
+        workers=workers,
+        custom_hooks=[hook or ThreadPolicyHook(), probe],
+    )
     lines = []
     info = runner.logger.info
     runner.logger.info = lambda msg, *a, **k: (
-        lines.append(msg) if msg.startswith('Threads:') else info(msg, *a,
-                                                                  **k))
+        lines.append(msg) if msg.startswith('Threads:') else info(msg, *a, **k)
+    )
     with torch_threads(before):
         try:
             runner.train()
@@ -65,15 +73,19 @@ def _train(tmp_path, workers, before, hook=None):
     return probe.seen, lines, after
 
 
-@pytest.mark.parametrize('cores,workers', [
-    (2, 1),  # the demo's machine: one worker leaves the main process one
-    (4, 1),
-    (6, 2),
-    (3, 0),
-    (2, 3),  # more workers than cores: still one
-])
-def test_main_process_gets_the_cores_workers_leave(tmp_path, machine, cores,
-                                                   workers):
+@pytest.mark.parametrize(
+    'cores,workers',
+    [
+        (2, 1),  # the demo's machine: one worker leaves the main process one
+        (4, 1),
+        (6, 2),
+        (3, 0),
+        (2, 3),  # more workers than cores: still one
+    ],
+)
+def test_main_process_gets_the_cores_workers_leave(
+    tmp_path, machine, cores, workers
+):
     machine(cores)
     seen, lines, after = _train(tmp_path, workers, before=cores)
     expected = max(1, cores - workers)
@@ -81,7 +93,8 @@ def test_main_process_gets_the_cores_workers_leave(tmp_path, machine, cores,
     assert lines == [
         f'Threads: {expected} torch threads in the main process ({cores} '
         f'cores - {workers} dataloader workers, at most the {cores} in '
-        'place); one in each dataloader worker.']
+        'place); one in each dataloader worker.'
+    ]
     assert after == cores  # the caller's count is given back
 
 
@@ -104,15 +117,15 @@ def test_explicit_omp_num_threads_wins(tmp_path, machine, monkeypatch):
 def test_threads_argument_forces_the_count(tmp_path, machine, monkeypatch):
     machine(2)
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
-    seen, _, after = _train(tmp_path, 1, before=1,
-                            hook=ThreadPolicyHook(threads=3))
+    seen, _, after = _train(
+        tmp_path, 1, before=1, hook=ThreadPolicyHook(threads=3)
+    )
     assert seen == {3} and after == 1
     with pytest.raises(ConfigValueError, match='threads=0'):
         ThreadPolicyHook(threads=0)
 
 
 class _WorkerThreads(Dataset):
-
     def __len__(self):
         return 2
 
@@ -127,8 +140,9 @@ def test_each_worker_computes_in_one_thread():
         assert [int(n) for n in loader] == [1, 1]
 
 
-def test_demo_config_counts_train_and_val_workers(synthetic_ssv2, tmp_path,
-                                                  machine):
+def test_demo_config_counts_train_and_val_workers(
+    synthetic_ssv2, tmp_path, machine
+):
     """The demo (1 persistent train worker, 1 persistent val worker, 2
     cores): both stay alive, so the main process gets 1 thread."""
     cfg = Config.fromfile(DEMO)
@@ -154,19 +168,25 @@ def test_demo_config_counts_train_and_val_workers(synthetic_ssv2, tmp_path,
         assert torch.get_num_threads() == 2
 
 
-@pytest.mark.parametrize('train,val,alive', [
-    ((1, True), (1, True), 2),  # the demo
-    ((1, True), (1, False), 2),  # val workers start beside train's
-    ((1, False), (1, True), 2),  # train workers start beside val's
-    ((1, False), (1, False), 1),  # one set at a time
-    ((2, False), (3, False), 3),
-    ((8, True), (8, True), 16),  # the SSv2 recipe
-    ((4, True), None, 4),  # no validation
-    ((0, False), (0, False), 0),
-])
+@pytest.mark.parametrize(
+    'train,val,alive',
+    [
+        ((1, True), (1, True), 2),  # the demo
+        ((1, True), (1, False), 2),  # val workers start beside train's
+        ((1, False), (1, True), 2),  # train workers start beside val's
+        ((1, False), (1, False), 1),  # one set at a time
+        ((2, False), (3, False), 3),
+        ((8, True), (8, True), 16),  # the SSv2 recipe
+        ((4, True), None, 4),  # no validation
+        ((0, False), (0, False), 0),
+    ],
+)
 def test_alive_workers(train, val, alive):
     def loader(spec):
-        return None if spec is None else dict(num_workers=spec[0],
-                                              persistent_workers=spec[1])
+        return (
+            None
+            if spec is None
+            else dict(num_workers=spec[0], persistent_workers=spec[1])
+        )
 
     assert alive_workers(loader(train), loader(val)) == alive

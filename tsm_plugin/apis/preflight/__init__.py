@@ -23,6 +23,7 @@ what would otherwise fail hours in:
 
 Prints a pass/fail table; the exit status is 1 if any check failed.
 """
+
 import argparse
 import os
 import sys
@@ -38,8 +39,17 @@ from .data import check_annotations, check_paths, check_videos
 from .rows import Row, Skip, Status, one_line
 from .training import check_checkpoint, check_model, check_step
 
-__all__ = ['CHECKS', 'Check', 'Row', 'Status', 'build_parser',
-           'format_table', 'main', 'preflight', 'run_check']
+__all__ = [
+    'CHECKS',
+    'Check',
+    'Row',
+    'Status',
+    'build_parser',
+    'format_table',
+    'main',
+    'preflight',
+    'run_check',
+]
 
 
 class Check(NamedTuple):
@@ -49,6 +59,7 @@ class Check(NamedTuple):
     per training-step device as ``fn(ctx, device)``, named
     ``'<name> (<device>)'``.
     """
+
     name: str
     fn: Callable[..., List[Row]]
     per_device: bool = False
@@ -68,24 +79,52 @@ CHECKS = (
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
         description='Check a config, its data and the device before a long '
-        'run; exits 1 if any check fails.')
+        'run; exits 1 if any check fails.'
+    )
     p.add_argument('config', help='config file')
-    p.add_argument('--data-root', '--data_dir', '--data-dir',
-                   dest='data_root', help='SSv2 folder as downloaded')
-    p.add_argument('--sample', type=int, metavar='N',
-                   help='decode N random videos instead of all')
-    p.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1),
-                   help='decoding processes (default: min(8, CPUs))')
-    p.add_argument('--timeout', type=float, default=60.,
-                   help='seconds one video may take to decode')
-    p.add_argument('--bad-list', metavar='FILE',
-                   help='where the unusable videos are listed (default: '
-                   '<work dir>/preflight_bad_videos.txt)')
-    p.add_argument('--device', default='auto',
-                   help="device of the training-step check ('auto': what "
-                   'the Runner picks); CPU is always checked too')
-    p.add_argument('--batch-size', type=int, default=2,
-                   help='clips in the training-step check')
+    p.add_argument(
+        '--data-root',
+        '--data_dir',
+        '--data-dir',
+        dest='data_root',
+        help='SSv2 folder as downloaded',
+    )
+    p.add_argument(
+        '--sample',
+        type=int,
+        metavar='N',
+        help='decode N random videos instead of all',
+    )
+    p.add_argument(
+        '--workers',
+        type=int,
+        default=min(8, os.cpu_count() or 1),
+        help='decoding processes (default: min(8, CPUs))',
+    )
+    p.add_argument(
+        '--timeout',
+        type=float,
+        default=60.0,
+        help='seconds one video may take to decode',
+    )
+    p.add_argument(
+        '--bad-list',
+        metavar='FILE',
+        help='where the unusable videos are listed (default: '
+        '<work dir>/preflight_bad_videos.txt)',
+    )
+    p.add_argument(
+        '--device',
+        default='auto',
+        help="device of the training-step check ('auto': what "
+        'the Runner picks); CPU is always checked too',
+    )
+    p.add_argument(
+        '--batch-size',
+        type=int,
+        default=2,
+        help='clips in the training-step check',
+    )
     p.add_argument('--work-dir', help='default: ./work_dirs/<config name>')
     p.add_argument('--seed', type=int, default=0, help='for --sample')
     add_cfg_options(p)
@@ -119,8 +158,9 @@ def preflight(args: argparse.Namespace) -> List[Row]:
     for check in CHECKS:
         if check.per_device:
             for device in ctx.devices:
-                rows += run_check(f'{check.name} ({device})', check.fn, ctx,
-                                  device)
+                rows += run_check(
+                    f'{check.name} ({device})', check.fn, ctx, device
+                )
         else:
             rows += run_check(check.name, check.fn, ctx)
     return rows
@@ -129,12 +169,15 @@ def preflight(args: argparse.Namespace) -> List[Row]:
 def format_table(rows: List[Row]) -> str:
     width = max(len(r.check) for r in rows)
     lines = [f'{"check":<{width}}  status  detail']
-    lines += [f'{r.check:<{width}}  {r.status.value:<6}  {r.detail}'
-              for r in rows]
+    lines += [
+        f'{r.check:<{width}}  {r.status.value:<6}  {r.detail}' for r in rows
+    ]
     failed = sum(r.status is Status.FAIL for r in rows)
     warned = sum(r.status is Status.WARN for r in rows)
-    lines.append(f'preflight: {"FAILED" if failed else "passed"} '
-                 f'({failed} failed, {warned} warnings)')
+    lines.append(
+        f'preflight: {"FAILED" if failed else "passed"} '
+        f'({failed} failed, {warned} warnings)'
+    )
     return '\n'.join(lines) + '\n'
 
 

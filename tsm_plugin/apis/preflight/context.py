@@ -5,6 +5,7 @@ checks need (datasets, model, one training batch) once, on first use. A
 build that fails is remembered and re-raised to every later user, so it is
 attempted once; a check whose prerequisite is missing raises :class:`Skip`.
 """
+
 import argparse
 import copy
 import dataclasses
@@ -27,14 +28,15 @@ from .rows import Skip, one_line
 
 
 class BuiltDatasets(NamedTuple):
-    """{dataloader name: dataset}, {dataloader name: why it did not build}.
-    """
+    """{dataloader name: dataset}, {dataloader name: why it did not build}."""
+
     datasets: Dict[str, Any]
     errors: Dict[str, str]
 
 
 class StepResult(NamedTuple):
     """What a passed training step leaves for the checkpoint check."""
+
     model: torch.nn.Module
     optim_wrapper: OptimWrapper
     log_vars: dict
@@ -78,14 +80,14 @@ class Context:
         pretrained_error (str, optional): why the pretrained weights did
             not load (the model is then built from scratch).
     """
+
     cfg: Config
     work_dir: str
     args: argparse.Namespace
     device: str = 'cpu'
     trained: Dict[str, StepResult] = dataclasses.field(default_factory=dict)
     pretrained_error: Optional[str] = None
-    built: Dict[str, Any] = dataclasses.field(default_factory=dict,
-                                              repr=False)
+    built: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> 'Context':
@@ -95,8 +97,12 @@ class Context:
         if args.data_root:
             set_data_root(cfg, args.data_root)
         init_default_scope(cfg.get('default_scope', 'mmaction'))
-        return cls(cfg, resolve_work_dir(cfg, args.work_dir, args.config),
-                   args, device=resolve_device(args.device))
+        return cls(
+            cfg,
+            resolve_work_dir(cfg, args.work_dir, args.config),
+            args,
+            device=resolve_device(args.device),
+        )
 
     @property
     def devices(self) -> List[str]:
@@ -105,8 +111,9 @@ class Context:
 
     @property
     def bad_list(self) -> str:
-        return self.args.bad_list or osp.join(self.work_dir,
-                                              'preflight_bad_videos.txt')
+        return self.args.bad_list or osp.join(
+            self.work_dir, 'preflight_bad_videos.txt'
+        )
 
     @property
     def pretrained(self) -> Optional[str]:
@@ -130,7 +137,8 @@ class Context:
             elif key not in failed:
                 try:
                     datasets[name] = by_cfg[key] = DATASETS.build(
-                        loader['dataset'])
+                        loader['dataset']
+                    )
                 except Exception as err:  # noqa: BLE001 - a table row
                     failed.add(key)
                     errors[name] = one_line(err)
@@ -166,9 +174,12 @@ class Context:
     def batch(self) -> dict:
         """One batch of the training pipeline (no workers, first clips)."""
         loader = copy.deepcopy(self.cfg.train_dataloader)
-        loader.update(batch_size=self.args.batch_size, num_workers=0,
-                      persistent_workers=False,
-                      sampler=dict(type='DefaultSampler', shuffle=False))
+        loader.update(
+            batch_size=self.args.batch_size,
+            num_workers=0,
+            persistent_workers=False,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+        )
         try:
             return next(iter(Runner.build_dataloader(loader, seed=0)))
         except Exception as err:

@@ -2,6 +2,7 @@
 
 Each takes the :class:`~.context.Context` and returns its table rows.
 """
+
 import os
 import os.path as osp
 import random
@@ -50,42 +51,58 @@ def check_paths(ctx: Context) -> List[Row]:
         missing.append(f'work dir not writable: {ctx.work_dir} ({err})')
     if missing:
         return [Row('paths', Status.FAIL, 'missing: ' + '; '.join(missing))]
-    return [Row('paths', Status.PASS, f'{len(checked)} paths exist; work '
-                f'dir {ctx.work_dir} writable')]
+    return [
+        Row(
+            'paths',
+            Status.PASS,
+            f'{len(checked)} paths exist; work dir {ctx.work_dir} writable',
+        )
+    ]
 
 
 def _label_row(name: str, ds, num_classes: Optional[int]) -> Row:
     """Whether one split's labels map onto ``num_classes`` classes."""
     classes = ds.metainfo.get('classes') or ()
     labels = [int(ds.get_data_info(i)['label']) for i in range(len(ds))]
-    out_of_range = sorted({lb for lb in labels
-                           if not -1 <= lb < (num_classes or 1e9)})
+    out_of_range = sorted(
+        {lb for lb in labels if not -1 <= lb < (num_classes or 1e9)}
+    )
     problems = []
     if num_classes is not None and classes and len(classes) != num_classes:
-        problems.append(f'label file has {len(classes)} classes, '
-                        f'model.cls_head.num_classes = {num_classes}')
+        problems.append(
+            f'label file has {len(classes)} classes, '
+            f'model.cls_head.num_classes = {num_classes}'
+        )
     if out_of_range:
-        problems.append(f'labels {out_of_range[:5]} outside '
-                        f'[0, {num_classes})')
+        problems.append(
+            f'labels {out_of_range[:5]} outside [0, {num_classes})'
+        )
     if not ds.test_mode and any(lb < 0 for lb in labels):
         problems.append('unlabelled items in a training split')
     if len(ds) == 0:
         problems.append('no items')
     ann = osp.basename(getattr(ds, 'ann_file', '') or '?')
     if problems:
-        return Row(f'annotations ({name})', Status.FAIL,
-                   f'{ann}: ' + '; '.join(problems))
+        return Row(
+            f'annotations ({name})',
+            Status.FAIL,
+            f'{ann}: ' + '; '.join(problems),
+        )
     used = len({lb for lb in labels if lb >= 0})
-    return Row(f'annotations ({name})', Status.PASS,
-               f'{ann}: {len(ds)} items, {used} of {len(classes)} classes '
-               'used')
+    return Row(
+        f'annotations ({name})',
+        Status.PASS,
+        f'{ann}: {len(ds)} items, {used} of {len(classes)} classes used',
+    )
 
 
 def check_annotations(ctx: Context) -> List[Row]:
     """Every split parses; its labels map onto ``cls_head.num_classes``."""
     num_classes = ctx.cfg.model.get('cls_head', {}).get('num_classes')
-    rows = [Row(f'annotations ({name})', Status.FAIL, error)
-            for name, error in ctx.built_datasets.errors.items()]
+    rows = [
+        Row(f'annotations ({name})', Status.FAIL, error)
+        for name, error in ctx.built_datasets.errors.items()
+    ]
     seen = set()
     for name, ds in ctx.datasets.items():
         if id(ds) not in seen:  # a shared dataset is checked once
@@ -99,8 +116,7 @@ def _on_alarm(signum, frame):
 
 
 def _check_one(task):
-    """Pool worker: (path, min_frames, min_side, timeout) -> (path, reason).
-    """
+    """Pool worker: (path, min_frames, min_side, timeout) -> (path, reason)."""
     path, min_frames, min_side, timeout = task
     alarm = hasattr(signal, 'SIGALRM') and timeout > 0
     if alarm:  # a decoder stuck on garbage must not stall the check
@@ -109,8 +125,9 @@ def _check_one(task):
     try:
         return path, check_video(path, min_frames, min_side)
     except TimeoutError:
-        return path, (f'cannot read video {path}: decoding took more than '
-                      f'{timeout:g} s')
+        return path, (
+            f'cannot read video {path}: decoding took more than {timeout:g} s'
+        )
     except Exception as err:  # noqa: BLE001 - one bad file, not a crash
         return path, f'cannot read video {path}: {one_line(err)}'
     finally:
@@ -131,8 +148,10 @@ def check_videos(ctx: Context) -> List[Row]:
             if policy.get(path) == 'raise':
                 continue
             policy[path] = getattr(ds, 'on_bad_video', 'raise')
-            rules[path] = (getattr(ds, 'min_frames', 1),
-                           getattr(ds, 'min_side', 1))
+            rules[path] = (
+                getattr(ds, 'min_frames', 1),
+                getattr(ds, 'min_side', 1),
+            )
     paths = sorted(policy)
     total = len(paths)
     if args.sample is not None and args.sample < total:
@@ -143,22 +162,44 @@ def check_videos(ctx: Context) -> List[Row]:
     if tasks:
         workers = max(1, args.workers)
         results = track_parallel_progress(
-            _check_one, tasks, nproc=min(workers, len(tasks)),
+            _check_one,
+            tasks,
+            nproc=min(workers, len(tasks)),
             chunksize=max(1, min(16, len(tasks) // (4 * workers))),
-            keep_order=False, file=sys.stderr)
+            keep_order=False,
+            file=sys.stderr,
+        )
     bad = sorted((p, r) for p, r in results if r)
     os.makedirs(osp.dirname(osp.abspath(ctx.bad_list)), exist_ok=True)
     atomic_write(ctx.bad_list, ''.join(f'{p}\t{r}\n' for p, r in bad))
     took = time.time() - start
     what = f'{len(paths)} of {total}' if len(paths) < total else f'{total}'
     if not bad:
-        return [Row('videos', Status.PASS, f'{what} videos decode '
-                    f'completely ({took:.1f} s, {args.workers} processes)')]
+        return [
+            Row(
+                'videos',
+                Status.PASS,
+                f'{what} videos decode '
+                f'completely ({took:.1f} s, {args.workers} processes)',
+            )
+        ]
     fatal = [p for p, _ in bad if policy[p] == 'raise']
-    detail = (f'{len(bad)} of {what} unusable -> {ctx.bad_list}; first: '
-              f'{bad[0][1]}')
+    detail = (
+        f'{len(bad)} of {what} unusable -> {ctx.bad_list}; first: {bad[0][1]}'
+    )
     if fatal:
-        return [Row('videos', Status.FAIL, f'{detail} ({len(fatal)} in a '
-                    "split with on_bad_video='raise')")]
-    return [Row('videos', Status.WARN, f'{detail} (training skips them: '
-                "on_bad_video='skip')")]
+        return [
+            Row(
+                'videos',
+                Status.FAIL,
+                f'{detail} ({len(fatal)} in a '
+                "split with on_bad_video='raise')",
+            )
+        ]
+    return [
+        Row(
+            'videos',
+            Status.WARN,
+            f"{detail} (training skips them: on_bad_video='skip')",
+        )
+    ]

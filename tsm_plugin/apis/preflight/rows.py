@@ -1,10 +1,12 @@
 """The table's vocabulary: a check's status, its row, and a skip."""
+
 import enum
 from typing import NamedTuple
 
 
 class Status(enum.Enum):
     """A check's outcome; only FAIL makes preflight exit 1."""
+
     PASS = 'PASS'
     FAIL = 'FAIL'
     WARN = 'WARN'
@@ -13,6 +15,7 @@ class Status(enum.Enum):
 
 class Row(NamedTuple):
     """One line of the table."""
+
     check: str
     status: Status
     detail: str

@@ -7,6 +7,7 @@ autocast in the recipe's precision) with the config's data preprocessor;
 the checkpoint is written and read by :mod:`tsm_plugin.engine.checkpoint`,
 shaped as ``Runner.save_checkpoint`` shapes it.
 """
+
 import copy
 import os
 import os.path as osp
@@ -37,8 +38,9 @@ def check_model(ctx: Context) -> List[Row]:
     if not ctx.pretrained:
         return [Row(name, Status.SKIP, 'none configured (from scratch)')]
     if ctx.pretrained_error:
-        return [Row(name, Status.FAIL,
-                    f'{ctx.pretrained}: {ctx.pretrained_error}')]
+        return [
+            Row(name, Status.FAIL, f'{ctx.pretrained}: {ctx.pretrained_error}')
+        ]
     return [Row(name, Status.PASS, f'{ctx.pretrained} loaded')]
 
 
@@ -48,15 +50,16 @@ def memory_format(inputs: torch.Tensor) -> str:
     if inputs.dim() < 4:
         return 'NCHW'
     frames = inputs.reshape(-1, *inputs.shape[-3:])
-    if (frames.is_contiguous(memory_format=torch.channels_last)
-            and not frames.is_contiguous()):
+    if (
+        frames.is_contiguous(memory_format=torch.channels_last)
+        and not frames.is_contiguous()
+    ):
         return 'channels_last'
     return 'NCHW'
 
 
 def autocast_precision(device: str) -> str:
-    """The precision autocast computes in now on ``device`` ('fp32' off).
-    """
+    """The precision autocast computes in now on ``device`` ('fp32' off)."""
     kind = device_type_of(device)
     if not torch.is_autocast_enabled(kind):
         return 'fp32'
@@ -82,23 +85,36 @@ def check_step(ctx: Context, device: str) -> List[Row]:
         losses = model._run_forward(data, mode='loss')
     loss, log_vars = model.parse_losses(losses)
     optim.backward(loss)
-    bad_grads = [n for n, p in model.named_parameters()
-                 if p.grad is not None and not torch.isfinite(p.grad).all()]
+    bad_grads = [
+        n
+        for n, p in model.named_parameters()
+        if p.grad is not None and not torch.isfinite(p.grad).all()
+    ]
     if not torch.isfinite(loss) or bad_grads:
-        return [Row(name, Status.FAIL, f'loss {loss.item():.4g}, '
-                    f'non-finite gradients in {bad_grads[:3]} ({precision})')]
+        return [
+            Row(
+                name,
+                Status.FAIL,
+                f'loss {loss.item():.4g}, '
+                f'non-finite gradients in {bad_grads[:3]} ({precision})',
+            )
+        ]
     optim.step()
     optim.zero_grad()
     took = time.time() - start
     shape = 'x'.join(map(str, data['inputs'].shape))
     extra = ''
     if device.startswith('cuda'):
-        extra = (f', peak {torch.cuda.max_memory_allocated() / 2**30:.1f} '
-                 'GiB')
+        extra = f', peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB'
     ctx.trained[device] = StepResult(model, optim, log_vars)
-    return [Row(name, Status.PASS,
-                f'loss {loss.item():.4f}, {took:.2f} s, input {shape}, '
-                f'{precision}, {memory_format(data["inputs"])}{extra}')]
+    return [
+        Row(
+            name,
+            Status.PASS,
+            f'loss {loss.item():.4f}, {took:.2f} s, input {shape}, '
+            f'{precision}, {memory_format(data["inputs"])}{extra}',
+        )
+    ]
 
 
 def checkpoint_of(ctx: Context, step: StepResult) -> dict:
@@ -113,44 +129,60 @@ def checkpoint_of(ctx: Context, step: StepResult) -> dict:
     hub.update_info('iter', 1)
     train = ctx.datasets['train_dataloader']
     seed = ctx.cfg.get('randomness', {}).get('seed')
-    meta = dict(epoch=0, iter=1, cfg=ctx.cfg.pretty_text,
-                seed=ctx.args.seed if seed is None else seed,
-                experiment_name=f'preflight_{os.getpid()}',
-                time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
-                mmengine_version=mmengine.__version__,
-                dataset_meta=train.metainfo)
+    meta = dict(
+        epoch=0,
+        iter=1,
+        cfg=ctx.cfg.pretty_text,
+        seed=ctx.args.seed if seed is None else seed,
+        experiment_name=f'preflight_{os.getpid()}',
+        time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
+        mmengine_version=mmengine.__version__,
+        dataset_meta=train.metainfo,
+    )
     on_cpu = (lambda x: hasattr(x, 'cpu'), lambda x: x.cpu())
-    return dict(meta=meta, state_dict=weights_to_cpu(step.model.state_dict()),
-                message_hub=apply_to(hub.state_dict(), *on_cpu),
-                optimizer=apply_to(step.optim_wrapper.state_dict(), *on_cpu))
+    return dict(
+        meta=meta,
+        state_dict=weights_to_cpu(step.model.state_dict()),
+        message_hub=apply_to(hub.state_dict(), *on_cpu),
+        optimizer=apply_to(step.optim_wrapper.state_dict(), *on_cpu),
+    )
 
 
 def differences(saved, loaded, where: str = 'checkpoint') -> List[str]:
     """Where ``loaded`` differs from ``saved`` (tensors bit for bit)."""
     if torch.is_tensor(saved):
-        same = (torch.is_tensor(loaded) and saved.dtype == loaded.dtype
-                and saved.shape == loaded.shape
-                and torch.equal(saved, loaded))
+        same = (
+            torch.is_tensor(loaded)
+            and saved.dtype == loaded.dtype
+            and saved.shape == loaded.shape
+            and torch.equal(saved, loaded)
+        )
     elif isinstance(saved, np.ndarray):
-        same = np.array_equal(saved, loaded) and getattr(
-            loaded, 'dtype', None) == saved.dtype
+        same = (
+            np.array_equal(saved, loaded)
+            and getattr(loaded, 'dtype', None) == saved.dtype
+        )
     elif isinstance(saved, dict):
         if not isinstance(loaded, dict) or saved.keys() != loaded.keys():
             return [where]
-        return [d for k in saved for d in differences(
-            saved[k], loaded[k], f'{where}.{k}')]
+        return [
+            d
+            for k in saved
+            for d in differences(saved[k], loaded[k], f'{where}.{k}')
+        ]
     elif isinstance(saved, (list, tuple)):
-        if not isinstance(loaded, (list, tuple)) or len(saved) != len(
-                loaded):
+        if not isinstance(loaded, (list, tuple)) or len(saved) != len(loaded):
             return [where]
-        return [d for i, (s, o) in enumerate(zip(saved, loaded))
-                for d in differences(s, o, f'{where}[{i}]')]
+        return [
+            d
+            for i, (s, o) in enumerate(zip(saved, loaded))
+            for d in differences(s, o, f'{where}[{i}]')
+        ]
     elif hasattr(saved, '__dict__') and not callable(saved):
         # An object (HistoryBuffer): its state as pickled.
         if type(loaded) is not type(saved):
             return [where]
-        return differences(saved.__getstate__(), loaded.__getstate__(),
-                           where)
+        return differences(saved.__getstate__(), loaded.__getstate__(), where)
     else:
         same = type(saved) is type(loaded) and saved == loaded
     return [] if same else [where]
@@ -173,9 +205,15 @@ def check_checkpoint(ctx: Context) -> List[Row]:
             os.remove(path)
     diff = differences(ckpt, back)
     if diff:
-        return [Row('checkpoint save/reload', Status.FAIL,
-                    f'differs: {diff[:5]}')]
-    return [Row('checkpoint save/reload', Status.PASS,
-                f'{len(ckpt["state_dict"])} tensors + optimizer + message '
-                f'hub identical ({size / 2**20:.1f} MiB, atomic write, '
-                'weights_only load)')]
+        return [
+            Row('checkpoint save/reload', Status.FAIL, f'differs: {diff[:5]}')
+        ]
+    return [
+        Row(
+            'checkpoint save/reload',
+            Status.PASS,
+            f'{len(ckpt["state_dict"])} tensors + optimizer + message '
+            f'hub identical ({size / 2**20:.1f} MiB, atomic write, '
+            'weights_only load)',
+        )
+    ]

@@ -1,14 +1,26 @@
 """Hooks a config names: one per file, each with the failure it prevents."""
+
 from .checkpoint_hook import AtomicCheckpointHook
 from .eval_autocast_hook import EvalAutocastHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
-from .preemption_hook import (PREEMPTED_EXIT_CODE, Preempted, PreemptionHook,
-                              shutdown_workers)
+from .preemption_hook import (
+    PREEMPTED_EXIT_CODE,
+    Preempted,
+    PreemptionHook,
+    shutdown_workers,
+)
 from .skipped_videos_hook import SkippedVideosHook
 from .thread_policy_hook import ThreadPolicyHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'EvalAutocastHook', 'NonFiniteLossError',
-    'NonFiniteLossHook', 'PREEMPTED_EXIT_CODE', 'Preempted', 'PreemptionHook',
-    'SkippedVideosHook', 'ThreadPolicyHook', 'shutdown_workers'
+    'AtomicCheckpointHook',
+    'EvalAutocastHook',
+    'NonFiniteLossError',
+    'NonFiniteLossHook',
+    'PREEMPTED_EXIT_CODE',
+    'Preempted',
+    'PreemptionHook',
+    'SkippedVideosHook',
+    'ThreadPolicyHook',
+    'shutdown_workers',
 ]

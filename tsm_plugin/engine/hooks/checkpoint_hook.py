@@ -21,6 +21,7 @@ arguments and changes the order and the writes:
   as one that never was;
 * temporaries of a killed save are removed when training starts.
 """
+
 from collections import deque
 from contextlib import contextmanager
 
@@ -73,16 +74,19 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def __init__(self, *args, backend_args=None, **kwargs) -> None:
         super().__init__(
-            *args, backend_args=backend_args or dict(ATOMIC_BACKEND_ARGS),
-            **kwargs)
+            *args,
+            backend_args=backend_args or dict(ATOMIC_BACKEND_ARGS),
+            **kwargs,
+        )
 
     def before_train(self, runner) -> None:
         """Clear a killed save's temporaries; restore the kept files."""
         super().before_train(runner)
         if is_main_process():
             for path in remove_stale_temporaries(self.out_dir):
-                runner.logger.info(f'Removed {path}: the save that wrote it '
-                                   'was interrupted.')
+                runner.logger.info(
+                    f'Removed {path}: the save that wrote it was interrupted.'
+                )
         self.keep_files = deque(runner.message_hub.get_info(KEEP_KEY) or [])
 
     @contextmanager
@@ -94,30 +98,41 @@ class AtomicCheckpointHook(CheckpointHook):
             yield
         finally:
             self.file_backend = backend
-        keep = {self.last_ckpt, getattr(self, 'best_ckpt_path', None),
-                *getattr(self, 'best_ckpt_path_dict', {}).values()}
+        keep = {
+            self.last_ckpt,
+            getattr(self, 'best_ckpt_path', None),
+            *getattr(self, 'best_ckpt_path_dict', {}).values(),
+        }
         deferred.flush(keep)
 
     def save_checkpoint(self, runner, filename: str, meta: dict) -> str:
         """Save ``filename`` in the output folder, then point
         ``last_checkpoint`` at it, then remove what ``max_keep_ckpts`` no
         longer keeps. Returns the checkpoint's path."""
-        if self.max_keep_ckpts > 0 and (not self.keep_files
-                                        or self.keep_files[-1] != filename):
+        if self.max_keep_ckpts > 0 and (
+            not self.keep_files or self.keep_files[-1] != filename
+        ):
             self.keep_files.append(filename)
         stale = []
-        while self.max_keep_ckpts > 0 and len(
-                self.keep_files) > self.max_keep_ckpts:
+        while (
+            self.max_keep_ckpts > 0
+            and len(self.keep_files) > self.max_keep_ckpts
+        ):
             stale.append(self.keep_files.popleft())
         runner.message_hub.update_info(KEEP_KEY, list(self.keep_files))
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         runner.save_checkpoint(
-            self.out_dir, filename, self.file_client_args,
+            self.out_dir,
+            filename,
+            self.file_client_args,
             save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler, meta=meta,
-            by_epoch=self.by_epoch, backend_args=self.backend_args,
-            **self.args)
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args,
+        )
         if is_main_process():
             write_pointer(runner.work_dir, self.last_ckpt)
             keep = {self.last_ckpt, getattr(self, 'best_ckpt_path', None)}
@@ -141,14 +156,17 @@ class AtomicCheckpointHook(CheckpointHook):
         loop resumes this epoch at batch ``iter - epoch * len(loader)``.
         """
         return self.save_checkpoint(
-            runner, f'iter_{iteration}.pth',
-            meta=dict(epoch=runner.epoch, iter=iteration))
+            runner,
+            f'iter_{iteration}.pth',
+            meta=dict(epoch=runner.epoch, iter=iteration),
+        )
 
 
 def find_checkpoint_hook(runner):
     """The runner's :class:`AtomicCheckpointHook`, or None."""
-    return next((h for h in runner.hooks
-                 if isinstance(h, AtomicCheckpointHook)), None)
+    return next(
+        (h for h in runner.hooks if isinstance(h, AtomicCheckpointHook)), None
+    )
 
 
 __all__ = ['AtomicCheckpointHook', 'find_checkpoint_hook', 'KEEP_KEY']

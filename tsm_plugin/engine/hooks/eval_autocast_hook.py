@@ -13,6 +13,7 @@ Config (``custom_hooks``)::
 
     custom_hooks = [dict(type='EvalAutocastHook')]
 """
+
 from typing import Optional, Tuple
 
 import torch
@@ -21,8 +22,14 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-from ..precision import (autocast, fp32_head_output, precision_name,
-                         resolve_dtype, scores_to_float32)
+from ..precision import (
+    autocast,
+    fp32_head_output,
+    precision_name,
+    resolve_dtype,
+    scores_to_float32,
+)
+
 
 @HOOKS.register_module()
 class EvalAutocastHook(Hook):
@@ -62,9 +69,11 @@ class EvalAutocastHook(Hook):
         dtype = resolve_dtype(self._precision(runner), device)
         if device not in self._logged:
             self._logged.add(device)
-            print_log(f'EvalAutocastHook: evaluating in '
-                      f'{precision_name(dtype)} on {device}',
-                      logger='current')
+            print_log(
+                f'EvalAutocastHook: evaluating in '
+                f'{precision_name(dtype)} on {device}',
+                logger='current',
+            )
         return dtype, device
 
     def before_run(self, runner) -> None:

@@ -12,6 +12,7 @@ with :class:`Preempted`, which ``tools/train.py`` turns into exit status
 continues at the next iteration with the same LR schedule and data order
 (:class:`~tsm_plugin.engine.loops.ResumableEpochBasedTrainLoop`).
 """
+
 import atexit
 import multiprocessing as mp
 import os
@@ -21,8 +22,7 @@ import threading
 from typing import Optional, Sequence
 
 from mmaction.registry import HOOKS
-from mmengine.dist import (all_reduce, barrier, get_world_size,
-                           is_main_process)
+from mmengine.dist import all_reduce, barrier, get_world_size, is_main_process
 from mmengine.hooks import Hook
 
 from ...errors import ExitStatus
@@ -49,7 +49,8 @@ class Preempted(Exception):
         super().__init__(
             f'{signal_name} received: saved {checkpoint}; '
             f'rerun with --resume to continue (exit status '
-            f'{PREEMPTED_EXIT_CODE})')
+            f'{PREEMPTED_EXIT_CODE})'
+        )
 
 
 def shutdown_workers(loader) -> None:
@@ -120,8 +121,9 @@ class PreemptionHook(Hook):
     priority = 'VERY_LOW'  # after ParamSchedulerHook, LoggerHook, Checkpoint
 
     def __init__(self, signals: Sequence[str] = ('SIGTERM', 'SIGUSR1')):
-        self.signals = [getattr(signal, name) for name in signals
-                        if hasattr(signal, name)]  # no SIGUSR1 on Windows
+        self.signals = [
+            getattr(signal, name) for name in signals if hasattr(signal, name)
+        ]  # no SIGUSR1 on Windows
         self._received: Optional[int] = None
         self._previous = {}
         self._pid = None
@@ -148,16 +150,20 @@ class PreemptionHook(Hook):
     def _guard_workers(self, runner) -> None:
         for loader in self._loaders(runner):
             init_fn = getattr(loader, 'worker_init_fn', None)
-            if (getattr(loader, 'num_workers', 0) > 0
-                    and not isinstance(init_fn, GuardedWorkerInit)):
+            if getattr(loader, 'num_workers', 0) > 0 and not isinstance(
+                init_fn, GuardedWorkerInit
+            ):
                 loader.worker_init_fn = GuardedWorkerInit(
-                    init_fn, self.signals, self._training)
+                    init_fn, self.signals, self._training
+                )
 
     def before_train(self, runner) -> None:
         self._received = None
         if threading.current_thread() is not threading.main_thread():
-            runner.logger.warning('PreemptionHook: not in the main thread, '
-                                  'signals are not caught')
+            runner.logger.warning(
+                'PreemptionHook: not in the main thread, '
+                'signals are not caught'
+            )
             return
         self._pid = os.getpid()
         for signum in self.signals:
@@ -178,27 +184,36 @@ class PreemptionHook(Hook):
         if get_world_size() == 1:
             return self._received is not None
         import torch
+
         flag = torch.tensor([0 if self._received is None else 1])
         all_reduce(flag, op='max')
         return bool(flag.item())
 
     def _save_and_stop(self, runner, iteration: int) -> None:
-        name = (signal.Signals(self._received).name
-                if self._received is not None else 'signal on another rank')
+        name = (
+            signal.Signals(self._received).name
+            if self._received is not None
+            else 'signal on another rank'
+        )
         filename = f'iter_{iteration}.pth'
         path = osp.join(runner.work_dir, filename)
-        runner.logger.info(f'{name} received: saving {path} at epoch '
-                           f'{runner.epoch + 1}, iteration {iteration}, then '
-                           f'exiting with status {PREEMPTED_EXIT_CODE}')
+        runner.logger.info(
+            f'{name} received: saving {path} at epoch '
+            f'{runner.epoch + 1}, iteration {iteration}, then '
+            f'exiting with status {PREEMPTED_EXIT_CODE}'
+        )
         hook = find_checkpoint_hook(runner)
         if hook is not None:
             path = hook.save_preemption_checkpoint(runner, iteration)
         else:  # a config without AtomicCheckpointHook: save it here
             # epoch: the one in progress; iter: iterations completed.
             runner.save_checkpoint(
-                runner.work_dir, filename, save_optimizer=True,
+                runner.work_dir,
+                filename,
+                save_optimizer=True,
                 save_param_scheduler=True,
-                meta=dict(epoch=runner.epoch, iter=iteration))
+                meta=dict(epoch=runner.epoch, iter=iteration),
+            )
             if is_main_process():
                 write_pointer(runner.work_dir, path)
         barrier()  # no rank exits (and tears the job down) before the save
@@ -210,13 +225,15 @@ class PreemptionHook(Hook):
             shutdown_workers(loader)
         raise Preempted(name, path)
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
+    def after_train_iter(
+        self, runner, batch_idx: int, data_batch=None, outputs=None
+    ) -> None:
         if self._should_stop():
             self._save_and_stop(runner, runner.iter + 1)
 
-    def after_val_iter(self, runner, batch_idx: int, data_batch=None,
-                       outputs=None) -> None:
+    def after_val_iter(
+        self, runner, batch_idx: int, data_batch=None, outputs=None
+    ) -> None:
         # Validation inside training runs after the epoch (runner.epoch is
         # already the next one): the checkpoint resumes at that epoch.
         if self._previous and self._should_stop():

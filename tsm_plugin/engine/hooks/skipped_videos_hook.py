@@ -8,6 +8,7 @@ the ``train/skipped_videos`` (``val/skipped_videos``) scalar of every
 epoch, and warns when it is not zero, so a run that quietly trains on a
 shrinking dataset shows it.
 """
+
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 
@@ -16,8 +17,7 @@ from ...utils.config import iter_built_datasets
 
 @HOOKS.register_module()
 class SkippedVideosHook(Hook):
-    """Per epoch: samples replaced for unusable videos, and distinct files.
-    """
+    """Per epoch: samples replaced for unusable videos, and distinct files."""
 
     priority = 'BELOW_NORMAL'
 
@@ -29,14 +29,16 @@ class SkippedVideosHook(Hook):
             if hasattr(ds, 'pop_skip_count'):
                 skipped += ds.pop_skip_count()
                 bad += len(ds.bad_indices())
-        runner.visualizer.add_scalars({f'{mode}/skipped_videos': skipped},
-                                      step=runner.iter)
+        runner.visualizer.add_scalars(
+            {f'{mode}/skipped_videos': skipped}, step=runner.iter
+        )
         if skipped:
             runner.logger.warning(
                 f'{mode} epoch {runner.epoch + (mode == "train")}: '
                 f'{skipped} samples replaced because their video cannot be '
                 f'used ({bad} distinct bad files so far, each logged once '
-                'above; tools/preflight.py lists them all)')
+                'above; tools/preflight.py lists them all)'
+            )
 
     def after_train_epoch(self, runner) -> None:
         """Report the training epoch that just ended.
@@ -53,5 +55,10 @@ class SkippedVideosHook(Hook):
             runner (Runner): The runner of the training process.
             metrics (dict, optional): The validation metrics (unused).
         """
-        self._report(runner, runner.val_loop.dataloader
-                     if runner.val_loop is not None else None, 'val')
+        self._report(
+            runner,
+            runner.val_loop.dataloader
+            if runner.val_loop is not None
+            else None,
+            'val',
+        )

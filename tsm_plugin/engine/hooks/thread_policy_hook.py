@@ -19,6 +19,7 @@ caller), and an explicit ``OMP_NUM_THREADS`` wins (``torchrun`` sets it to
 ``torch.set_num_threads(1)``, and ``env_cfg.mp_cfg.opencv_num_threads=0``
 turns off OpenCV's own pool.
 """
+
 import os
 from typing import Optional
 
@@ -87,11 +88,13 @@ class ThreadPolicyHook(Hook):
     priority = 'VERY_HIGH'  # before other hooks start work in before_train
 
     def __init__(self, threads: Optional[int] = None) -> None:
-        if threads is not None and (not isinstance(threads, int)
-                                    or threads < 1):
+        if threads is not None and (
+            not isinstance(threads, int) or threads < 1
+        ):
             raise ConfigValueError(
                 f'ThreadPolicyHook threads={threads!r}: must be an integer '
-                '>= 1 (or None for the automatic policy)')
+                '>= 1 (or None for the automatic policy)'
+            )
         self.threads = threads
         self._previous: Optional[int] = None
         self._training = False
@@ -102,28 +105,36 @@ class ThreadPolicyHook(Hook):
         (``'train'``, ``'val'`` or ``'test'``; see :func:`alive_workers`).
         """
         if stage == 'train':
-            return alive_workers(runner.train_dataloader,
-                                 _loop_loader(runner._val_loop))
+            return alive_workers(
+                runner.train_dataloader, _loop_loader(runner._val_loop)
+            )
         loop = runner.val_loop if stage == 'val' else runner.test_loop
         return _workers(_loop_loader(loop))
 
     def _apply(self, runner, stage: str) -> None:
         current = torch.get_num_threads()
-        cores, workers = available_cores(), self.concurrent_workers(
-            runner, stage)
+        cores, workers = (
+            available_cores(),
+            self.concurrent_workers(runner, stage),
+        )
         if self.threads is not None:
             threads, why = self.threads, 'set by ThreadPolicyHook(threads)'
         elif os.environ.get('OMP_NUM_THREADS'):
             threads = current
-            why = (f'OMP_NUM_THREADS={os.environ["OMP_NUM_THREADS"]} is '
-                   'set explicitly')
+            why = (
+                f'OMP_NUM_THREADS={os.environ["OMP_NUM_THREADS"]} is '
+                'set explicitly'
+            )
         else:
             threads = min(current, max(1, cores - workers))
-            why = (f'{cores} cores - {workers} dataloader workers, at most '
-                   f'the {current} in place')
+            why = (
+                f'{cores} cores - {workers} dataloader workers, at most '
+                f'the {current} in place'
+            )
         runner.logger.info(
             f'Threads: {threads} torch threads in the main process ({why}); '
-            'one in each dataloader worker.')
+            'one in each dataloader worker.'
+        )
         if threads != current:
             self._previous = current
             torch.set_num_threads(threads)

@@ -36,6 +36,7 @@ the muxer bit-exact, so the files are byte-identical too).
 Modules: :mod:`.motions` (the tracks), :mod:`.render` (the frames),
 :mod:`.encode` (``.webm``), :mod:`.make` (the set on disk).
 """
+
 from .encode import write_webm
 from .make import (
     LABEL_DIR,
@@ -47,6 +48,14 @@ from .make import (
 from .motions import TEMPLATES, Motion, Track, track
 
 __all__ = [
-    'LABEL_DIR', 'TEMPLATES', 'VIDEO_DIR', 'Motion', 'Track', 'VideoJob',
-    'fill_template', 'make_synthetic_ssv2', 'track', 'write_webm'
+    'LABEL_DIR',
+    'TEMPLATES',
+    'VIDEO_DIR',
+    'Motion',
+    'Track',
+    'VideoJob',
+    'fill_template',
+    'make_synthetic_ssv2',
+    'track',
+    'write_webm',
 ]

@@ -1,4 +1,5 @@
 """VP9 ``.webm`` encoding that gives the same bytes for the same frames."""
+
 import io
 from typing import Iterable
 
@@ -7,8 +8,9 @@ import numpy as np
 from ...utils.atomic import atomic_write
 
 
-def write_webm(path: str, frames: Iterable[np.ndarray], fps: int, width: int,
-               height: int) -> int:
+def write_webm(
+    path: str, frames: Iterable[np.ndarray], fps: int, width: int, height: int
+) -> int:
     """Encode RGB uint8 frames as VP9 ``.webm`` (fast, deterministic).
 
     The encoder runs single-threaded and both the codec and the muxer are
@@ -28,15 +30,24 @@ def write_webm(path: str, frames: Iterable[np.ndarray], fps: int, width: int,
     """
     import av
     from av.codec.context import Flags
+
     buf = io.BytesIO()
     count = 0
-    with av.open(buf, 'w', format='webm',
-                 container_options={'fflags': '+bitexact'}) as out:
+    with av.open(
+        buf, 'w', format='webm', container_options={'fflags': '+bitexact'}
+    ) as out:
         # realtime, one thread, no look-ahead: fast and reproducible
         stream = out.add_stream(
-            'libvpx-vp9', rate=fps,
-            options={'deadline': 'realtime', 'cpu-used': '8', 'threads': '1',
-                     'row-mt': '0', 'lag-in-frames': '0'})
+            'libvpx-vp9',
+            rate=fps,
+            options={
+                'deadline': 'realtime',
+                'cpu-used': '8',
+                'threads': '1',
+                'row-mt': '0',
+                'lag-in-frames': '0',
+            },
+        )
         stream.width, stream.height, stream.pix_fmt = width, height, 'yuv420p'
         stream.thread_count = 1
         stream.codec_context.flags |= Flags.bitexact

@@ -1,4 +1,5 @@
 """The set on disk: ids, splits, one job per video, the JSON files."""
+
 import json
 import os
 import os.path as osp
@@ -53,7 +54,7 @@ def fill_template(template: str, placeholders: Sequence[str]) -> str:
     out = template
     for word in placeholders:
         start = out.index('[')
-        out = out[:start] + word + out[out.index(']', start) + 1:]
+        out = out[:start] + word + out[out.index(']', start) + 1 :]
     return out[:1].lower() + out[1:]
 
 
@@ -62,15 +63,20 @@ def make_one(job: VideoJob) -> Tuple[str, str]:
     rng = np.random.default_rng([job.seed, job.index])
     seconds = rng.uniform(job.min_seconds, job.max_seconds)
     n = max(2, int(round(seconds * job.fps)))
-    frames, name = render_video(job.kind, rng, n, seconds, job.height,
-                                job.width, job.textured)
-    write_webm(osp.join(job.video_dir, f'{job.vid}.webm'), frames, job.fps,
-               job.width, job.height)
+    frames, name = render_video(
+        job.kind, rng, n, seconds, job.height, job.width, job.textured
+    )
+    write_webm(
+        osp.join(job.video_dir, f'{job.vid}.webm'),
+        frames,
+        job.fps,
+        job.width,
+        job.height,
+    )
     return job.vid, name
 
 
-def _progress(iterable: Iterable[T], total: int,
-              enabled: bool) -> Iterator[T]:
+def _progress(iterable: Iterable[T], total: int, enabled: bool) -> Iterator[T]:
     if not enabled:
         yield from iterable
         return
@@ -78,26 +84,34 @@ def _progress(iterable: Iterable[T], total: int,
         from tqdm import tqdm
     except ImportError:  # mmengine is always there
         from mmengine.utils import ProgressBar
+
         bar = ProgressBar(total)
         for item in iterable:
             bar.update()
             yield item
         return
-    yield from tqdm(iterable, total=total, desc='synthetic SSv2',
-                    unit='video')
+    yield from tqdm(iterable, total=total, desc='synthetic SSv2', unit='video')
 
 
-def _check_args(height: int, width: int, fps: int, min_seconds: float,
-                max_seconds: float, counts: Dict[str, int]) -> None:
+def _check_args(
+    height: int,
+    width: int,
+    fps: int,
+    min_seconds: float,
+    max_seconds: float,
+    counts: Dict[str, int],
+) -> None:
     if height < 16 or width < 16 or height % 2 or width % 2:
-        raise ConfigValueError(f'height and width must be even and >= 16, '
-                               f'got {height}x{width}')
+        raise ConfigValueError(
+            f'height and width must be even and >= 16, got {height}x{width}'
+        )
     if not 0 < min_seconds <= max_seconds:
-        raise ConfigValueError(f'need 0 < min_seconds <= max_seconds, got '
-                               f'{min_seconds}, {max_seconds}')
+        raise ConfigValueError(
+            f'need 0 < min_seconds <= max_seconds, got '
+            f'{min_seconds}, {max_seconds}'
+        )
     if min(counts.values()) < 0:
-        raise ConfigValueError(f'videos per class must be >= 0, got '
-                               f'{counts}')
+        raise ConfigValueError(f'videos per class must be >= 0, got {counts}')
     if fps < 1:
         raise ConfigValueError(f'fps must be >= 1, got {fps}')
 
@@ -108,33 +122,38 @@ def _prepare(out_dir: str, overwrite: bool) -> Tuple[str, str]:
     label_dir = osp.join(out_dir, LABEL_DIR)
     if osp.exists(label_dir) or osp.exists(video_dir):
         if not overwrite:
-            raise InputError(f'{out_dir} already holds a set (use '
-                             'overwrite / --overwrite to replace it)')
+            raise InputError(
+                f'{out_dir} already holds a set (use '
+                'overwrite / --overwrite to replace it)'
+            )
         shutil.rmtree(label_dir, ignore_errors=True)
         shutil.rmtree(video_dir, ignore_errors=True)
     try:
         os.makedirs(video_dir)
         os.makedirs(label_dir)
     except OSError as err:
-        raise InputError(f'cannot create the set in {out_dir}: '
-                         f'{err.strerror or err}') from None
+        raise InputError(
+            f'cannot create the set in {out_dir}: {err.strerror or err}'
+        ) from None
     return video_dir, label_dir
 
 
-def make_synthetic_ssv2(out_dir: str,
-                        num_train_per_class: int = 48,
-                        num_val_per_class: int = 10,
-                        num_test_per_class: int = 2,
-                        height: int = 72,
-                        width: Optional[int] = None,
-                        fps: int = 12,
-                        min_seconds: float = 2.0,
-                        max_seconds: float = 4.0,
-                        seed: int = 0,
-                        textured: bool = False,
-                        overwrite: bool = False,
-                        workers: int = 1,
-                        progress: bool = True) -> dict:
+def make_synthetic_ssv2(
+    out_dir: str,
+    num_train_per_class: int = 48,
+    num_val_per_class: int = 10,
+    num_test_per_class: int = 2,
+    height: int = 72,
+    width: Optional[int] = None,
+    fps: int = 12,
+    min_seconds: float = 2.0,
+    max_seconds: float = 4.0,
+    seed: int = 0,
+    textured: bool = False,
+    overwrite: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict:
     """Write a synthetic SSv2-format set (see the package docstring).
 
     Args:
@@ -166,26 +185,49 @@ def make_synthetic_ssv2(out_dir: str,
             or cannot be created.
     """
     width = width or int(round(height * 4 / 3 / 2)) * 2
-    counts = dict(zip(SPLITS, (num_train_per_class, num_val_per_class,
-                               num_test_per_class)))
+    counts = dict(
+        zip(
+            SPLITS,
+            (num_train_per_class, num_val_per_class, num_test_per_class),
+        )
+    )
     _check_args(height, width, fps, min_seconds, max_seconds, counts)
     video_dir, label_dir = _prepare(out_dir, overwrite)
 
     templates = list(TEMPLATES)
-    labels = {name: str(i) for i, name in
-              enumerate(sorted(template_to_label(t) for t in templates))}
+    labels = {
+        name: str(i)
+        for i, name in enumerate(
+            sorted(template_to_label(t) for t in templates)
+        )
+    }
     # One job per video: class-balanced, shuffled, unique SSv2-like ids.
     rng = np.random.default_rng(seed)
-    plan: List[Tuple[str, str]] = [(split, t) for split, k in counts.items()
-                                   for t in templates for _ in range(k)]
+    plan: List[Tuple[str, str]] = [
+        (split, t)
+        for split, k in counts.items()
+        for t in templates
+        for _ in range(k)
+    ]
     total = len(plan)
     # SSv2's ids run to about 220000; draw from at least as many.
     ids = rng.permutation(max(220000, 2 * total))[:total] + 1
     order = rng.permutation(total)
     jobs = [
-        VideoJob(str(ids[index]), TEMPLATES[plan[pos][1]], seed, index,
-                 video_dir, height, width, fps, min_seconds, max_seconds,
-                 textured) for index, pos in enumerate(order)
+        VideoJob(
+            str(ids[index]),
+            TEMPLATES[plan[pos][1]],
+            seed,
+            index,
+            video_dir,
+            height,
+            width,
+            fps,
+            min_seconds,
+            max_seconds,
+            textured,
+        )
+        for index, pos in enumerate(order)
     ]
 
     if workers > 1 and total > 1:
@@ -193,8 +235,11 @@ def make_synthetic_ssv2(out_dir: str,
         # re-import mmaction in each, seconds per worker).
         method = 'fork' if 'fork' in get_all_start_methods() else 'spawn'
         with get_context(method).Pool(workers) as pool:
-            done = list(_progress(pool.imap(make_one, jobs, chunksize=4),
-                                  total, progress))
+            done = list(
+                _progress(
+                    pool.imap(make_one, jobs, chunksize=4), total, progress
+                )
+            )
     else:
         done = list(_progress(map(make_one, jobs), total, progress))
 
@@ -204,14 +249,19 @@ def make_synthetic_ssv2(out_dir: str,
         if split == 'test':
             splits[split].append({'id': vid})
         else:
-            splits[split].append({
-                'id': vid,
-                'label': fill_template(template, [name]),
-                'template': template,
-                'placeholders': [name],
-            })
-    paths = dict(root=out_dir, video_dir=video_dir,
-                 label_file=osp.join(label_dir, 'labels.json'))
+            splits[split].append(
+                {
+                    'id': vid,
+                    'label': fill_template(template, [name]),
+                    'template': template,
+                    'placeholders': [name],
+                }
+            )
+    paths = dict(
+        root=out_dir,
+        video_dir=video_dir,
+        label_file=osp.join(label_dir, 'labels.json'),
+    )
     atomic_write(paths['label_file'], json.dumps(labels, indent=1))
     for split, items in splits.items():
         paths[split] = osp.join(label_dir, f'{split}.json')
@@ -219,6 +269,10 @@ def make_synthetic_ssv2(out_dir: str,
     print_log(
         f'synthetic SSv2: {total} videos ({counts}) of {len(templates)} '
         f'classes, {height}x{width} at {fps} fps, in {out_dir}',
-        logger='current')
-    return dict(paths, num_classes=len(templates),
-                counts={k: len(v) for k, v in splits.items()})
+        logger='current',
+    )
+    return dict(
+        paths,
+        num_classes=len(templates),
+        counts={k: len(v) for k, v in splits.items()},
+    )

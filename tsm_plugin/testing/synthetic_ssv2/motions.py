@@ -4,6 +4,7 @@ A track is drawn from a per-video generator; the order of its draws is part
 of the set's definition (the same seed gives the same videos), so a change
 here changes every video.
 """
+
 import enum
 from typing import Dict, NamedTuple, Optional, Tuple, Union
 
@@ -24,8 +25,9 @@ class Motion(str, enum.Enum):
 
 
 # A hand on top of the object moves it one way or the other.
-HELD = frozenset((Motion.PUSH_LR, Motion.PUSH_RL, Motion.MOVE_UP,
-                  Motion.MOVE_DOWN))
+HELD = frozenset(
+    (Motion.PUSH_LR, Motion.PUSH_RL, Motion.MOVE_UP, Motion.MOVE_DOWN)
+)
 # Streams at a constant speed: the fast class of a pair moves about 4x as
 # far per frame as the slow one.
 FALLING = frozenset((Motion.ROCK, Motion.FEATHER))
@@ -68,17 +70,27 @@ def _ease(s: np.ndarray) -> np.ndarray:
     return s * s * (3 - 2 * s)
 
 
-def _window(rng: np.random.Generator, tau: np.ndarray,
-            start: Tuple[float, float],
-            dur: Tuple[float, float]) -> np.ndarray:
+def _window(
+    rng: np.random.Generator,
+    tau: np.ndarray,
+    start: Tuple[float, float],
+    dur: Tuple[float, float],
+) -> np.ndarray:
     """Progress in [0, 1] over a random window of the normalised time."""
     t0 = rng.uniform(*start)
     d = min(rng.uniform(*dur), 1 - t0)
     return np.clip((tau - t0) / d, 0, 1)
 
 
-def track(kind: Union[Motion, str], rng: np.random.Generator, n: int,
-          seconds: float, h: int, w: int, r: float) -> Track:
+def track(
+    kind: Union[Motion, str],
+    rng: np.random.Generator,
+    n: int,
+    seconds: float,
+    h: int,
+    w: int,
+    r: float,
+) -> Track:
     """The track of one video.
 
     Args:
@@ -103,12 +115,12 @@ def track(kind: Union[Motion, str], rng: np.random.Generator, n: int,
         a, b = rng.uniform(0.15, 0.3) * w, rng.uniform(0.7, 0.85) * w
         if kind == Motion.PUSH_RL:
             a, b = w - a, w - b
-        x = a + (b - a) * _ease(_window(rng, tau, (0, .3), (.45, .7)))
+        x = a + (b - a) * _ease(_window(rng, tau, (0, 0.3), (0.45, 0.7)))
     elif kind in (Motion.MOVE_UP, Motion.MOVE_DOWN):
         a, b = rng.uniform(0.2, 0.35) * h, rng.uniform(0.65, 0.8) * h
         if kind == Motion.MOVE_UP:
             a, b = b, a
-        y = a + (b - a) * _ease(_window(rng, tau, (0, .3), (.45, .7)))
+        y = a + (b - a) * _ease(_window(rng, tau, (0, 0.3), (0.45, 0.7)))
     else:
         # A stream at a constant speed for the whole clip: the object leaves
         # the frame and the next comes in on the other side (the position
@@ -119,7 +131,7 @@ def track(kind: Union[Motion, str], rng: np.random.Generator, n: int,
         falls = kind in FALLING
         period = (h if falls else w) + 2.5 * r  # 1.2 r out of view each side
         fast = kind in FAST
-        speed = rng.uniform(*((1.2, 1.5) if fast else (.3, .375))) * period
+        speed = rng.uniform(*((1.2, 1.5) if fast else (0.3, 0.375))) * period
         pos = rng.uniform(0, period) + speed * seconds * tau  # unwrapped
         if falls:
             y = pos

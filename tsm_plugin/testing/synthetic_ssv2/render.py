@@ -4,6 +4,7 @@ Every draw from the video's generator happens in a fixed order (object,
 track, background, then the grain of each textured frame as it is
 rendered), so the same generator gives the same frames.
 """
+
 from typing import Iterator, NamedTuple, Tuple
 
 import numpy as np
@@ -12,10 +13,16 @@ from .motions import Motion, Track, track
 
 SHAPES = ('disc', 'square', 'triangle', 'diamond', 'bar')
 COLOURS = {
-    'red': (220, 40, 40), 'green': (40, 180, 60), 'blue': (40, 80, 220),
-    'yellow': (235, 210, 40), 'purple': (150, 50, 190),
-    'cyan': (40, 200, 210), 'white': (245, 245, 245), 'black': (25, 25, 25),
-    'pink': (240, 120, 180), 'orange': (245, 140, 20),
+    'red': (220, 40, 40),
+    'green': (40, 180, 60),
+    'blue': (40, 80, 220),
+    'yellow': (235, 210, 40),
+    'purple': (150, 50, 190),
+    'cyan': (40, 200, 210),
+    'white': (245, 245, 245),
+    'black': (25, 25, 25),
+    'pink': (240, 120, 180),
+    'orange': (245, 140, 20),
 }
 _SKIN = np.array((214, 160, 120), np.float32)
 
@@ -30,8 +37,9 @@ class SceneObject(NamedTuple):
     skin: np.ndarray
 
 
-def _smooth_noise(rng: np.random.Generator, h: int, w: int,
-                  cell: float) -> np.ndarray:
+def _smooth_noise(
+    rng: np.random.Generator, h: int, w: int, cell: float
+) -> np.ndarray:
     """Value noise in [-1, 1]: a coarse random grid, bilinearly upsampled."""
     gh, gw = int(h / cell) + 2, int(w / cell) + 2
     grid = rng.uniform(-1, 1, (gh, gw)).astype(np.float32)
@@ -46,8 +54,9 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int,
 class Background:
     """A muted plain/mildly textured background, or a rich moving texture."""
 
-    def __init__(self, rng: np.random.Generator, h: int, w: int,
-                 textured: bool):
+    def __init__(
+        self, rng: np.random.Generator, h: int, w: int, textured: bool
+    ):
         self.h, self.w, self.textured = h, w, textured
         base = rng.uniform(70, 185) + rng.uniform(-25, 25, 3)
         grad = np.linspace(-1, 1, h, dtype=np.float32)[:, None, None]
@@ -60,8 +69,10 @@ class Background:
         # A texture 1.5x the frame, panned with a random drift, plus grain:
         # decoding then costs about what real footage costs.
         th, tw = int(h * 1.5) + 2, int(w * 1.5) + 2
-        tex = sum(a * _smooth_noise(rng, th, tw, c)
-                  for a, c in ((30, h / 4), (18, h / 16), (10, 2)))
+        tex = sum(
+            a * _smooth_noise(rng, th, tw, c)
+            for a, c in ((30, h / 4), (18, h / 16), (10, 2))
+        )
         tint = rng.uniform(0.6, 1.0, 3).astype(np.float32)
         self.texture = tex[..., None] * tint
         self.drift = rng.uniform(-1.5, 1.5, 2) * h / 240  # px per frame
@@ -76,8 +87,11 @@ class Background:
         oy = int(self.origin[0] + self.drift[0] * t) % (th - self.h)
         ox = int(self.origin[1] + self.drift[1] * t) % (tw - self.w)
         grain = self.rng.normal(0, 4, (self.h, self.w, 1)).astype(np.float32)
-        return (self.static + self.texture[oy:oy + self.h, ox:ox + self.w] +
-                grain)
+        return (
+            self.static
+            + self.texture[oy : oy + self.h, ox : ox + self.w]
+            + grain
+        )
 
 
 def sdf(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -100,10 +114,15 @@ def _blend(img: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> None:
     img += a * colour
 
 
-def render_frame(bg: Background, obj: SceneObject, tr: Track, t: int,
-                 xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
-    """Frame ``t`` as uint8 RGB (``xx``, ``yy``: pixel-centre coordinates).
-    """
+def render_frame(
+    bg: Background,
+    obj: SceneObject,
+    tr: Track,
+    t: int,
+    xx: np.ndarray,
+    yy: np.ndarray,
+) -> np.ndarray:
+    """Frame ``t`` as uint8 RGB (``xx``, ``yy``: pixel-centre coordinates)."""
     frame = bg.frame(t)
     r = obj.radius
     cx, cy, ang = tr.x[t], tr.y[t], tr.angle[t]
@@ -126,8 +145,11 @@ def render_frame(bg: Background, obj: SceneObject, tr: Track, t: int,
     _blend(img, np.clip(0.5 - sdf(obj.shape, u, v) * r, 0, 1), obj.colour)
     # an off-centre marker makes every shape's rotation visible
     mu, mv = u - 0.45, v
-    _blend(img, np.clip(0.5 - (np.sqrt(mu * mu + mv * mv) - 0.28) * r, 0, 1),
-           obj.marker)
+    _blend(
+        img,
+        np.clip(0.5 - (np.sqrt(mu * mu + mv * mv) - 0.28) * r, 0, 1),
+        obj.marker,
+    )
     if tr.hand:  # the same "hand" on top of the object in every class
         hu, hv = dx / (0.75 * r), (dy + 1.05 * r) / (0.45 * r)
         dist = (np.sqrt(hu * hu + hv * hv) - 1) * 0.45 * r
@@ -135,9 +157,15 @@ def render_frame(bg: Background, obj: SceneObject, tr: Track, t: int,
     return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
 
 
-def render_video(kind: Motion, rng: np.random.Generator, n: int,
-                 seconds: float, h: int, w: int,
-                 textured: bool) -> Tuple[Iterator[np.ndarray], str]:
+def render_video(
+    kind: Motion,
+    rng: np.random.Generator,
+    n: int,
+    seconds: float,
+    h: int,
+    w: int,
+    textured: bool,
+) -> Tuple[Iterator[np.ndarray], str]:
     """Frames (lazily) and the placeholder name of one video.
 
     Returns:
@@ -152,8 +180,12 @@ def render_video(kind: Motion, rng: np.random.Generator, n: int,
     radius = rng.uniform(0.15, 0.2) * h
     skin = _SKIN + rng.uniform(-20, 20, 3).astype(np.float32)
     obj = SceneObject(
-        shape=shape, colour=colour, radius=radius,
-        marker=np.full(3, 30. if bright else 235., np.float32), skin=skin)
+        shape=shape,
+        colour=colour,
+        radius=radius,
+        marker=np.full(3, 30.0 if bright else 235.0, np.float32),
+        skin=skin,
+    )
     tr = track(kind, rng, n, seconds, h, w, obj.radius)
     bg = Background(rng, h, w, textured)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
