@@ -10,11 +10,8 @@ from torch import nn
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tests.helpers import one_thread_fixture
 from tsm_plugin.errors import ConfigValueError, InputError
-from tsm_plugin.models.ffn_resnet import (
-    FFNResNet,
-    nearest_branch,
-    single_branch_name,
-)
+from tsm_plugin.models.ffn_resnet import FFNResNet, single_branch_name
+from tsm_plugin.models.frame_counts import nearest_branch
 from tsm_plugin.models.tsm_resnet import TSMResNet, torchvision_name
 
 SIZE = 16  # px: layer3 and layer4 are then 1x1; keeps CPU time low

@@ -27,6 +27,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..errors import ConfigValueError, InputError
 from .ffn_block import FFNBlock, branch_bns
+from .frame_counts import check_frame_counts, nearest_branch
 from .tsm_resnet import torchvision_name
 
 # depth -> (block kind, blocks per stage)
@@ -61,46 +62,6 @@ def single_branch_name(name: str) -> Optional[str]:
     for pattern, repl in _TO_SINGLE:
         name = pattern.sub(repl, name)
     return name
-
-
-def check_frame_counts(
-    frame_counts: Sequence[int], what: str = 'frame_counts'
-) -> Tuple[int, ...]:
-    """Validate distinct integer frame counts >= 1; returns them as a tuple.
-
-    Raises:
-        ConfigValueError: if empty, not integers >= 1, or repeated.
-    """
-    counts = (
-        tuple(frame_counts)
-        if isinstance(frame_counts, (list, tuple))
-        else None
-    )
-    if not counts or any(
-        isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts
-    ):
-        raise ConfigValueError(
-            f'{what} must be a non-empty list of integers '
-            f'>= 1, got {frame_counts!r}'
-        )
-    if len(set(counts)) != len(counts):
-        raise ConfigValueError(
-            f'{what} must not repeat a count, got {frame_counts!r}'
-        )
-    return counts
-
-
-def nearest_branch(num_frames: int, frame_counts: Sequence[int]) -> int:
-    """Index of the branch that runs a ``num_frames``-frame clip.
-
-    The branch whose frame count is nearest to ``num_frames``; a tie goes to
-    the larger count (FFN Sec. 5.3). With counts (4, 8, 16): 1-5 -> 4,
-    6-11 -> 8, 12 and more -> 16.
-    """
-    return min(
-        range(len(frame_counts)),
-        key=lambda i: (abs(num_frames - frame_counts[i]), -frame_counts[i]),
-    )
 
 
 @MODELS.register_module()

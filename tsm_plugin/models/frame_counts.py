@@ -1,0 +1,53 @@
+"""The frame counts of a multi-branch model, and which branch runs a clip.
+
+`Frame Flexible Network <https://arxiv.org/abs/2303.14817>`_ (Sec. 5.3): a
+clip of ``K`` frames runs the branch whose frame count is nearest to ``K``,
+ties to the larger count.
+"""
+
+from typing import Sequence, Tuple
+
+from ..errors import ConfigValueError
+
+
+def check_frame_counts(
+    frame_counts: Sequence[int], what: str = 'frame_counts'
+) -> Tuple[int, ...]:
+    """Validate distinct integer frame counts >= 1; returns them as a tuple.
+
+    Raises:
+        ConfigValueError: if empty, not integers >= 1, or repeated.
+    """
+    counts = (
+        tuple(frame_counts)
+        if isinstance(frame_counts, (list, tuple))
+        else None
+    )
+    if not counts or any(
+        isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts
+    ):
+        raise ConfigValueError(
+            f'{what} must be a non-empty list of integers '
+            f'>= 1, got {frame_counts!r}'
+        )
+    if len(set(counts)) != len(counts):
+        raise ConfigValueError(
+            f'{what} must not repeat a count, got {frame_counts!r}'
+        )
+    return counts
+
+
+def nearest_branch(num_frames: int, frame_counts: Sequence[int]) -> int:
+    """Index of the branch that runs a ``num_frames``-frame clip.
+
+    The branch whose frame count is nearest to ``num_frames``; a tie goes to
+    the larger count (FFN Sec. 5.3). With counts (4, 8, 16): 1-5 -> 4,
+    6-11 -> 8, 12 and more -> 16.
+    """
+    return min(
+        range(len(frame_counts)),
+        key=lambda i: (abs(num_frames - frame_counts[i]), -frame_counts[i]),
+    )
+
+
+__all__ = ['check_frame_counts', 'nearest_branch']
