@@ -37,6 +37,9 @@ default_hooks = dict(
     # Main-process torch threads = cores the dataloader workers leave free:
     # OpenMP threads spinning on the workers' cores slow training 5-9x.
     thread_policy=dict(type='ThreadPolicyHook'),
+    # TSM-repo, FFN-repo and mmaction2 checkpoints load where ours do (and a
+    # TSM into every branch of an FFN): recognised by their keys.
+    checkpoint_format=dict(type='CheckpointFormatHook'),
 )
 
 env_cfg = dict(

@@ -4,7 +4,10 @@ Temporal Frequency Deviation (FFN, https://arxiv.org/abs/2303.14817): the
 checkpoint is evaluated with the config's test protocol (ours: 1 clip,
 centre crop, centre-of-segment sampling) at each ``--frames`` count, every
 frame-count setting changed together. Writes ``tfd.json``, ``tfd.md`` and
-``tfd.png`` into ``--out`` and prints the table.
+``tfd.png`` into ``--out`` and prints the table. ``--compare CONFIG CKPT
+[CONFIG CKPT ...]`` evaluates other models the same way and puts them side
+by side: one table with a column per model (``compare.md``, ``.json``) and
+one plot with a curve per model (``compare.png``).
 """
 
 import argparse
@@ -12,7 +15,14 @@ import os.path as osp
 from typing import List, Optional
 
 from ..engine.checkpoint import existing_checkpoint
-from ..evaluation import markdown_table, run_sweep, write_report
+from ..errors import ConfigValueError
+from ..evaluation import (
+    compare_table,
+    markdown_table,
+    run_sweep,
+    write_comparison,
+    write_report,
+)
 from ..utils.config import (
     check_frames,
     load_config,
@@ -52,18 +62,37 @@ def build_parser() -> argparse.ArgumentParser:
         help='one evaluation per frame count (decodes every '
         'video once per frame count; the reference path)',
     )
+    p.add_argument(
+        '--compare',
+        nargs='+',
+        metavar='CONFIG CKPT',
+        help='other models to put beside this one: config and checkpoint '
+        'pairs, evaluated with the same frames and data',
+    )
     add_cfg_options(p)
     return p
 
 
-def eval_tfd(args: argparse.Namespace):
-    """Run the sweep; returns ``(report, paths)`` (see write_report).
+def _models(args: argparse.Namespace) -> List[tuple]:
+    """(config, checkpoint) of the model and of each ``--compare`` pair."""
+    pairs = [(args.config, args.checkpoint)]
+    extra = args.compare or []
+    if len(extra) % 2:
+        raise ConfigValueError(
+            '--compare takes CONFIG CKPT pairs, got an odd number of '
+            f'values: {extra}'
+        )
+    pairs += list(zip(extra[::2], extra[1::2]))
+    for _, checkpoint in pairs:
+        existing_checkpoint(checkpoint)
+    return pairs
 
-    The Runner's log goes to ``--out`` as well.
-    """
-    cfg = load_config(args.config, args.cfg_options)
-    frames = check_frames(args.frames)
-    existing_checkpoint(args.checkpoint)
+
+def _sweep(
+    args: argparse.Namespace, config: str, checkpoint: str, out: str
+) -> dict:
+    """One model's sweep under the flags' data settings."""
+    cfg = load_config(config, args.cfg_options)
     if args.data_root:
         set_data_root(cfg, args.data_root)
     if args.batch_size is not None:
@@ -75,27 +104,52 @@ def eval_tfd(args: argparse.Namespace):
         )
     if args.num_workers is not None:
         set_loader_option(cfg, 'num_workers', args.num_workers)
-    out = args.out or osp.join(
-        osp.dirname(osp.abspath(args.checkpoint)), 'tfd'
-    )
     report = run_sweep(
         cfg,
-        args.checkpoint,
-        frames,
+        checkpoint,
+        check_frames(args.frames),
         decode_once=not args.separate,
         work_dir=out,
     )
-    report['config'] = args.config
-    return report, write_report(report, out)
+    report['config'] = config
+    return report
+
+
+def eval_tfd(args: argparse.Namespace):
+    """Run the sweep(s); returns ``(reports, paths)``.
+
+    ``reports`` holds the model's report, then each ``--compare`` model's.
+    The files of the first model (:func:`write_report`) and, with
+    ``--compare``, the side-by-side ones (:func:`write_comparison`) go to
+    ``--out``; so does the Runner's log.
+    """
+    check_frames(args.frames)
+    pairs = _models(args)
+    out = args.out or osp.join(
+        osp.dirname(osp.abspath(args.checkpoint)), 'tfd'
+    )
+    reports = [
+        _sweep(args, config, checkpoint, out) for config, checkpoint in pairs
+    ]
+    paths = write_report(reports[0], out)
+    if len(reports) > 1:
+        paths.update(write_comparison(reports, out))
+    return reports, paths
 
 
 def _cli(args: argparse.Namespace) -> None:
-    report, paths = eval_tfd(args)
-    print(markdown_table(report))
+    reports, paths = eval_tfd(args)
+    print(markdown_table(reports[0]))
     print(
         f'\nTFD table: {paths["md"]}\nTFD JSON:  {paths["json"]}\n'
         f'TFD plot:  {paths["png"]}'
     )
+    if len(reports) > 1:
+        print('\n' + compare_table(reports))
+        print(
+            f'\nComparison: {paths["compare_md"]}\n'
+            f'Comparison plot: {paths["compare_png"]}'
+        )
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -7,7 +7,15 @@ checkpoint, :func:`sweep_model` on a model in memory (:class:`TFDEvalHook`),
 """
 
 from .multi_frame import MultiFrameTestSample, split_test_pipeline
-from .report import markdown_table, plot_top1, to_json, write_report
+from .report import (
+    compare_table,
+    markdown_table,
+    plot_compare,
+    plot_top1,
+    to_json,
+    write_comparison,
+    write_report,
+)
 from .sweep import (
     FrameCountEvaluator,
     run_sweep,
@@ -20,7 +28,10 @@ __all__ = [
     'FrameCountEvaluator',
     'MultiFrameTestSample',
     'TFDEvalHook',
+    'compare_table',
     'markdown_table',
+    'plot_compare',
+    'write_comparison',
     'plot_top1',
     'run_sweep',
     'set_model_num_frames',

@@ -6,7 +6,7 @@ count marked (FFN, https://arxiv.org/abs/2303.14817, Fig. 1).
 
 import os
 import os.path as osp
-from typing import Dict
+from typing import Dict, List
 
 from ..utils.atomic import AtomicFile, atomic_write, write_json
 
@@ -116,4 +116,96 @@ def write_report(report: dict, out_dir: str) -> Dict[str, str]:
     write_json(paths['json'], to_json(report))
     atomic_write(paths['md'], markdown_table(report) + '\n')
     plot_top1(report, paths['png'])
+    return paths
+
+
+def model_name(report: dict) -> str:
+    """A report's model, named by its config file (else its checkpoint)."""
+    source = report.get('config') or report.get('checkpoint') or 'model'
+    return osp.splitext(osp.basename(str(source)))[0]
+
+
+def compare_table(reports: List[dict]) -> str:
+    """Top-1 (%) of several models at each frame count, a column each.
+
+    A model's trained frame count is marked ``*``; a frame count a model
+    was not evaluated at is ``-``.
+    """
+    frames = sorted({r['frames'] for rep in reports for r in rep['results']})
+    head = ['frames'] + [
+        f'{model_name(rep)} (trained {rep["trained_frames"]} f)'
+        for rep in reports
+    ]
+    lines = [
+        '| ' + ' | '.join(head) + ' |',
+        '|' + '---:|' * len(head),
+    ]
+    for t in frames:
+        cells = [str(t)]
+        for rep in reports:
+            row = next((r for r in rep['results'] if r['frames'] == t), None)
+            mark = '*' if t == rep['trained_frames'] else ''
+            cells.append('-' if row is None else _pct(row['top1']) + mark)
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plot_compare(reports: List[dict], path: str) -> str:
+    """Save one top-1 vs frames curve per model as a PNG (600 x 400)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ticks = set()
+    for rep in reports:
+        frames = [r['frames'] for r in rep['results']]
+        top1 = [100 * r['top1'] for r in rep['results']]
+        ticks.update(frames)
+        ax.plot(frames, top1, 'o-', label=model_name(rep))
+        for f, t in zip(frames, top1):
+            ax.annotate(
+                f'{t:.1f}',
+                (f, t),
+                textcoords='offset points',
+                xytext=(0, 7),
+                ha='center',
+                fontsize=7,
+            )
+    ax.margins(x=0.08, y=0.15)
+    ax.set_xticks(sorted(ticks))
+    ax.set_xlabel('frames at test')
+    ax.set_ylabel('top-1 (%)')
+    ax.set_title('Top-1 against the frame count')
+    ax.grid(alpha=0.3)
+    ax.legend(loc='lower right', fontsize=8)
+    fig.tight_layout()
+    with AtomicFile(path, 'wb') as f:
+        fig.savefig(f, dpi=PLOT_DPI, format='png')
+    return path
+
+
+def write_comparison(reports: List[dict], out_dir: str) -> Dict[str, str]:
+    """Write ``compare.json``, ``compare.md`` and ``compare.png``.
+
+    Returns:
+        dict: the paths, under ``compare_json``, ``compare_md`` and
+        ``compare_png``.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {
+        f'compare_{ext}': osp.join(out_dir, f'compare.{ext}')
+        for ext in ('json', 'md', 'png')
+    }
+    write_json(
+        paths['compare_json'],
+        dict(
+            models=[
+                dict(to_json(rep), name=model_name(rep)) for rep in reports
+            ]
+        ),
+    )
+    atomic_write(paths['compare_md'], compare_table(reports) + '\n')
+    plot_compare(reports, paths['compare_png'])
     return paths

@@ -1,5 +1,6 @@
 """Hooks a config names: one per file, each with the failure it prevents."""
 
+from .checkpoint_format_hook import CheckpointFormatHook
 from .checkpoint_hook import AtomicCheckpointHook
 from .eval_autocast_hook import EvalAutocastHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
@@ -14,6 +15,7 @@ from .thread_policy_hook import ThreadPolicyHook
 
 __all__ = [
     'AtomicCheckpointHook',
+    'CheckpointFormatHook',
     'EvalAutocastHook',
     'NonFiniteLossError',
     'NonFiniteLossHook',
