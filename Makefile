@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DATA := data/synthetic_ssv2
 DEMO_WORK := work_dirs/tsm_demo_synthetic
+FFN_WORK := work_dirs/ffn_demo_synthetic
 
-.PHONY: demo test venv clean
+.PHONY: demo demo-ffn test venv clean
 
 venv: $(STAMP)
 
@@ -39,5 +40,20 @@ demo: $(STAMP) $(DEMO_DATA)/labels/labels.json
 	@echo "Plot: $(DEMO_WORK)/tfd_final/tfd.png   Checkpoints and logs: $(DEMO_WORK)"
 	@echo "Any checkpoint: $(BIN)/python tools/eval_tfd.py configs/tsm_demo_synthetic.py $$(cat $(DEMO_WORK)/last_checkpoint)"
 
+# make demo's TSM, trained if absent: FFN starts from it and is compared to it.
+$(DEMO_WORK)/epoch_10.pth: | $(STAMP) $(DEMO_DATA)/labels/labels.json
+	$(BIN)/python tools/train.py configs/tsm_demo_synthetic.py --work-dir $(DEMO_WORK)
+
+# FFN (arXiv:2303.14817) fine-tuned from the TSM at 4/8/16 frames at once,
+# then both evaluated at 4/8/12/16 frames, side by side.
+demo-ffn: $(STAMP) $(DEMO_DATA)/labels/labels.json $(DEMO_WORK)/epoch_10.pth
+	$(BIN)/python tools/train.py configs/ffn_demo_synthetic.py --work-dir $(FFN_WORK)
+	$(BIN)/python tools/eval_tfd.py configs/ffn_demo_synthetic.py $$(cat $(FFN_WORK)/last_checkpoint) \
+		--compare configs/tsm_demo_synthetic.py $(DEMO_WORK)/epoch_10.pth --out $(FFN_WORK)/compare
+	@echo
+	@echo "TSM (trained at 16 frames) and FFN (trained at 4/8/16) on the synthetic validation split:"
+	@cat $(FFN_WORK)/compare/compare.md
+	@echo "Plot: $(FFN_WORK)/compare/compare.png"
+
 clean:
-	rm -rf $(DEMO_WORK) $(DEMO_DATA)
+	rm -rf $(DEMO_WORK) $(FFN_WORK) $(DEMO_DATA)

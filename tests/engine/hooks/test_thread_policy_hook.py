@@ -143,13 +143,18 @@ def test_each_worker_computes_in_one_thread():
 def test_demo_config_counts_train_and_val_workers(
     synthetic_ssv2, tmp_path, machine
 ):
-    """The demo (1 persistent train worker, 1 persistent val worker, 2
-    cores): both stay alive, so the main process gets 1 thread."""
+    """The demo decodes in the main process (no workers): it keeps both
+    cores. With one persistent worker per loader (--num-workers 1 on 2
+    cores) both stay alive, so the main process gets 1 thread."""
     cfg = Config.fromfile(DEMO)
     assert cfg.default_hooks.thread_policy.type == 'ThreadPolicyHook'
+    assert cfg.train_dataloader.num_workers == 0
+    assert cfg.val_dataloader.num_workers == 0
     set_data_root(cfg, str(synthetic_ssv2))
     cfg.work_dir = str(tmp_path)
     cfg.visualizer.vis_backends = []
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[name].update(num_workers=1, persistent_workers=True)
     runner = Runner.from_cfg(cfg)
     runner._train_loop = runner.build_train_loop(runner._train_loop)
     runner._val_loop = runner.build_val_loop(runner._val_loop)
