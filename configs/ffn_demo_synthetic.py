@@ -30,5 +30,3 @@ train_pipeline = [
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 max_epochs = 3  # a fine-tune of the 16-frame TSM: ~2 min on 2 cores
-# make demo-ffn sweeps FFN and TSM together afterwards (eval_tfd --compare).
-default_hooks = dict(tfd=None)

@@ -11,28 +11,41 @@ from . import compat
 
 compat.apply()
 
-from . import engine, evaluation  # noqa: E402  (registration)
+from . import evaluation  # noqa: E402  (registration)
 from .datasets import (  # noqa: E402
     crop_resize,
     multi_count_sampling,
     ssv2,
     transforms,
 )
+from .engine import (  # noqa: E402
+    checkpoint,
+    data_preprocessor,
+    hooks,
+    loops,
+    optim_wrapper,
+    samplers,
+)
 from .models import (  # noqa: E402
     distillation_loss,
     ffn_recognizer,
     ffn_resnet,
-    tsm_resnet,  # noqa: E402
+    tsm_resnet,
 )
 
 REGISTERED = (
+    checkpoint,
     crop_resize,
+    data_preprocessor,
     distillation_loss,
-    engine,
     evaluation,
     ffn_recognizer,
     ffn_resnet,
+    hooks,
+    loops,
     multi_count_sampling,
+    optim_wrapper,
+    samplers,
     ssv2,
     transforms,
     tsm_resnet,

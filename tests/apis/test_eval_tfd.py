@@ -77,3 +77,48 @@ def test_user_errors_are_one_line(tmp_path, capsys):
         'error: --num-frames must be >= 1, got 0\n'
     )
     assert not (tmp_path / 'tfd').exists()  # nothing written on bad input
+
+
+def test_compare_puts_models_side_by_side(
+    trained, tools_test_runs, tmp_path, capsys
+):
+    """--compare CONFIG CKPT: one table with a column per model and one plot
+    with a curve per model; here the same model twice, so the columns are
+    equal and each equals tools/test.py."""
+    out = tmp_path / 'cmp'
+    cfg, ckpt = trained['cfg_file'], trained['ckpt']
+    assert (
+        eval_api.main(
+            [
+                cfg,
+                ckpt,
+                '--frames',
+                '2',
+                '8',
+                '--out',
+                str(out),
+                '--compare',
+                cfg,
+                ckpt,
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    table = (out / 'compare.md').read_text().strip()
+    assert table in printed
+    lines = table.splitlines()
+    assert lines[0] == ('| frames | tiny (trained 8 f) | tiny (trained 8 f) |')
+    for line, t in zip(lines[2:], (2, 8)):
+        top1 = 100 * tools_test_runs[t]['metrics']['acc/top1']
+        mark = '*' if t == TRAINED else ''
+        assert line == f'| {t} | {top1:.2f}{mark} | {top1:.2f}{mark} |'
+    saved = json.loads((out / 'compare.json').read_text())
+    assert [m['name'] for m in saved['models']] == ['tiny', 'tiny']
+    assert _png_size(out / 'compare.png') == (600, 400)
+    # an odd number of --compare values is one line, exit 2
+    capsys.readouterr()
+    assert eval_api.main([cfg, ckpt, '--compare', cfg]) == 2
+    assert capsys.readouterr().err.startswith(
+        'error: --compare takes CONFIG CKPT pairs'
+    )

@@ -1,21 +1,8 @@
 """The training machinery the configs name: loop, sampler, optim wrapper,
 data preprocessor, hooks; and the one module that writes and reads
-checkpoints (:mod:`.checkpoint`). Importing this package registers them."""
+checkpoints (:mod:`.checkpoint`).
 
-from . import (
-    checkpoint,
-    data_preprocessor,
-    hooks,
-    loops,
-    optim_wrapper,
-    samplers,
-)
-
-__all__ = [
-    'checkpoint',
-    'data_preprocessor',
-    'hooks',
-    'loops',
-    'optim_wrapper',
-    'samplers',
-]
+The package imports nothing itself (a CLI that needs only the checkpoint
+module does not pay for mmaction2's models); :mod:`tsm_plugin.registration`
+imports the modules that register.
+"""
