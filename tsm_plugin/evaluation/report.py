@@ -44,23 +44,53 @@ def markdown_table(report: dict) -> str:
     return '\n'.join(lines)
 
 
-def plot_top1(report: dict, path: str) -> str:
-    """Save top-1 vs frame count (trained count marked) as a PNG.
-
-    Uses matplotlib's Agg canvas directly: no display, and no change to the
-    caller's global matplotlib backend. The image is
-    ``PLOT_SIZE * PLOT_DPI`` pixels (600 x 400).
-    """
+def _axes():
+    """A 600 x 400 figure on matplotlib's Agg canvas (no display, and the
+    caller's global backend untouched), and its axes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    trained = report['trained_frames']
-    rows = report['results']
-    frames = [r['frames'] for r in rows]
-    top1 = [100 * r['top1'] for r in rows]
     fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    return fig, fig.add_subplot()
+
+
+def _label_points(ax, frames, top1, fontsize: int = 8) -> None:
+    for f, t in zip(frames, top1):
+        ax.annotate(
+            f'{t:.1f}',
+            (f, t),
+            textcoords='offset points',
+            xytext=(0, 7),
+            ha='center',
+            fontsize=fontsize,
+        )
+
+
+def _finish(fig, ax, ticks, title: str, path: str) -> str:
+    """Axes labels, grid and legend; save ``path`` atomically."""
+    ax.margins(x=0.08, y=0.15)  # room for the value labels
+    ax.set_xticks(sorted(ticks))
+    ax.set_xlabel('frames at test')
+    ax.set_ylabel('top-1 (%)')
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc='lower right', fontsize=8)
+    fig.tight_layout()
+    with AtomicFile(path, 'wb') as f:
+        fig.savefig(f, dpi=PLOT_DPI, format='png')
+    return path
+
+
+def plot_top1(report: dict, path: str) -> str:
+    """Save top-1 vs frame count (trained count marked) as a PNG.
+
+    The image is ``PLOT_SIZE * PLOT_DPI`` pixels (600 x 400).
+    """
+    trained = report['trained_frames']
+    frames = [r['frames'] for r in report['results']]
+    top1 = [100 * r['top1'] for r in report['results']]
+    fig, ax = _axes()
     ax.plot(frames, top1, 'o-', color='tab:blue', label='evaluated')
     ax.axvline(
         trained,
@@ -72,25 +102,10 @@ def plot_top1(report: dict, path: str) -> str:
     for f, t in zip(frames, top1):
         if f == trained:
             ax.plot([f], [t], marker='*', markersize=14, color='tab:red')
-        ax.annotate(
-            f'{t:.1f}',
-            (f, t),
-            textcoords='offset points',
-            xytext=(0, 7),
-            ha='center',
-            fontsize=8,
-        )
-    ax.margins(x=0.08, y=0.15)  # room for the value labels
-    ax.set_xticks(sorted(set(frames) | {trained}))
-    ax.set_xlabel('frames at test')
-    ax.set_ylabel('top-1 (%)')
-    ax.set_title('Temporal Frequency Deviation')
-    ax.grid(alpha=0.3)
-    ax.legend(loc='lower right', fontsize=8)
-    fig.tight_layout()
-    with AtomicFile(path, 'wb') as f:
-        fig.savefig(f, dpi=PLOT_DPI, format='png')
-    return path
+    _label_points(ax, frames, top1)
+    return _finish(
+        fig, ax, set(frames) | {trained}, 'Temporal Frequency Deviation', path
+    )
 
 
 def to_json(report: dict) -> dict:
@@ -152,38 +167,15 @@ def compare_table(reports: List[dict]) -> str:
 
 def plot_compare(reports: List[dict], path: str) -> str:
     """Save one top-1 vs frames curve per model as a PNG (600 x 400)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _axes()
     ticks = set()
     for rep in reports:
         frames = [r['frames'] for r in rep['results']]
         top1 = [100 * r['top1'] for r in rep['results']]
         ticks.update(frames)
         ax.plot(frames, top1, 'o-', label=model_name(rep))
-        for f, t in zip(frames, top1):
-            ax.annotate(
-                f'{t:.1f}',
-                (f, t),
-                textcoords='offset points',
-                xytext=(0, 7),
-                ha='center',
-                fontsize=7,
-            )
-    ax.margins(x=0.08, y=0.15)
-    ax.set_xticks(sorted(ticks))
-    ax.set_xlabel('frames at test')
-    ax.set_ylabel('top-1 (%)')
-    ax.set_title('Top-1 against the frame count')
-    ax.grid(alpha=0.3)
-    ax.legend(loc='lower right', fontsize=8)
-    fig.tight_layout()
-    with AtomicFile(path, 'wb') as f:
-        fig.savefig(f, dpi=PLOT_DPI, format='png')
-    return path
+        _label_points(ax, frames, top1, fontsize=7)
+    return _finish(fig, ax, ticks, 'Top-1 against the frame count', path)
 
 
 def write_comparison(reports: List[dict], out_dir: str) -> Dict[str, str]:

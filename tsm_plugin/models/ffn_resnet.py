@@ -27,7 +27,11 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..errors import ConfigValueError, InputError
 from .ffn_block import FFNBlock, branch_bns
-from .frame_counts import check_frame_counts, nearest_branch
+from .frame_counts import (
+    check_frame_counts,
+    check_num_segments,
+    nearest_branch,
+)
 from .tsm_resnet import torchvision_name
 
 # depth -> (block kind, blocks per stage)
@@ -203,11 +207,7 @@ class FFNResNet(BaseModule):
 
     @num_segments.setter
     def num_segments(self, value: int) -> None:
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ConfigValueError(
-                f'num_segments must be an integer >= 1, got {value!r}'
-            )
-        self._num_segments = int(value)
+        self._num_segments = check_num_segments(value)
 
     @property
     def test_branch(self) -> int:

@@ -10,6 +10,19 @@ from typing import Sequence, Tuple
 from ..errors import ConfigValueError
 
 
+def check_num_segments(value) -> int:
+    """A backbone's frames per clip: an integer >= 1.
+
+    Raises:
+        ConfigValueError: anything else.
+    """
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ConfigValueError(
+            f'num_segments must be an integer >= 1, got {value!r}'
+        )
+    return int(value)
+
+
 def check_frame_counts(
     frame_counts: Sequence[int], what: str = 'frame_counts'
 ) -> Tuple[int, ...]:
@@ -50,4 +63,4 @@ def nearest_branch(num_frames: int, frame_counts: Sequence[int]) -> int:
     )
 
 
-__all__ = ['check_frame_counts', 'nearest_branch']
+__all__ = ['check_frame_counts', 'check_num_segments', 'nearest_branch']

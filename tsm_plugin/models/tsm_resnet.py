@@ -18,7 +18,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from ..errors import ConfigValueError, InputError
+from ..errors import InputError
+from .frame_counts import check_num_segments
 from .temporal_shift import TemporalShift
 
 # Our parameter name -> torchvision's, in order (mmaction2's ConvModule holds
@@ -105,11 +106,7 @@ class TSMResNet(ResNet):
 
     @num_segments.setter
     def num_segments(self, value: int) -> None:
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ConfigValueError(
-                f'num_segments must be an integer >= 1, got {value!r}'
-            )
-        self._num_segments = int(value)
+        self._num_segments = check_num_segments(value)
         for module in self.modules():
             if isinstance(module, TemporalShift):
                 module.num_segments = self._num_segments
