@@ -16,6 +16,64 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
+RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
+
+
+def frame_settings(cfg):
+    """(backbone num_segments, head num_segments, every sampler's
+    num_clips): the places a config holds its frame count."""
+    from tsm_plugin.utils.config import iter_datasets
+
+    samplers = [
+        t.num_clips
+        for ds in iter_datasets(cfg)
+        for t in ds.pipeline
+        if 'num_clips' in t
+    ]
+    return (
+        cfg.model.backbone.num_segments,
+        cfg.model.cls_head.num_segments,
+        samplers,
+    )
+
+
+def decode_steps(
+    num_clips: int = 4, test_mode: bool = False, backend: str = 'auto'
+) -> list:
+    """Our video steps: open, TSN-sample ``num_clips`` frames, decode."""
+    return [
+        dict(type='VideoInit', backend=backend),
+        dict(
+            type='SegmentSampleFrames',
+            num_clips=num_clips,
+            test_mode=test_mode,
+        ),
+        dict(type='VideoDecode'),
+    ]
+
+
+def tsm_train_crops(size: int, short_side: int) -> list:
+    """mmaction2's TSM training crops (short side, multi-scale crop with
+    TSM's scales and 13 fixed positions, square resize), at ``size``."""
+    return [
+        dict(type='Resize', scale=(-1, short_side)),
+        dict(
+            type='MultiScaleCrop',
+            input_size=size,
+            scales=(1, 0.875, 0.75, 0.66),
+            random_crop=False,
+            max_wh_scale_gap=1,
+            num_fixed_crops=13,
+        ),
+        dict(type='Resize', scale=(size, size), keep_ratio=False),
+    ]
+
+
+#: The last two steps of every recognition pipeline.
+PACK = [
+    dict(type='FormatShape', input_format='NCHW'),
+    dict(type='PackActionInputs'),
+]
 
 
 @contextmanager

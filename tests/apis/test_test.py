@@ -4,26 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import frame_settings
 from tsm_plugin.apis import test as test_api
 from tsm_plugin.errors import InputError
-from tsm_plugin.utils.config import iter_datasets, load_config
+from tsm_plugin.utils.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
-
-
-def _frame_settings(cfg):
-    samplers = [
-        t.num_clips
-        for ds in iter_datasets(cfg)
-        for t in ds.pipeline
-        if 'num_clips' in t
-    ]
-    return (
-        cfg.model.backbone.num_segments,
-        cfg.model.cls_head.num_segments,
-        samplers,
-    )
 
 
 def test_tools_test_num_frames_goes_through_the_same_override(tmp_path):
@@ -33,7 +20,7 @@ def test_tools_test_num_frames_goes_through_the_same_override(tmp_path):
         [RECIPE, str(ckpt), '--num-frames', '12']
     )
     cfg = test_api.merge_args(load_config(RECIPE), args)
-    assert _frame_settings(cfg) == (12, 12, [12, 12, 12])
+    assert frame_settings(cfg) == (12, 12, [12, 12, 12])
     args.num_frames = 0
     with pytest.raises(InputError, match='--num-frames must be >= 1, got 0'):
         test_api.merge_args(load_config(RECIPE), args)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tests.helpers import PACK, decode_steps, tsm_train_crops
 from tsm_plugin.datasets.crop_resize import crop_resize
 
 # Single vs double bilinear interpolation on a blurred-noise texture: mean
@@ -16,18 +17,7 @@ from tsm_plugin.datasets.crop_resize import crop_resize
 # source pixel gives a mean of ~4.7, so these bounds catch a wrong box.
 MEAN_TOL, MAX_TOL = 1.0, 10
 
-TRAIN = [
-    dict(type='Resize', scale=(-1, 256)),
-    dict(
-        type='MultiScaleCrop',
-        input_size=224,
-        scales=(1, 0.875, 0.75, 0.66),
-        random_crop=False,
-        max_wh_scale_gap=1,
-        num_fixed_crops=13,
-    ),
-    dict(type='Resize', scale=(224, 224), keep_ratio=False),
-]
+TRAIN = tsm_train_crops(224, 256)
 TEST = [
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', crop_size=224),
@@ -157,27 +147,9 @@ def test_unfusable_transform_is_refused():
 def _video_pipelines(backend):
     """(decoding, stock transforms, fused transforms): the demo's train
     pipeline, 8 frames at 56 px, decoded by ``backend``."""
-    decode = [
-        dict(type='VideoInit', backend=backend),
-        dict(type='SegmentSampleFrames', num_clips=8),
-        dict(type='VideoDecode'),
-    ]
-    crops = [
-        dict(type='Resize', scale=(-1, 64)),
-        dict(
-            type='MultiScaleCrop',
-            input_size=56,
-            scales=(1, 0.875, 0.75, 0.66),
-            random_crop=False,
-            max_wh_scale_gap=1,
-            num_fixed_crops=13,
-        ),
-        dict(type='Resize', scale=(56, 56), keep_ratio=False),
-    ]
-    tail = [
-        dict(type='FormatShape', input_format='NCHW'),
-        dict(type='PackActionInputs'),
-    ]
+    decode = decode_steps(8, backend=backend)
+    crops = tsm_train_crops(56, 64)
+    tail = PACK
     return (
         _build(decode),
         _build(crops + tail),

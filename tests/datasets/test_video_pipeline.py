@@ -14,6 +14,7 @@ from mmaction.registry import DATASETS, TRANSFORMS
 from mmengine.registry import init_default_scope
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tests.helpers import PACK, decode_steps, tsm_train_crops
 from tsm_plugin.datasets import video_io
 from tsm_plugin.datasets.video_io import VideoReadError
 
@@ -21,27 +22,11 @@ BACKENDS = ['pyav'] + (['decord'] if video_io.decord_available() else [])
 
 
 def pipeline(num_clips, test_mode, backend='auto'):
-    return [
-        dict(type='VideoInit', backend=backend),
-        dict(
-            type='SegmentSampleFrames',
-            num_clips=num_clips,
-            test_mode=test_mode,
-        ),
-        dict(type='VideoDecode'),
-        dict(type='Resize', scale=(-1, 40)),
-        dict(
-            type='MultiScaleCrop',
-            input_size=32,
-            scales=(1, 0.875, 0.75, 0.66),
-            random_crop=False,
-            max_wh_scale_gap=1,
-            num_fixed_crops=13,
-        ),
-        dict(type='Resize', scale=(32, 32), keep_ratio=False),
-        dict(type='FormatShape', input_format='NCHW'),
-        dict(type='PackActionInputs'),
-    ]
+    return (
+        decode_steps(num_clips, test_mode, backend)
+        + tsm_train_crops(32, 40)
+        + PACK
+    )
 
 
 def run(transforms, results):

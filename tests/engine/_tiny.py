@@ -3,25 +3,9 @@ SSv2Dataset on the synthetic set, real VP9 decoding) at 4 frames of 32 px,
 batch 2, with the reliability parts switched on (resumable loop and
 sampler, preemption, non-finite loss and skipped-video hooks)."""
 
-from tests.helpers import DEMO
+from tests.helpers import DEMO, PACK, decode_steps, tsm_train_crops
 
-TRAIN_PIPELINE = [
-    dict(type='VideoInit'),
-    dict(type='SegmentSampleFrames', num_clips=4),
-    dict(type='VideoDecode'),
-    dict(type='Resize', scale=(-1, 36)),
-    dict(
-        type='MultiScaleCrop',
-        input_size=32,
-        scales=(1, 0.875, 0.75, 0.66),
-        random_crop=False,
-        max_wh_scale_gap=1,
-        num_fixed_crops=13,
-    ),
-    dict(type='Resize', scale=(32, 32), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCHW'),
-    dict(type='PackActionInputs'),
-]
+TRAIN_PIPELINE = decode_steps(4) + tsm_train_crops(32, 36) + PACK
 
 RELIABILITY_HOOKS = [
     dict(type='NonFiniteLossHook'),

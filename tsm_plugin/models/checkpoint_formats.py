@@ -19,14 +19,40 @@ branch its BatchNorms; adapters it lacks keep the model's init (identity
 for ``adapter_init='zeros'``): FFN's warm start.
 """
 
+import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from ..errors import InputError
 
 FORMATS = ('ours', 'tsm_repo', 'ffn_repo')
 _REPO_PREFIX = 'module.base_model.'
 _REPO_FC = 'module.new_fc.'
+
+
+def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file or URL (``torchvision://resnet50``).
+
+    Raises:
+        InputError: a local path that does not exist, or a file holding no
+            state dict.
+    """
+    if '://' not in path and not osp.isfile(osp.expanduser(path)):
+        raise InputError(f'pretrained checkpoint not found: {path}')
+    checkpoint = CheckpointLoader.load_checkpoint(
+        osp.expanduser(path), map_location='cpu', logger='silent'
+    )
+    if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
+        checkpoint = checkpoint['state_dict']
+    if not isinstance(checkpoint, dict):
+        raise InputError(
+            f'pretrained checkpoint {path} holds no state '
+            f'dict (got {type(checkpoint).__name__})'
+        )
+    return checkpoint
 
 
 def _frame_counts(model) -> Optional[Tuple[int, ...]]:
@@ -138,4 +164,4 @@ def convert(
     return out, missing, unused
 
 
-__all__ = ['FORMATS', 'canonical', 'convert', 'recognise']
+__all__ = ['FORMATS', 'canonical', 'convert', 'read_state_dict', 'recognise']

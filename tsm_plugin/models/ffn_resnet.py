@@ -13,7 +13,6 @@ nearest to ``K``, ties to the larger count (:func:`nearest_branch`), with
 the shift over ``K`` frames.
 """
 
-import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -23,9 +22,9 @@ import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..errors import ConfigValueError, InputError
+from .checkpoint_formats import read_state_dict
 from .ffn_block import FFNBlock, branch_bns
 from .frame_counts import (
     check_frame_counts,
@@ -359,18 +358,7 @@ class FFNResNet(BaseModule):
 
     def _load_pretrained(self, logger: MMLogger) -> None:
         path = self.pretrained
-        if '://' not in path and not osp.isfile(osp.expanduser(path)):
-            raise InputError(f'pretrained checkpoint not found: {path}')
-        checkpoint = CheckpointLoader.load_checkpoint(
-            osp.expanduser(path), map_location='cpu', logger='silent'
-        )
-        if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
-            checkpoint = checkpoint['state_dict']
-        if not isinstance(checkpoint, dict):
-            raise InputError(
-                f'pretrained checkpoint {path} holds no state '
-                f'dict (got {type(checkpoint).__name__})'
-            )
+        checkpoint = read_state_dict(path)
         try:
             missing, unused = self.load_single_branch(checkpoint)
         except ValueError as err:

@@ -7,7 +7,6 @@ each residual block's first conv is shifted in time
 identity path keeps the unshifted feature.
 """
 
-import os.path as osp
 import re
 from typing import Dict, List
 
@@ -16,9 +15,8 @@ from mmaction.models.backbones.resnet import ResNet
 from mmaction.registry import MODELS
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
-from mmengine.runner.checkpoint import CheckpointLoader
 
-from ..errors import InputError
+from .checkpoint_formats import read_state_dict
 from .frame_counts import check_num_segments
 from .temporal_shift import TemporalShift
 
@@ -164,18 +162,7 @@ class TSMResNet(ResNet):
                 exist.
         """
         path = self.pretrained
-        if '://' not in path and not osp.isfile(osp.expanduser(path)):
-            raise InputError(f'pretrained checkpoint not found: {path}')
-        checkpoint = CheckpointLoader.load_checkpoint(
-            osp.expanduser(path), map_location='cpu', logger='silent'
-        )
-        if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
-            checkpoint = checkpoint['state_dict']
-        if not isinstance(checkpoint, dict):
-            raise InputError(
-                f'pretrained checkpoint {path} holds no state '
-                f'dict (got {type(checkpoint).__name__})'
-            )
+        checkpoint = read_state_dict(path)
 
         state: Dict[str, torch.Tensor] = {}
         used = set()
