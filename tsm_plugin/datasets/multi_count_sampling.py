@@ -15,6 +15,7 @@ from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from ..errors import ConfigValueError
+from ..utils.config import check_frame_counts
 from .transforms import segment_indices
 
 MODES = ('independent', 'nested')
@@ -88,25 +89,9 @@ class MultiCountSampleFrames(BaseTransform):
         frame_counts: Sequence[int] = (16, 8, 4),
         mode: str = 'independent',
     ) -> None:
-        counts = (
-            tuple(frame_counts)
-            if isinstance(frame_counts, (list, tuple))
-            else ()
+        counts = check_frame_counts(
+            frame_counts, what='MultiCountSampleFrames frame_counts'
         )
-        if not counts or any(
-            isinstance(c, bool) or not isinstance(c, int) or c < 1
-            for c in counts
-        ):
-            raise ConfigValueError(
-                f'MultiCountSampleFrames frame_counts must be a non-empty '
-                f'list of integers >= 1, got {frame_counts!r}'
-            )
-        if len(set(counts)) != len(counts):
-            raise ConfigValueError(
-                f'MultiCountSampleFrames frame_counts '
-                f'must not repeat a count, got '
-                f'{frame_counts!r}'
-            )
         if mode not in MODES:
             raise ConfigValueError(
                 f'MultiCountSampleFrames mode must be one '

@@ -5,9 +5,10 @@ clip of ``K`` frames runs the branch whose frame count is nearest to ``K``,
 ties to the larger count.
 """
 
-from typing import Sequence, Tuple
+from typing import Sequence
 
 from ..errors import ConfigValueError
+from ..utils.config import check_frame_counts
 
 
 def check_num_segments(value) -> int:
@@ -21,33 +22,6 @@ def check_num_segments(value) -> int:
             f'num_segments must be an integer >= 1, got {value!r}'
         )
     return int(value)
-
-
-def check_frame_counts(
-    frame_counts: Sequence[int], what: str = 'frame_counts'
-) -> Tuple[int, ...]:
-    """Validate distinct integer frame counts >= 1; returns them as a tuple.
-
-    Raises:
-        ConfigValueError: if empty, not integers >= 1, or repeated.
-    """
-    counts = (
-        tuple(frame_counts)
-        if isinstance(frame_counts, (list, tuple))
-        else None
-    )
-    if not counts or any(
-        isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts
-    ):
-        raise ConfigValueError(
-            f'{what} must be a non-empty list of integers '
-            f'>= 1, got {frame_counts!r}'
-        )
-    if len(set(counts)) != len(counts):
-        raise ConfigValueError(
-            f'{what} must not repeat a count, got {frame_counts!r}'
-        )
-    return counts
 
 
 def nearest_branch(num_frames: int, frame_counts: Sequence[int]) -> int:

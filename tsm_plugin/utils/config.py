@@ -17,7 +17,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from ..errors import InputError
+from ..errors import ConfigValueError, InputError
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: Frame samplers whose ``num_clips`` is the frame count, given or not.
@@ -174,6 +174,33 @@ def check_frames(frames: Sequence[int], what: str = '--frames') -> List[int]:
     if bad:
         raise InputError(f'{what}: frame counts must be >= 1, got {bad[0]}')
     return sorted(set(frames))
+
+
+def check_frame_counts(
+    frame_counts: Sequence[int], what: str = 'frame_counts'
+) -> Tuple[int, ...]:
+    """Validate distinct integer frame counts >= 1; returns them as a tuple.
+
+    Raises:
+        ConfigValueError: if empty, not integers >= 1, or repeated.
+    """
+    counts = (
+        tuple(frame_counts)
+        if isinstance(frame_counts, (list, tuple))
+        else None
+    )
+    if not counts or any(
+        isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts
+    ):
+        raise ConfigValueError(
+            f'{what} must be a non-empty list of integers '
+            f'>= 1, got {frame_counts!r}'
+        )
+    if len(set(counts)) != len(counts):
+        raise ConfigValueError(
+            f'{what} must not repeat a count, got {frame_counts!r}'
+        )
+    return counts
 
 
 def set_num_frames(
