@@ -159,3 +159,44 @@ def stop_workers(runner):
 
     for loop in (runner._train_loop, runner._val_loop, runner._test_loop):
         shutdown_workers(getattr(loop, 'dataloader', None))
+
+
+def random_bns(model, seed: int = 0):
+    """Random BN affine parameters and statistics (so no BN is identity);
+    returns ``model``."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                n = m.num_features
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+    return model
+
+
+def first_video(root, split: str = 'train') -> Path:
+    """The ``.webm`` of the first item of a split of an SSv2-format set."""
+    import json
+
+    items = json.loads((Path(root) / 'labels' / f'{split}.json').read_text())
+    return (
+        Path(root) / '20bn-something-something-v2' / f'{items[0]["id"]}.webm'
+    )
+
+
+def ffn_train_pipeline(size: int, meta_keys=()) -> list:
+    """FFN's training pipeline at ``size`` px: 16|8|4 frames (PyAV), one
+    decode, one resize, packed."""
+    pack = dict(type='PackActionInputs')
+    if meta_keys:
+        pack['meta_keys'] = tuple(meta_keys)
+    return [
+        dict(type='VideoInit', backend='pyav'),
+        dict(type='MultiCountSampleFrames', frame_counts=(16, 8, 4)),
+        dict(type='VideoDecode'),
+        dict(type='Resize', scale=(size, size), keep_ratio=False),
+        dict(type='FormatShape', input_format='NCHW'),
+        pack,
+    ]

@@ -50,6 +50,18 @@ def clean_env(**extra) -> dict:
     return env
 
 
+def bash(script, *args, cwd, env, timeout=30):
+    """Run ``tools/<script>`` with bash; the completed process."""
+    return subprocess.run(
+        ['bash', str(TOOLS / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
 @no_cuda
 @pytest.mark.parametrize('tool', ['train', 'test'])
 @pytest.mark.parametrize('launcher', ['pytorch', 'slurm', 'none'])
@@ -97,13 +109,8 @@ def fake_python(tmp_path):
 
 def torchrun_args(fake_python, tmp_path, script, *args, **env):
     fake, log = fake_python
-    out = subprocess.run(
-        ['bash', str(TOOLS / script), *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=clean_env(PYTHON=str(fake), **env),
-        timeout=30,
+    out = bash(
+        script, *args, cwd=tmp_path, env=clean_env(PYTHON=str(fake), **env)
     )
     assert out.returncode == 0, out.stderr
     return log.read_text().splitlines()
@@ -190,14 +197,7 @@ def test_dist_train_port_override(fake_python, tmp_path, var):
     ],
 )
 def test_scripts_print_usage(tmp_path, script, nargs):
-    out = subprocess.run(
-        ['bash', str(TOOLS / script)] + ['x'] * nargs,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=30,
-    )
+    out = bash(script, *['x'] * nargs, cwd=tmp_path, env=clean_env())
     assert out.returncode == 2
     assert out.stderr.startswith('usage: ')
 
@@ -223,14 +223,7 @@ def fake_slurm(tmp_path):
         env = clean_env(
             PATH=f'{bin_dir}:{os.environ["PATH"]}', PYTHON='python', **env
         )
-        out = subprocess.run(
-            ['bash', str(TOOLS / script), *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=30,
-        )
+        out = bash(script, *args, cwd=tmp_path, env=env)
         calls = {
             t: (tmp_path / f'{t}.args').read_text().splitlines()
             for t in ('srun', 'scontrol')
@@ -431,14 +424,7 @@ def launch(script, *args, cwd, **env):
     env = clean_env(
         PYTHON=sys.executable, PYTHONPATH=f'{REPO / "tests"}:{REPO}', **env
     )
-    out = subprocess.run(
-        ['bash', str(TOOLS / script), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    out = bash(script, *args, cwd=cwd, env=env, timeout=120)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out
 

@@ -24,6 +24,17 @@ def _types(pipeline):
     return [t['type'] for t in pipeline]
 
 
+def _bench(mode, *flags, root=None, cache=None):
+    """``tools/benchmark.py MODE --config DEMO [--data-root] [--cache]
+    FLAGS``, in process; returns the exit status."""
+    argv = [mode, '--config', DEMO]
+    if root is not None:
+        argv += ['--data-root', str(root)]
+    if cache is not None:
+        argv += ['--cache', str(cache)]
+    return cli.main(argv + [str(f) for f in flags])
+
+
 def _read(path):
     with open(path) as f:
         return json.load(f)
@@ -162,27 +173,13 @@ def test_recipe_settings_read_the_config():
 def test_model_mode_compares_on_the_same_batch(tmp_path, capsys):
     out = tmp_path / 'model.json'
     assert (
-        cli.main(
-            [
-                'model',
-                '--config',
-                DEMO,
-                '--frames',
-                '2',
-                '--size',
-                '32',
-                '--warmup',
-                '0',
-                '--iters',
-                '3',
-                '--amp',
-                'bf16',
-                '--channels-last',
-                '--device',
-                'cpu',
-                '--json',
-                str(out),
-            ]
+        _bench(
+            'model',
+            *(
+                '--frames 2 --size 32 --warmup 0 --iters 3 --amp bf16 '
+                '--channels-last --device cpu --json'
+            ).split(),
+            str(out),
         )
         == 0
     )
@@ -226,24 +223,12 @@ def test_model_fake_batch_is_the_same_for_both_sides():
 def test_data_mode_on_real_videos(tmp_path, synthetic_ssv2):
     out = tmp_path / 'data.json'
     assert (
-        cli.main(
-            [
-                'data',
-                '--config',
-                DEMO,
-                '--data-root',
-                str(synthetic_ssv2),
-                '--cache',
-                str(tmp_path),
-                '--warmup',
-                '0',
-                '--iters',
-                '3',
-                '--workers',
-                '0',
-                '--json',
-                str(out),
-            ]
+        _bench(
+            'data',
+            *'--warmup 0 --iters 3 --workers 0 --json'.split(),
+            str(out),
+            root=str(synthetic_ssv2),
+            cache=str(tmp_path),
         )
         == 0
     )
@@ -284,22 +269,12 @@ def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
     monkeypatch.setattr(data_pipeline, 'round_robin', fake_round_robin)
     out = tmp_path / 'data.json'
     assert (
-        cli.main(
-            [
-                'data',
-                '--config',
-                DEMO,
-                '--data-root',
-                str(synthetic_ssv2),
-                '--cache',
-                str(tmp_path),
-                '--iters',
-                '3',
-                '--workers',
-                '0',
-                '--json',
-                str(out),
-            ]
+        _bench(
+            'data',
+            *'--iters 3 --workers 0 --json'.split(),
+            str(out),
+            root=str(synthetic_ssv2),
+            cache=str(tmp_path),
         )
         == 0
     )
@@ -317,24 +292,12 @@ def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
 def test_tfd_mode_on_real_videos(tmp_path, synthetic_ssv2):
     out = tmp_path / 'tfd.json'
     assert (
-        cli.main(
-            [
-                'tfd',
-                '--config',
-                DEMO,
-                '--data-root',
-                str(synthetic_ssv2),
-                '--cache',
-                str(tmp_path),
-                '--frames',
-                '4',
-                '2',
-                '4',
-                '--workers',
-                '0',
-                '--json',
-                str(out),
-            ]
+        _bench(
+            'tfd',
+            *'--frames 4 2 4 --workers 0 --json'.split(),
+            str(out),
+            root=str(synthetic_ssv2),
+            cache=str(tmp_path),
         )
         == 0
     )
@@ -359,33 +322,17 @@ def test_tfd_mode_on_real_videos(tmp_path, synthetic_ssv2):
 
 def test_user_errors_are_one_line(tmp_path, synthetic_ssv2, capsys):
     assert (
-        cli.main(
-            [
-                'data',
-                '--config',
-                DEMO,
-                '--data-root',
-                str(tmp_path / 'nowhere'),
-                '--workers',
-                '0',
-            ]
-        )
-        == 2
+        _bench('data', '--workers', '0', root=str(tmp_path / 'nowhere')) == 2
     )
     err = capsys.readouterr().err.strip()
     assert err.startswith('error: --data-root') and '\n' not in err
     missing = tmp_path / 'missing.pth'
     assert (
-        cli.main(
-            [
-                'tfd',
-                '--config',
-                DEMO,
-                '--data-root',
-                str(synthetic_ssv2),
-                '--checkpoint',
-                str(missing),
-            ]
+        _bench(
+            'tfd',
+            '--checkpoint',
+            str(missing),
+            root=str(synthetic_ssv2),
         )
         == 2
     )

@@ -1,7 +1,5 @@
 """MultiCountSampleFrames: FFN's 16 | 8 | 4 training sampling, one decode."""
 
-import json
-
 import av
 import mmcv
 import numpy as np
@@ -10,7 +8,7 @@ from mmaction.registry import TRANSFORMS
 from mmengine.registry import init_default_scope
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tests.helpers import one_thread_fixture
+from tests.helpers import ffn_train_pipeline, first_video, one_thread_fixture
 from tsm_plugin.datasets.multi_count_sampling import (
     MultiCountSampleFrames,
     multi_count_indices,
@@ -108,28 +106,13 @@ def test_bad_values_raise(kwargs):
 
 
 def test_one_decode_serves_every_count(synthetic_ssv2):
-    items = json.loads((synthetic_ssv2 / 'labels/train.json').read_text())
-    path = (
-        synthetic_ssv2
-        / '20bn-something-something-v2'
-        / f'{items[0]["id"]}.webm'
-    )
+    path = first_video(synthetic_ssv2)
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format='rgb24') for f in c.decode(video=0)]
     init_default_scope('mmaction')
     pipeline = [
         TRANSFORMS.build(t)
-        for t in (
-            dict(type='VideoInit', backend='pyav'),
-            dict(type='MultiCountSampleFrames', frame_counts=(16, 8, 4)),
-            dict(type='VideoDecode'),
-            dict(type='Resize', scale=(32, 32), keep_ratio=False),
-            dict(type='FormatShape', input_format='NCHW'),
-            dict(
-                type='PackActionInputs',
-                meta_keys=('img_shape', 'frame_counts'),
-            ),
-        )
+        for t in ffn_train_pipeline(32, ('img_shape', 'frame_counts'))
     ]
     np.random.seed(3)
     results = dict(filename=str(path), label=2, start_index=0, modality='RGB')

@@ -14,7 +14,7 @@ from mmaction.registry import DATASETS, TRANSFORMS
 from mmengine.registry import init_default_scope
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tests.helpers import PACK, decode_steps, tsm_train_crops
+from tests.helpers import PACK, decode_steps, first_video, tsm_train_crops
 from tsm_plugin.datasets import video_io
 from tsm_plugin.datasets.video_io import VideoReadError
 
@@ -56,12 +56,7 @@ def expected_frames(path, inds, crop_bbox):
 def test_pipeline_gives_the_sampled_frames(
     synthetic_ssv2, backend, test_mode, num_clips
 ):
-    items = json.loads((synthetic_ssv2 / 'labels/train.json').read_text())
-    path = (
-        synthetic_ssv2
-        / '20bn-something-something-v2'
-        / f'{items[0]["id"]}.webm'
-    )
+    path = first_video(synthetic_ssv2)
     with av.open(str(path)) as c:
         total = sum(1 for p in c.demux(video=0) if p.size)
     seg = total / num_clips

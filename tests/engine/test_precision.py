@@ -274,15 +274,16 @@ def _runner(tmp_path, wrapper_cfg, hook_cfg=None):
     )
 
 
+#: The optim wrapper of a bf16 run.
+BF16_WRAPPER = dict(
+    type='AutocastOptimWrapper',
+    precision='bf16',
+    optimizer=dict(type='SGD', lr=0.01),
+)
+
+
 def test_hook_evaluates_in_the_training_precision(tmp_path):
-    runner = _runner(
-        tmp_path,
-        dict(
-            type='AutocastOptimWrapper',
-            precision='bf16',
-            optimizer=dict(type='SGD', lr=0.01),
-        ),
-    )
+    runner = _runner(tmp_path, BF16_WRAPPER)
     runner.train()
     net = runner.model
     # 2 training iterations, then 2 validation ones: all bf16; the metric
@@ -291,14 +292,7 @@ def test_hook_evaluates_in_the_training_precision(tmp_path):
 
 
 def test_hook_follows_the_config_in_a_test_only_run(tmp_path):
-    runner = _runner(
-        tmp_path,
-        dict(
-            type='AutocastOptimWrapper',
-            precision='bf16',
-            optimizer=dict(type='SGD', lr=0.01),
-        ),
-    )
+    runner = _runner(tmp_path, BF16_WRAPPER)
     runner.test()
     assert runner.model.seen == [torch.bfloat16] * 2
 

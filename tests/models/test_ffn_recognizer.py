@@ -12,11 +12,14 @@ from mmaction.registry import MODELS, TRANSFORMS
 from mmaction.structures import ActionDataSample
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
-from torch import nn
 
 import tsm_plugin.datasets.multi_count_sampling  # noqa: F401  (registers)
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tests.helpers import one_thread_fixture
+from tests.helpers import (
+    ffn_train_pipeline,
+    one_thread_fixture,
+    random_bns,
+)
 from tsm_plugin.errors import ConfigValueError
 from tsm_plugin.evaluation.sweep import set_model_num_frames
 from tsm_plugin.models.distillation_loss import TemporalDistillationLoss
@@ -58,15 +61,8 @@ def model():
     torch.manual_seed(0)
     net = build()
     net.init_weights()
-    g = torch.Generator().manual_seed(0)
+    random_bns(net, seed=0)
     with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                n = m.num_features
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
         net.cls_head.fc_cls.weight.normal_(0, 0.3)
     return net
 
@@ -261,14 +257,7 @@ def test_train_step_from_a_synthetic_video_batch(synthetic_ssv2, model):
     """Pipeline -> preprocessor -> train_step: every parameter is trained."""
     pipeline = [
         TRANSFORMS.build(t)
-        for t in (
-            dict(type='VideoInit', backend='pyav'),
-            dict(type='MultiCountSampleFrames', frame_counts=(16, 8, 4)),
-            dict(type='VideoDecode'),
-            dict(type='Resize', scale=(SIZE, SIZE), keep_ratio=False),
-            dict(type='FormatShape', input_format='NCHW'),
-            dict(type='PackActionInputs', meta_keys=('frame_counts',)),
-        )
+        for t in ffn_train_pipeline(SIZE, ('frame_counts',))
     ]
     items = json.loads((synthetic_ssv2 / 'labels/train.json').read_text())
     batch = dict(inputs=[], data_samples=[])

@@ -8,7 +8,7 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tests.helpers import one_thread_fixture
+from tests.helpers import one_thread_fixture, random_bns
 from tsm_plugin.errors import ConfigValueError, InputError
 from tsm_plugin.models.ffn_resnet import FFNResNet, single_branch_name
 from tsm_plugin.models.frame_counts import nearest_branch
@@ -18,20 +18,6 @@ SIZE = 16  # px: layer3 and layer4 are then 1x1; keeps CPU time low
 COUNTS = (4, 8, 16)
 
 one_thread = one_thread_fixture('module')
-
-
-def random_bns(model: nn.Module, seed: int) -> nn.Module:
-    """Random BN affine/statistics, so BN is far from identity."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                n = m.num_features
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-    return model
 
 
 def tsm18(num_segments: int, seed: int = 0) -> TSMResNet:
