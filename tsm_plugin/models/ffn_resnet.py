@@ -27,8 +27,8 @@ from ..errors import ConfigValueError, InputError
 from .checkpoint_formats import read_state_dict
 from .ffn_block import FFNBlock, branch_bns
 from .frame_counts import (
+    NumSegments,
     check_frame_counts,
-    check_num_segments,
     nearest_branch,
 )
 from .tsm_resnet import torchvision_name
@@ -68,7 +68,7 @@ def single_branch_name(name: str) -> Optional[str]:
 
 
 @MODELS.register_module()
-class FFNResNet(BaseModule):
+class FFNResNet(NumSegments, BaseModule):
     """TSM-ResNet with shared convolutions and per-frame-count norms.
 
     `Frame Flexible Network <https://arxiv.org/abs/2303.14817>`_ on the
@@ -198,15 +198,6 @@ class FFNResNet(BaseModule):
         self.num_segments = (
             max(self.frame_counts) if num_segments is None else num_segments
         )
-
-    @property
-    def num_segments(self) -> int:
-        """Test-time frames per clip ``K``; routes to a branch when set."""
-        return self._num_segments
-
-    @num_segments.setter
-    def num_segments(self, value: int) -> None:
-        self._num_segments = check_num_segments(value)
 
     @property
     def test_branch(self) -> int:

@@ -37,4 +37,30 @@ def nearest_branch(num_frames: int, frame_counts: Sequence[int]) -> int:
     )
 
 
-__all__ = ['check_frame_counts', 'check_num_segments', 'nearest_branch']
+class NumSegments:
+    """Mixin: a validated, settable ``num_segments`` (frames per clip).
+
+    The TFD sweep sets it on a built model (no reload); a subclass reacts
+    in :meth:`_num_segments_changed`.
+    """
+
+    @property
+    def num_segments(self) -> int:
+        """Frames per clip the network runs at."""
+        return self._num_segments
+
+    @num_segments.setter
+    def num_segments(self, value: int) -> None:
+        self._num_segments = check_num_segments(value)
+        self._num_segments_changed()
+
+    def _num_segments_changed(self) -> None:
+        """Called after every change of ``num_segments``."""
+
+
+__all__ = [
+    'NumSegments',
+    'check_frame_counts',
+    'check_num_segments',
+    'nearest_branch',
+]

@@ -17,7 +17,7 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
 from .checkpoint_formats import read_state_dict
-from .frame_counts import check_num_segments
+from .frame_counts import NumSegments
 from .temporal_shift import TemporalShift
 
 # Our parameter name -> torchvision's, in order (mmaction2's ConvModule holds
@@ -44,7 +44,7 @@ def torchvision_name(name: str) -> str:
 
 
 @MODELS.register_module()
-class TSMResNet(ResNet):
+class TSMResNet(NumSegments, ResNet):
     """ResNet with TSM's residual temporal shift before every block.
 
     `TSM: Temporal Shift Module for Efficient Video Understanding
@@ -97,14 +97,8 @@ class TSMResNet(ResNet):
                     )
         self.num_segments = num_segments
 
-    @property
-    def num_segments(self) -> int:
-        """Frames per clip, shared by every shift of the network."""
-        return self._num_segments
-
-    @num_segments.setter
-    def num_segments(self, value: int) -> None:
-        self._num_segments = check_num_segments(value)
+    def _num_segments_changed(self) -> None:
+        """Every shift of the network follows ``num_segments``."""
         for module in self.modules():
             if isinstance(module, TemporalShift):
                 module.num_segments = self._num_segments
