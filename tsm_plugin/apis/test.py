@@ -13,18 +13,11 @@ from ..utils.config import (
     set_loader_option,
     set_num_frames,
 )
-from ._cli import (
-    ArgumentParser,
-    add_data_args,
-    add_launch_args,
-    log_device,
-    run_cli,
-    set_work_dir,
-)
+from . import _cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(
+    p = _cli.ArgumentParser(
         description='Evaluate a TSM checkpoint (1 clip, centre crop).'
     )
     p.add_argument('config', help='config file')
@@ -33,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         '--work-dir',
         help='where the test log goes (default: ./work_dirs/<config name>)',
     )
-    add_data_args(p, batch_help='test clips per GPU (process)')
+    _cli.add_data_args(p, batch_help='test clips per GPU (process)')
     p.add_argument(
         '--num-frames',
         '--num_frames',
@@ -48,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar='FILE.pkl',
         help='also dump the predictions to this pickle file',
     )
-    add_launch_args(p, 'override config keys')
+    _cli.add_launch_args(p, 'override config keys')
     return p
 
 
@@ -67,7 +60,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         set_loader_option(cfg, 'num_workers', args.num_workers)
     cfg.launcher = args.launcher
     check_sync_bn(cfg)
-    set_work_dir(cfg, args.work_dir, args.config)
+    _cli.set_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.dump:
@@ -87,10 +80,10 @@ def test(args: argparse.Namespace) -> dict:
 
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = Runner.from_cfg(cfg)
-    log_device(runner)
+    _cli.log_device(runner)
     return runner.test()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_cli(test, args)
+    return _cli.run_cli(test, args)

@@ -26,18 +26,13 @@ from ..utils.config import (
     set_epochs,
     set_loader_option,
 )
-from ._cli import (
-    ArgumentParser,
-    add_data_args,
-    add_launch_args,
-    log_device,
-    run_cli,
-    set_work_dir,
-)
+from . import _cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(description='Train a TSM recognizer (MMEngine Runner).')
+    p = _cli.ArgumentParser(
+        description='Train a TSM recognizer (MMEngine Runner).'
+    )
     p.add_argument(
         'config', help='config file, e.g. configs/tsm_r50_16f_ssv2.py'
     )
@@ -58,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='resume training; without CHECKPOINT, from the latest '
         'checkpoint in the work dir',
     )
-    add_data_args(p, batch_help='training clips per GPU (process)')
+    _cli.add_data_args(p, batch_help='training clips per GPU (process)')
     p.add_argument(
         '--epochs',
         type=int,
@@ -91,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         action='store_true',
         help='deterministic cuDNN/algorithms',
     )
-    add_launch_args(
+    _cli.add_launch_args(
         p,
         'override config keys, e.g. num_frames=8 or '
         'model.backbone.pretrained=/path/resnet50.pth',
@@ -119,7 +114,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     cfg.launcher = args.launcher
     check_sync_bn(cfg)
-    set_work_dir(cfg, args.work_dir, args.config)
+    _cli.set_work_dir(cfg, args.work_dir, args.config)
 
     if args.amp:
         if cfg.optim_wrapper.get('type') == 'AutocastOptimWrapper':
@@ -157,7 +152,7 @@ def train(args: argparse.Namespace):
 
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = Runner.from_cfg(cfg)
-    log_device(runner)
+    _cli.log_device(runner)
     return runner.train()
 
 
@@ -165,7 +160,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Exit status: 0 done, 2 bad input, 3 preempted (resumable), 1 else."""
     args = build_parser().parse_args(argv)
     try:
-        return run_cli(train, args)
+        return _cli.run_cli(train, args)
     except Preempted as e:  # checkpoint saved: --resume continues
         sys.stderr.write(f'preempted: {e}\n')
         return e.exit_code
