@@ -143,13 +143,16 @@ def model_name(report: dict) -> str:
 def compare_table(reports: List[dict]) -> str:
     """Top-1 (%) of several models at each frame count, a column each.
 
-    A model's trained frame count is marked ``*``; a frame count a model
-    was not evaluated at is ``-``.
+    A model's trained frame counts (all of an FFN's) are marked ``*``; a
+    frame count a model was not evaluated at is ``-``.
     """
     frames = sorted({r['frames'] for rep in reports for r in rep['results']})
+    trained = [
+        rep.get('trained_counts') or [rep['trained_frames']] for rep in reports
+    ]
     head = ['frames'] + [
-        f'{model_name(rep)} (trained {rep["trained_frames"]} f)'
-        for rep in reports
+        f'{model_name(rep)} (trained {"/".join(map(str, counts))} f)'
+        for rep, counts in zip(reports, trained)
     ]
     lines = [
         '| ' + ' | '.join(head) + ' |',
@@ -157,9 +160,9 @@ def compare_table(reports: List[dict]) -> str:
     ]
     for t in frames:
         cells = [str(t)]
-        for rep in reports:
+        for rep, counts in zip(reports, trained):
             row = next((r for r in rep['results'] if r['frames'] == t), None)
-            mark = '*' if t == rep['trained_frames'] else ''
+            mark = '*' if t in counts else ''
             cells.append('-' if row is None else _pct(row['top1']) + mark)
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)

@@ -238,8 +238,11 @@ def sweep_model(
         net.train(was_training)
     seconds = time.perf_counter() - start
     print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
+    # Every count a multi-branch model (FFN) trained at; TSM: the one.
+    counts = cfg.model.backbone.get('frame_counts') or (trained,)
     return dict(
         trained_frames=trained,
+        trained_counts=sorted(int(c) for c in counts),
         decode_once=decode_once,
         seconds=round(seconds, 3),
         stage=stage,
