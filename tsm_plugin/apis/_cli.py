@@ -31,7 +31,7 @@ def log_device(runner) -> None:
 def add_data_args(
     parser: argparse.ArgumentParser, batch_help: str, batch: bool = True
 ) -> None:
-    """The data flags every tool shares, with the original plan's spellings."""
+    """The data flags every tool shares (underscore spellings accepted)."""
     parser.add_argument(
         '--data-root',
         '--data_dir',
