@@ -20,6 +20,16 @@ model = dict(
     distill_loss=dict(type='TemporalDistillationLoss', loss_weight=1.0),
 )
 load_from = 'work_dirs/tsm_demo_synthetic/epoch_10.pth'  # make demo's TSM
+# A fine-tune: the shared convs move slowly (they serve the 16-frame branch
+# already), the private BNs and adapters learn at the full lr.
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        custom_keys={
+            'cls_head': dict(lr_mult=0.1),
+            '.conv': dict(lr_mult=0.1),
+        }
+    )
+)
 
 train_pipeline = [
     dict(type='MultiCountSampleFrames', frame_counts=(16, 8, 4))
