@@ -20,8 +20,8 @@ import torch
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 
+from ...utils.device import device_of
 from ..precision import (
     autocast,
     fp32_head_output,
@@ -61,11 +61,7 @@ class EvalAutocastHook(Hook):
         return getattr(wrapper, 'precision', 'fp32')
 
     def _dtype(self, runner) -> Tuple[Optional[torch.dtype], torch.device]:
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device('cpu')
+        device = device_of(runner.model)
         dtype = resolve_dtype(self._precision(runner), device)
         if device not in self._logged:
             self._logged.add(device)
