@@ -16,6 +16,7 @@ from .datasets import (  # noqa: E402
     crop_resize,
     multi_count_sampling,
     ssv2,
+    test_protocols,
     transforms,
 )
 from .engine import (  # noqa: E402
@@ -47,6 +48,7 @@ REGISTERED = (
     optim_wrapper,
     samplers,
     ssv2,
+    test_protocols,
     transforms,
     tsm_resnet,
 )
