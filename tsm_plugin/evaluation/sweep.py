@@ -39,7 +39,9 @@ from ..utils.config import (
     set_num_frames,
 )
 from ..utils.device import describe_device
+from .complexity import add_complexity
 from .multi_frame import MultiFrameTestSample
+from .per_class import ClassHits
 
 
 def set_model_num_frames(model: torch.nn.Module, num_frames: int) -> int:
@@ -91,8 +93,15 @@ class FrameCountEvaluator:
         if hasattr(dataset, 'metainfo'):
             self.evaluator.dataset_meta = dataset.metainfo
         self.scores: Optional[list] = [] if keep_scores else None
+        self.class_hits = ClassHits(
+            getattr(dataset, 'metainfo', {}).get('classes')
+        )
+        self.input_shape = None  # one sample's, for the FLOP count
 
     def process(self, outputs, data_batch) -> None:
+        if self.input_shape is None:
+            self.input_shape = tuple(data_batch['inputs'][0].shape)
+        self.class_hits.update(outputs)
         if self.scores is not None:
             self.scores.extend(o.pred_score.detach().cpu() for o in outputs)
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)
@@ -152,7 +161,10 @@ def sweep_model(
         and ``results``, a list with one dict per frame count: ``frames``,
         ``top1``, ``top5`` (fractions, as ``AccMetric`` gives them),
         ``mean1``, ``num_videos``, ``trained_frames`` (and ``scores``, an
-        ``N x classes`` tensor in dataset order, if ``keep_scores``).
+        ``N x classes`` tensor in dataset order, if ``keep_scores``);
+        per class (``per_class.ClassHits``) ``class_correct`` and
+        ``class_videos``, with the names in the report's ``classes``; and
+        one clip's ``gflops`` and ``params_m`` (``complexity.add_complexity``).
     """
     from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
@@ -224,6 +236,7 @@ def sweep_model(
             )
             for key, value in metrics.items():
                 row[key.split('/')[-1]] = float(value)
+            row.update(counts[t].class_hits.counts(num_videos[t]))
             if keep_scores:
                 row['scores'] = torch.stack(counts[t].scores)
             results.append(row)
@@ -233,6 +246,8 @@ def sweep_model(
                 f'({row["num_videos"]} videos)',
                 logger=logger,
             )
+        counts_first = counts[frames[0]]
+        input_shape = counts_first.input_shape
     finally:
         set_model_num_frames(net, before)
         net.train(was_training)
@@ -240,7 +255,7 @@ def sweep_model(
     print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
     # Every count a multi-branch model (FFN) trained at; TSM: the one.
     counts = cfg.model.backbone.get('frame_counts') or (trained,)
-    return dict(
+    report = dict(
         trained_frames=trained,
         trained_counts=sorted(int(c) for c in counts),
         decode_once=decode_once,
@@ -248,6 +263,9 @@ def sweep_model(
         stage=stage,
         results=results,
     )
+    report['classes'] = counts_first.class_hits.names
+    # GFLOPs and parameters per frame count, at the size the sweep fed.
+    return add_complexity(report, model, input_shape, logger=logger)
 
 
 def run_sweep(

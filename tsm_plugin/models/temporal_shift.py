@@ -50,7 +50,9 @@ def _check(
             f'temporal_shift: the batch of {frames} frames is not divisible '
             f'by num_segments={num_segments} (frames per clip)'
         )
-    return frames // num_segments, x.shape[1] // shift_div
+    # int(): under torch.jit.trace a size is a tensor, which Function.apply
+    # cannot take as a plain argument (FLOP counting traces the model).
+    return frames // num_segments, int(x.shape[1]) // shift_div
 
 
 def _shift(
