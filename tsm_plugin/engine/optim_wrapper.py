@@ -4,9 +4,18 @@ mmengine 0.10.7's ``AmpOptimWrapper`` asserts a GPU/NPU/MLU/MUSA, so it
 cannot give a CPU with AMX its bf16 speed. :class:`AutocastOptimWrapper`
 enters ``torch.autocast`` in ``optim_context`` (the forward pass of
 ``train_step``) on the device the parameters live on, with the precision
-the config asks for; ``'auto'`` resolves to bf16 where the hardware is fast
-at it and fp32 elsewhere (:mod:`tsm_plugin.engine.precision`). bf16 needs no
-loss scaling; fp16 gets a ``torch.amp.GradScaler`` as AmpOptimWrapper does.
+the config asks for; ``'auto'`` picks it by the hardware
+(:mod:`tsm_plugin.engine.precision`: bf16 where native, fp16 on CUDA 7.x,
+fp32 elsewhere) and logs the choice and its reason in one line.
+
+bf16 needs no loss scaling. fp16 runs ``AmpOptimWrapper``'s own
+``backward``/``step``/state methods on a ``torch.amp.GradScaler`` of the
+parameters' device: the loss is scaled, the gradients are unscaled before
+clipping (``clip_grad`` acts on true gradients), and a step whose gradients
+overflowed is skipped and the scale lowered. Such a step's loss is finite, so
+:class:`~tsm_plugin.engine.hooks.non_finite_loss_hook.NonFiniteLossHook`
+lets it pass; the wrapper logs the scale (``loss_scale``) and counts skipped
+steps in a row (message hub info :data:`SKIPPED_IN_A_ROW`).
 
 Config (``optim_wrapper`` of the schedule)::
 
@@ -20,33 +29,38 @@ import torch
 import torch.nn as nn
 from mmaction.registry import OPTIM_WRAPPERS
 from mmengine.logging import print_log
-from mmengine.optim import OptimWrapper
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 from .precision import (
     autocast,
     fp32_head_output,
     precision_name,
-    resolve_dtype,
+    resolve_precision,
 )
+
+#: Message hub info: fp16 steps the scaler skipped in a row (0 after a step
+#: that updated the weights).
+SKIPPED_IN_A_ROW = 'fp16_skipped_steps_in_a_row'
 
 
 @OPTIM_WRAPPERS.register_module()
-class AutocastOptimWrapper(OptimWrapper):
+class AutocastOptimWrapper(AmpOptimWrapper):
     """``OptimWrapper`` whose forward runs under ``torch.autocast``.
 
     Args:
         optimizer (Optimizer): The optimizer (built by the constructor).
-        precision (str): ``'auto'`` (bf16 on CUDA with bf16 and on CPUs with
-            AMX, else fp32), ``'bf16'``, ``'fp16'`` or ``'fp32'``. Defaults
-            to ``'auto'``.
-        loss_scale (str | float | dict): fp16 only: ``'dynamic'``, an
-            initial scale, or ``GradScaler`` kwargs. Defaults to
-            ``'dynamic'``.
+        precision (str): ``'auto'`` (by the hardware, see
+            :mod:`tsm_plugin.engine.precision`), ``'bf16'``, ``'fp16'`` or
+            ``'fp32'``. Defaults to ``'auto'``.
+        loss_scale (str | float | dict): fp16 only, as ``AmpOptimWrapper``:
+            ``'dynamic'``, a static scale, or ``GradScaler`` kwargs.
+            Defaults to ``'dynamic'``.
         **kwargs: ``OptimWrapper``'s (``clip_grad``, ``accumulative_counts``).
 
     Attributes:
         dtype (torch.dtype | None): the autocast dtype; None for fp32.
         device_type (str): the parameters' device type.
+        loss_scaler (torch.amp.GradScaler | None): fp16 only.
     """
 
     def __init__(
@@ -56,34 +70,49 @@ class AutocastOptimWrapper(OptimWrapper):
         loss_scale: Union[str, float, dict] = 'dynamic',
         **kwargs,
     ) -> None:
-        super().__init__(optimizer=optimizer, **kwargs)
+        # AmpOptimWrapper.__init__ asserts a GPU; its methods are used as is.
+        OptimWrapper.__init__(self, optimizer=optimizer, **kwargs)
         params = [p for g in optimizer.param_groups for p in g['params']]
-        self.device_type = params[0].device.type if params else 'cpu'
+        device = params[0].device if params else torch.device('cpu')
+        self.device_type = device.type
         self.precision = precision
-        self.dtype: Optional[torch.dtype] = resolve_dtype(
-            precision, self.device_type
-        )
+        self.dtype: Optional[torch.dtype]
+        self.dtype, why = resolve_precision(precision, device)
+        self.cast_dtype = self.dtype
+        self._scale_update_param = None
         self.loss_scaler = None
+        self._skipped_in_a_row = 0
         if self.dtype is torch.float16:
-            if loss_scale == 'dynamic':
-                scaler_kwargs = {}
-            elif isinstance(loss_scale, (int, float)):
-                scaler_kwargs = dict(init_scale=float(loss_scale))
-            elif isinstance(loss_scale, dict):
-                scaler_kwargs = dict(loss_scale)
-            else:
-                raise TypeError(
-                    'loss_scale must be "dynamic", a float or a '
-                    f'dict, got {loss_scale!r}'
-                )
-            self.loss_scaler = torch.amp.GradScaler(
-                self.device_type, **scaler_kwargs
+            self.loss_scaler = self._grad_scaler(loss_scale)
+        scaling = ''
+        if self.loss_scaler is not None:
+            scaling = (
+                ' with static loss scaling'
+                if self._scale_update_param is not None
+                else ' with dynamic loss scaling'
             )
         print_log(
-            f'AutocastOptimWrapper: precision={precision!r} -> '
-            f'{precision_name(self.dtype)} on {self.device_type}',
+            f'Precision: {precision_name(self.dtype)}{scaling} on {device} '
+            f'(precision={precision!r}: {why})',
             logger='current',
         )
+
+    def _grad_scaler(self, loss_scale) -> torch.amp.GradScaler:
+        """A ``GradScaler`` on the parameters' device, configured as
+        ``AmpOptimWrapper`` configures its CUDA one."""
+        if loss_scale == 'dynamic':
+            kwargs = {}
+        elif isinstance(loss_scale, (int, float)):
+            self._scale_update_param = float(loss_scale)  # static
+            kwargs = dict(init_scale=float(loss_scale))
+        elif isinstance(loss_scale, dict):
+            kwargs = dict(loss_scale)
+        else:
+            raise TypeError(
+                f'loss_scale must be "dynamic", a float or a dict, got '
+                f'{loss_scale!r}'
+            )
+        return torch.amp.GradScaler(self.device_type, **kwargs)
 
     @contextlib.contextmanager
     def optim_context(self, model: nn.Module):
@@ -95,42 +124,43 @@ class AutocastOptimWrapper(OptimWrapper):
         if self.dtype is not None:
             fp32_head_output(model)
         with (
-            super().optim_context(model),
+            OptimWrapper.optim_context(self, model),
             autocast(self.device_type, self.dtype),
         ):
             yield
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:
-        """Backward, scaling the loss when training in fp16."""
+        """Backward; the loss scaled in fp16 (``AmpOptimWrapper``'s)."""
         if self.loss_scaler is None:
+            OptimWrapper.backward(self, loss, **kwargs)
+        else:
             super().backward(loss, **kwargs)
-            return
-        self.loss_scaler.scale(loss).backward(**kwargs)
-        self._inner_count += 1
 
     def step(self, **kwargs) -> None:
-        """Step; in fp16 unscale first (clipping sees true gradients)."""
+        """Step; in fp16 ``AmpOptimWrapper``'s: unscale, clip, step unless
+        the gradients overflowed, update the scale."""
         if self.loss_scaler is None:
-            super().step(**kwargs)
+            OptimWrapper.step(self, **kwargs)
             return
-        if self.clip_grad_kwargs:
-            self.loss_scaler.unscale_(self.optimizer)
-            self._clip_grad()
-        self.loss_scaler.step(self.optimizer, **kwargs)
-        self.loss_scaler.update()
+        before = self.loss_scaler.get_scale()
+        super().step(**kwargs)
+        after = self.loss_scaler.get_scale()
+        # The dynamic scaler halves its scale exactly when it skips a step.
+        skipped = self._scale_update_param is None and after < before
+        self._skipped_in_a_row = self._skipped_in_a_row + 1 if skipped else 0
+        self.message_hub.update_scalar('train/loss_scale', after)
+        self.message_hub.update_info(SKIPPED_IN_A_ROW, self._skipped_in_a_row)
 
     def state_dict(self) -> dict:
         """The optimizer's state, plus the loss scaler's in fp16."""
-        state = super().state_dict()
-        if self.loss_scaler is not None:
-            state['loss_scaler'] = self.loss_scaler.state_dict()
-        return state
+        if self.loss_scaler is None:
+            return OptimWrapper.state_dict(self)
+        return super().state_dict()
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Load a state saved by any OptimWrapper (a scaler state is kept
         only when this wrapper scales)."""
         state_dict = dict(state_dict)
-        scaler_state = state_dict.pop('loss_scaler', None)
-        if self.loss_scaler is not None and scaler_state is not None:
-            self.loss_scaler.load_state_dict(scaler_state)
+        if self.loss_scaler is None:
+            state_dict.pop('loss_scaler', None)
         super().load_state_dict(state_dict)

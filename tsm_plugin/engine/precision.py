@@ -1,32 +1,88 @@
 """Which precision and memory format a device trains fastest in.
 
 A 16-frame TSM-R50 step (https://arxiv.org/abs/1811.08383) is dominated by
-convolutions. They run about twice as fast under bf16 autocast wherever the
-hardware has bf16 matrix units: CUDA GPUs with bf16 (Ampere and later) and
-x86 CPUs with AMX (Sapphire Rapids and later). Elsewhere bf16 is emulated
-and slower than fp32, so ``'auto'`` picks fp32 there (MPS, older CPUs, CUDA
-without bf16). bf16 has fp32's exponent range, so it needs no loss scaling.
+convolutions, which run several times faster in 16-bit on matrix units.
+``precision='auto'`` picks by what the hardware does natively:
+
+==============================================  ==========================
+hardware                                        ``'auto'``
+==============================================  ==========================
+CUDA, compute capability >= 8.0 (A100, H100,    bf16 autocast
+RTX 30xx/40xx, L4, H200)
+CUDA 7.x (V100, T4, RTX 20xx): fp16 tensor      fp16 autocast + dynamic
+cores, bf16 only emulated                       loss scaling
+CUDA < 7.0 (P100, GTX 10xx): no tensor cores    fp32
+x86 CPU with AMX (Sapphire Rapids and later)    bf16 autocast
+other CPUs, MPS                                 fp32
+==============================================  ==========================
+
+The capability is the hardware's own number: ``torch.cuda.is_bf16_supported()``
+answers True on 7.x too (its default counts emulation), where bf16 is slower
+than fp32. bf16 has fp32's exponent range and needs no loss scaling; fp16
+overflows in the gradients, so its loss is scaled (by
+:class:`~tsm_plugin.engine.optim_wrapper.AutocastOptimWrapper`).
 
 ``channels_last`` follows the same rule: oneDNN's AMX kernels and cuDNN's
 tensor-core kernels both work in NHWC.
 
 Pure functions (no registry); :mod:`tsm_plugin.engine.optim_wrapper`, the
-data preprocessor and the eval hook use them. The CPU's flags come from
+data preprocessor and the eval hook use them. The hardware's facts come from
 :mod:`tsm_plugin.utils.device`.
 """
 
 import contextlib
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from mmengine.structures import BaseDataElement
 
 from ..errors import InputError
-from ..utils.device import cpu_has_amx, device_type_of
+from ..utils.device import cpu_has_amx, cuda_capability, device_type_of
 
-#: The values ``precision`` accepts; ``'auto'`` = bf16 where fast, else fp32.
+#: The values ``precision`` accepts; ``'auto'`` = what the hardware is
+#: fastest in (see the table above).
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
 _DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': None}
+#: CUDA compute capabilities: fp16 tensor cores from Volta, bf16 from Ampere.
+FP16_TENSOR_CORES = (7, 0)
+NATIVE_BF16 = (8, 0)
+
+
+def auto_precision(
+    device: Union[str, torch.device, None],
+) -> Tuple[Optional[torch.dtype], str]:
+    """What ``precision='auto'`` trains in on ``device``, and why.
+
+    Args:
+        device (str | torch.device): where the model runs.
+
+    Returns:
+        tuple: the autocast dtype (None = fp32) and the reason, a phrase
+        for the log (``'compute capability 7.0: ...'``).
+    """
+    kind = device_type_of(device)
+    if kind == 'cuda':
+        cap = cuda_capability(device)
+        if cap is None:
+            return None, 'CUDA is not available'
+        name = f'compute capability {cap[0]}.{cap[1]}'
+        if torch.version.hip:  # ROCm: no tensor-core rule by capability
+            if torch.cuda.is_bf16_supported(including_emulation=False):
+                return torch.bfloat16, f'ROCm {name}: native bf16'
+            return None, f'ROCm {name}: no native bf16'
+        if cap >= NATIVE_BF16:
+            return torch.bfloat16, f'{name}: native bf16'
+        if cap >= FP16_TENSOR_CORES:
+            return torch.float16, (
+                f'{name}: fp16 tensor cores, bf16 only emulated (slower '
+                'than fp32)'
+            )
+        return None, f'{name}: no tensor cores'
+    if kind == 'cpu':
+        if cpu_has_amx():
+            return torch.bfloat16, 'CPU with AMX (native bf16 tiles)'
+        return None, 'CPU without AMX: bf16 is emulated, slower than fp32'
+    return None, f'{kind}: 16-bit autocast is not known to be faster there'
 
 
 def has_fast_bf16(device_type: str) -> bool:
@@ -36,61 +92,64 @@ def has_fast_bf16(device_type: str) -> bool:
         device_type (str): ``'cuda'``, ``'cpu'``, ``'mps'``, ...
 
     Returns:
-        bool: True for CUDA with bf16 support and for CPUs with AMX.
+        bool: True for CUDA from compute capability 8.0 and for CPUs with
+        AMX.
     """
-    if device_type == 'cuda':
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device_type == 'cpu':
-        return cpu_has_amx()
-    return False
+    return auto_precision(device_type)[0] is torch.bfloat16
 
 
-def resolve_dtype(
+def resolve_precision(
     precision: str, device: Union[str, torch.device, None]
-) -> Optional[torch.dtype]:
-    """The autocast dtype for ``precision`` on ``device``; None = fp32.
+) -> Tuple[Optional[torch.dtype], str]:
+    """The autocast dtype for ``precision`` on ``device``, and why.
 
     Args:
         precision (str): one of :data:`PRECISIONS`.
         device (str | torch.device): where the model runs.
 
     Returns:
-        torch.dtype | None: ``torch.bfloat16``, ``torch.float16`` or None
-        (plain fp32, no autocast).
+        tuple: ``torch.bfloat16``, ``torch.float16`` or None (plain fp32,
+        no autocast), and the reason for the log.
 
     Raises:
         InputError: an unknown ``precision``, or ``'bf16'`` asked for on a
-            CUDA device that has no bf16.
+            CUDA device without native bf16 (compute capability < 8.0).
     """
     if precision not in PRECISIONS:
         raise InputError(
             f'precision must be one of {PRECISIONS}, got {precision!r}'
         )
-    device_type = device_type_of(device)
     if precision == 'auto':
-        return torch.bfloat16 if has_fast_bf16(device_type) else None
-    if (
-        precision == 'bf16'
-        and device_type == 'cuda'
-        and not torch.cuda.is_bf16_supported()
-    ):
-        raise InputError(
-            'precision=bf16: this CUDA device has no bf16; '
-            "use 'fp16' or 'auto'"
-        )
-    return _DTYPES[precision]
+        return auto_precision(device)
+    if precision == 'bf16' and device_type_of(device) == 'cuda':
+        cap = cuda_capability(device)
+        if cap is not None and not torch.version.hip and cap < NATIVE_BF16:
+            raise InputError(
+                f'precision=bf16: {device} has compute capability '
+                f'{cap[0]}.{cap[1]}, where bf16 is only emulated (slower '
+                "than fp32); use 'fp16' or 'auto'"
+            )
+    return _DTYPES[precision], 'as configured'
+
+
+def resolve_dtype(
+    precision: str, device: Union[str, torch.device, None]
+) -> Optional[torch.dtype]:
+    """The autocast dtype of :func:`resolve_precision`; None = fp32."""
+    return resolve_precision(precision, device)[0]
 
 
 def resolve_channels_last(
     channels_last: Union[bool, str], device: Union[str, torch.device, None]
 ) -> bool:
-    """``True``/``False`` as given; ``'auto'`` = where bf16 is fast.
+    """``True``/``False`` as given; ``'auto'`` = where ``precision='auto'``
+    autocasts (bf16 or fp16 matrix units work in NHWC).
 
     Raises:
         InputError: a value other than True, False or ``'auto'``.
     """
     if channels_last == 'auto':
-        return has_fast_bf16(device_type_of(device))
+        return auto_precision(device)[0] is not None
     if isinstance(channels_last, bool):
         return channels_last
     raise InputError(

@@ -3,12 +3,13 @@
 One home for device questions: which device a run uses
 (:func:`default_device`, mmengine's rule), where a module lives
 (:func:`device_of`), how to name it in a log (:func:`describe_device`), and
-the CPU's model name and flags (:func:`cpu_name`, :func:`cpu_has_amx`).
+the CPU's model name and flags (:func:`cpu_name`, :func:`cpu_has_amx`) and
+a CUDA GPU's compute capability (:func:`cuda_capability`).
 """
 
 import functools
 import platform
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -93,6 +94,23 @@ def cpu_has_amx(cpuinfo: str = '/proc/cpuinfo') -> bool:
     except OSError:  # not Linux (macOS, Windows): no AMX detection
         pass
     return False
+
+
+def cuda_capability(device=None) -> Optional[Tuple[int, int]]:
+    """A CUDA device's compute capability, ``(8, 0)`` for an A100; None
+    where CUDA is not available.
+
+    The hardware's own number, unlike ``torch.cuda.is_bf16_supported()``,
+    which by default also answers True where bf16 is only emulated (V100,
+    T4: compute capability 7.x).
+
+    Args:
+        device (str | torch.device | int, optional): a CUDA device; None
+            for the current one.
+    """
+    if not torch.cuda.is_available():
+        return None
+    return tuple(torch.cuda.get_device_capability(device))
 
 
 def describe_device(device: Optional[str] = None) -> str:
