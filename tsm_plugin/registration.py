@@ -27,6 +27,7 @@ from .engine import (  # noqa: E402
     optim_wrapper,
     samplers,
 )
+from .engine.hooks import data_wait_hook  # noqa: E402
 from .models import (  # noqa: E402
     distillation_loss,
     ffn_recognizer,
@@ -38,6 +39,7 @@ REGISTERED = (
     checkpoint,
     crop_resize,
     data_preprocessor,
+    data_wait_hook,
     distillation_loss,
     evaluation,
     ffn_recognizer,

@@ -9,6 +9,9 @@ custom_imports = dict(
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
+    # Logs data_wait (share of time waiting for data) and clips_per_s per
+    # window; warns once when waiting exceeds 20 % (names workers, cores).
+    data_wait=dict(type='DataWaitHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # mmengine's CheckpointHook, but atomic: a kill mid-save leaves the last
