@@ -18,6 +18,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from ..errors import ConfigValueError, InputError
+from .workers import resolve_num_workers
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: Frame samplers whose ``num_clips`` is the frame count, given or not.
@@ -27,7 +28,8 @@ CARRIED = ('num_frames', 'max_epochs')
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file; carry ``num_frames`` and ``max_epochs``.
+    """Load a config file; carry ``num_frames`` and ``max_epochs``; resolve
+    ``num_workers='auto'`` (:mod:`tsm_plugin.utils.workers`).
 
     ``cfg_options`` (``--cfg-options``) are merged after the file's own
     values are carried, so an option on a nested key wins; an option on a
@@ -43,6 +45,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
         carry(cfg, [k for k in CARRIED if k in cfg_options])
+    resolve_num_workers(cfg, DATALOADERS)  # num_workers='auto'
     return cfg
 
 

@@ -64,7 +64,9 @@ ssv2 = dict(
 )
 train_dataloader = dict(
     batch_size=8,  # clips per GPU; x4 GPUs = the total 32 lr 0.01 is for
-    num_workers=8,  # decoding is the cost of a clip: 8 per GPU keep it fed
+    # Decoding is the cost of a clip: 'auto' = this process's cores - 1, at
+    # most 8 (tsm_plugin/utils/workers.py); a number overrides it.
+    num_workers='auto',
     persistent_workers=True,
     # DefaultSampler's order, plus skip-ahead on resume and one seed per clip
     sampler=dict(type='ResumableSampler', shuffle=True),
@@ -77,7 +79,7 @@ train_dataloader = dict(
 )  # a broken .webm: logged once, replaced
 val_dataloader = dict(
     batch_size=8,
-    num_workers=8,
+    num_workers='auto',
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(

@@ -28,13 +28,7 @@ from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 
 from ...errors import ConfigValueError
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where known)."""
-    if hasattr(os, 'sched_getaffinity'):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+from ...utils.workers import available_cores
 
 
 def _option(loader, key: str, default):
