@@ -1,4 +1,5 @@
-"""Video decoding for SSv2's VP9 ``.webm`` files: decord or PyAV.
+"""Video decoding for SSv2's VP9 ``.webm`` files (decord or PyAV), and for
+the frame bundles ``tools/prepare_ssv2.py`` writes.
 
 A reader is opened once per video and gives the frame count and any frames
 by index, as RGB ``uint8`` arrays::
@@ -16,6 +17,13 @@ PyAV must decode sequentially, so :meth:`PyAVReader.get_frames` decodes up
 to the last requested frame once and converts only the requested frames to
 RGB.
 
+A set prepared by ``tools/prepare_ssv2.py`` is read through the same
+annotation files: its video folder holds ``prepared.json`` (the format) and
+``<id>.jpgbundle`` files (:mod:`.frame_bundle`), and :func:`open_video`
+opens ``<id>.jpgbundle`` when asked for an ``<id>.webm`` that is not there,
+so ``data_root`` is all a user changes. The backend does not apply to
+bundles (one JPEG decode per requested frame).
+
 Every fault a user can cause (a missing, empty, truncated or non-video file,
 a video without frames) raises :class:`VideoReadError`, whose message is one
 line naming the file and the reason.
@@ -23,16 +31,21 @@ line naming the file and the reason.
 This is a low layer: it imports nothing from the registry or the tools.
 """
 
+import functools
+import json
 import os
 import os.path as osp
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 from mmengine.logging import print_log
 
 from ..errors import ConfigValueError, InputError
+from . import frame_bundle
 
 BACKENDS = ('decord', 'pyav')
+# In a prepared set's video folder: which format its videos were turned into.
+PREPARED_MARKER = 'prepared.json'
 _logged = set()
 
 
@@ -303,10 +316,115 @@ class DecordReader(_Reader):
         self._vr = None
 
 
+class BundleReader(_Reader):
+    """Reads a frame bundle (:mod:`.frame_bundle`): one JPEG per frame.
+
+    Opening reads the index only (and checks that the file is complete);
+    :meth:`get_frames` reads and decodes just the requested frames.
+
+    Args:
+        path (str): The ``.jpgbundle`` file.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._fd = None
+        _check_file(path)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as err:
+            raise _fail(path, err.strerror or err) from None
+        try:
+            size = os.fstat(fd).st_size
+            self._offsets = frame_bundle.read_index(
+                functools.partial(os.pread, fd), size
+            )
+        except (frame_bundle.BundleFormatError, OSError) as err:
+            os.close(fd)
+            raise _fail(path, getattr(err, 'strerror', None) or err) from None
+        self._fd = fd
+        self.num_frames = len(self._offsets) - 1
+
+    def get_frames(self, indices: Sequence[int]) -> List[np.ndarray]:
+        idx = self._check_indices(indices)
+        if self._fd is None:
+            raise ValueError(f'{self.path}: reader is closed')
+        rgb = {}
+        for i in idx:
+            if i in rgb:  # a repeat (short video): its own copy, as PyAV's
+                continue
+            start, stop = int(self._offsets[i]), int(self._offsets[i + 1])
+            try:
+                data = os.pread(self._fd, stop - start, start)
+                if len(data) != stop - start:
+                    raise frame_bundle.BundleFormatError('file shrank')
+                rgb[i] = frame_bundle.decode_jpeg(data)
+            except (frame_bundle.BundleFormatError, OSError) as err:
+                raise _fail(
+                    self.path,
+                    f'frame {i}: {getattr(err, "strerror", None) or err}',
+                ) from None
+        out, seen = [], set()
+        for i in idx:
+            out.append(rgb[i].copy() if i in seen else rgb[i])
+            seen.add(i)
+        return out
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        self.close()
+
+
+@functools.lru_cache(maxsize=256)
+def prepared_suffix(folder: str) -> Optional[str]:
+    """The file suffix of a prepared set's video folder (None: not one).
+
+    Read from ``<folder>/prepared.json`` once per folder and process.
+    """
+    marker = osp.join(folder, PREPARED_MARKER)
+    try:
+        with open(marker, encoding='utf-8') as f:
+            info = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise InputError(f'{marker}: unreadable ({err})') from None
+    suffix = info.get('suffix') if isinstance(info, dict) else None
+    if suffix != frame_bundle.SUFFIX:
+        raise InputError(
+            f'{marker}: unknown prepared format {info!r} (this version '
+            f'reads {frame_bundle.SUFFIX} bundles)'
+        )
+    return suffix
+
+
+def resolve_path(path: str) -> str:
+    """``path``, or its prepared counterpart when it is not there.
+
+    In a prepared set's video folder (one with ``prepared.json``) a missing
+    ``<id>.webm`` is ``<id>.jpgbundle``: the annotation files and the
+    dataset's ``.webm`` suffix stay as they are.
+    """
+    if osp.exists(path):
+        return path
+    suffix = prepared_suffix(osp.dirname(osp.abspath(path)))
+    if suffix is None:
+        return path
+    return osp.splitext(path)[0] + suffix
+
+
 def open_video(
     path: str, backend: str = 'auto', num_threads: int = 1
 ) -> _Reader:
     """Open ``path`` for reading frames by index.
+
+    A ``.jpgbundle`` file, or a ``.webm`` named in a prepared set (see
+    :func:`resolve_path`), opens as a :class:`BundleReader` whatever the
+    backend.
 
     Args:
         path (str): The video file.
@@ -321,6 +439,9 @@ def open_video(
     Raises:
         VideoReadError: a missing, empty, unreadable or frameless video.
     """
+    path = resolve_path(path)
+    if path.endswith(frame_bundle.SUFFIX):
+        return BundleReader(path)
     name = resolve_backend(backend)
     cls = DecordReader if name == 'decord' else PyAVReader
     return cls(path, num_threads=num_threads)
