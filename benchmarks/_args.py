@@ -67,3 +67,15 @@ def add_videos(parser: argparse.ArgumentParser, cache: str) -> None:
         help='an SSv2-format set to read '
         'instead of the SSv2-sized synthetic one',
     )
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    """``--format F``: a prepared format timed against the ``.webm``
+    (``args.storage_format``; ``args.format`` is the report's formatter)."""
+    parser.add_argument(
+        '--format',
+        dest='storage_format',
+        metavar='F',
+        help="a tools/prepare_ssv2.py format, or 'default' (its default), "
+        'timed against the .webm on the same videos',
+    )
