@@ -103,7 +103,11 @@ def test_slow_data_warns_once_naming_the_fix(tmp_path):
     warned = _warnings(lines)
     assert len(warned) == 1, warned  # window 3 exceeds it too
     assert warned[0].startswith('Data-bound: ')
-    for fix in ('train_dataloader.num_workers (now 0;', 'cores', 'format'):
+    for fix in (
+        'train_dataloader.num_workers (now 0;',
+        'cores',
+        'prepare_ssv2',
+    ):
         assert fix in warned[0]
     hub = runner.message_hub
     share = hub.get_scalar('train/data_wait').current()

@@ -13,7 +13,7 @@ logging window:
 When ``data_wait`` exceeds ``threshold`` (20 %) in a window past the warm-up
 at the start of each epoch (workers starting, prefetch filling), it warns
 once per run, naming the cause and the fix: more dataloader workers, more
-CPU cores, a format that is faster to decode.
+CPU cores, a format that is faster to decode (``tools/prepare_ssv2.py``).
 
 Config (``default_hooks`` of ``configs/_base_/default_runtime.py``)::
 
@@ -127,8 +127,9 @@ class DataWaitHook(Hook):
             f'was spent waiting for data ({clips_per_s:.1f} clips/s): '
             f'{where} cannot decode as fast as the model trains. Raise '
             f'train_dataloader.num_workers (now {workers}; this process may '
-            f'use {cores} cores{shared}), run on more CPU cores, or store '
-            'the videos in a format faster to decode.'
+            f'use {cores} cores{shared}), run on more CPU cores, or, if the '
+            'videos are .webm, convert them once to a format faster to '
+            'decode (tools/prepare_ssv2.py SRC DST, then --data-root DST).'
         )
 
 
