@@ -117,15 +117,15 @@ class DataWaitHook(Hook):
         workers = getattr(runner.train_dataloader, 'num_workers', 0)
         cores, local = available_cores(), local_processes()
         shared = f', shared by {local} processes' if local > 1 else ''
-        where = (
-            f'{workers} dataloader workers'
+        loaders = (
+            f'the {workers} dataloader workers'
             if workers
-            else 'decoding in the training process (num_workers=0)'
+            else 'loading in the training process (num_workers=0)'
         )
         return (
-            f'Data-bound: {share:.0%} of the last {self.window} iterations '
-            f'was spent waiting for data ({clips_per_s:.1f} clips/s): '
-            f'{where} cannot decode as fast as the model trains. Raise '
+            f'Data-bound: {share:.0%} of the time of the last {self.window} '
+            f'iterations went to waiting for data ({clips_per_s:.1f} '
+            f'clips/s): {loaders} cannot keep up with the model. Raise '
             f'train_dataloader.num_workers (now {workers}; this process may '
             f'use {cores} cores{shared}), run on more CPU cores, or, if the '
             'videos are .webm, convert them once to a format faster to '
