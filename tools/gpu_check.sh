@@ -25,15 +25,16 @@ STACK=(mmengine==0.10.7 mmcv-lite==2.1.0 mmaction2==1.2.0 av==18.1.0)
 # What the code path imports besides (pure Python, small); each installed only
 # where the machine lacks it. The versions are those the tests run with.
 SMALL=(addict==2.4.0 yapf==0.43.0 platformdirs==4.14.9 termcolor==3.3.0
-    importlib_metadata==10.2.0 zipp==4.1.2 einops==0.8.2 rich==15.0.0
-    markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0 tqdm==4.70.1
-    pyyaml==6.0.4 packaging==26.4)
+    importlib_metadata==10.2.0 lazy-importer==0.1.0 zipp==4.1.2 einops==0.8.2
+    rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0
+    tqdm==4.70.1 pyyaml==6.0.4 packaging==26.4)
 # Compiled and large: GPU images ship them (--full fetches them anyway).
 FULL=(numpy==2.4.6 opencv-python-headless==5.1.0.95 scipy==1.17.1
     pillow==13.0.0)
-# mmengine, mmcv and mmaction2 import these; a wheel missing one is named here.
-MODULES="numpy cv2 scipy PIL yaml addict yapf termcolor rich einops
-    importlib_metadata tqdm packaging av mmengine mmcv mmaction"
+# What the check imports: the small ones imported here (a broken one shows
+# now, not minutes in), the large ones only looked up.
+LIGHT="yaml addict yapf termcolor rich einops importlib_metadata tqdm packaging"
+HEAVY="torch numpy cv2 scipy PIL av mmengine mmcv mmaction"
 
 die() { echo "error: gpu_check.sh: $*" >&2; exit 2; }
 
@@ -104,11 +105,19 @@ fi
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 
 # Every module the check imports, named when missing.
-missing="$("$PYTHON" -c "
-import importlib.util, sys
-print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))
-" $MODULES)"
-[ -z "$missing" ] || die "missing Python modules: $missing (fetch the wheels with: tools/gpu_check.sh --fetch DIR [--full]; then --wheels DIR)"
+missing="$("$PYTHON" - $LIGHT -- $HEAVY <<'EOF'
+import importlib, importlib.util, sys
+light, heavy = ' '.join(sys.argv[1:]).split(' -- ')
+bad = [m for m in heavy.split() if importlib.util.find_spec(m) is None]
+for m in light.split():
+    try:
+        importlib.import_module(m)
+    except Exception as e:
+        bad.append(f'{m} ({type(e).__name__}: {e})')
+print(', '.join(bad))
+EOF
+)"
+[ -z "$missing" ] || die "missing or broken Python modules: $missing (fetch the wheels with: tools/gpu_check.sh --fetch DIR [--full]; then --wheels DIR)"
 
 # The whole check within 8 minutes, installing included.
 if [ -z "$budget" ] && [ "$dry" = 0 ]; then
