@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import gpu_check
+from benchmarks.gpu_report import estimate_hours
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / 'tools' / 'gpu_check.sh'
@@ -124,18 +125,16 @@ def test_dry_run_table_in_json_and_markdown(dry_run):
     assert any(w.startswith('training: 2 iterations') for w in whats)
     clips = report['sections']['train']['result']['clips_per_s']
     est = next(r for r in report['rows'] if r['what'].startswith('50 epochs'))
-    assert est['value'] == gpu_check.estimate_hours(clips)
+    assert est['value'] == estimate_hours(clips)
     for name in SECTIONS:
         assert f'| {name} | ok |' in md
 
 
 def test_estimate_is_the_readme_formula():
     # The public figure this project starts from: ~69 clips/s, ~34 h.
-    assert gpu_check.estimate_hours(69) == 34.0
-    assert gpu_check.estimate_hours(2000) == round(
-        50 * 168913 / 2000 / 3600, 1
-    )
-    assert gpu_check.estimate_hours(None) is None
+    assert estimate_hours(69) == 34.0
+    assert estimate_hours(2000) == round(50 * 168913 / 2000 / 3600, 1)
+    assert estimate_hours(None) is None
 
 
 class _Fake(gpu_check.GpuCheck):
