@@ -351,7 +351,7 @@ class GpuCheck:
                 resolve_channels_last('auto', self.device)
             ),
             tools=dict(
-                ffn_mode='ffn' in _benchmark_modes(),
+                ffn_mode='ffn' in benchmark_modes(),
                 prepare_ssv2=osp.isfile(
                     osp.join(REPO, 'tools', 'prepare_ssv2.py')
                 ),
@@ -409,7 +409,7 @@ class GpuCheck:
         )
 
     def ffn_step(self, res: dict) -> None:
-        if 'ffn' not in _benchmark_modes():
+        if 'ffn' not in benchmark_modes():
             raise NotAvailable('tools/benchmark.py has no ffn mode')
         res.update(
             self._mode(
@@ -635,7 +635,8 @@ def _bf16_native() -> bool:
         return torch.cuda.get_device_capability() >= (8, 0)
 
 
-def _benchmark_modes() -> List[str]:
+def benchmark_modes() -> List[str]:
+    """The modes ``tools/benchmark.py`` has (``model``, ``ffn``, ...)."""
     from .cli import build_parser
 
     parser = build_parser()
