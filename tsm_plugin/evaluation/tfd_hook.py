@@ -14,7 +14,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from ..utils.config import check_frames
-from .report import markdown_table, write_report
+from .report import log_to_visualizer, report_markdown, write_report
 from .sweep import sweep_model
 
 
@@ -25,8 +25,12 @@ class TFDEvalHook(Hook):
     Uses the model in memory (no checkpoint reload), the config's test
     dataloader, pipeline and evaluator (validation ones if there is no test
     split), with each video decoded once for all frame counts. Logs the
-    table, adds ``tfd/top1_<T>f`` scalars to the visualizer and writes
-    ``tfd.json``, ``tfd.md`` and ``tfd.png`` into ``<work_dir>/<out_dir>``.
+    table (with one clip's GFLOPs and parameters per frame count) and the
+    classes that lose most, adds the sweep to the visualizer
+    (:func:`~.report.log_to_visualizer`: ``tfd/top1_<T>f`` scalars, the
+    ``tfd_curve/*`` curves, the plots; TensorBoard where configured) and
+    writes ``tfd.json``, ``tfd.md``, ``tfd.png``, ``tfd_per_class.csv`` and
+    ``tfd_classes.png`` into ``<work_dir>/<out_dir>``.
 
     Args:
         frames (Sequence[int]): frame counts. Defaults to (4, 8, 12, 16).
@@ -66,12 +70,9 @@ class TFDEvalHook(Hook):
         self.report = report
         runner.logger.info(
             'TFD of the final weights (epoch '
-            f'{runner.epoch}):\n' + markdown_table(report)
+            f'{runner.epoch}):\n' + report_markdown(report)
         )
-        runner.visualizer.add_scalars(
-            {f'tfd/top1_{r["frames"]}f': r['top1'] for r in report['results']},
-            step=runner.iter,
-        )
+        log_to_visualizer(runner.visualizer, report, step=runner.iter)
         if is_main_process():
             paths = write_report(
                 report, osp.join(runner.work_dir, self.out_dir)
