@@ -42,6 +42,7 @@ from ..utils.device import describe_device
 from .complexity import add_complexity
 from .multi_frame import MultiFrameTestSample
 from .per_class import ClassHits
+from .report import log_to_visualizer
 
 
 def set_model_num_frames(model: torch.nn.Module, num_frames: int) -> int:
@@ -319,6 +320,8 @@ def run_sweep(
         logger=runner.logger,
         keep_scores=keep_scores,
     )
+    # The scalars, curve and plots to the config's visualizer (TensorBoard).
+    log_to_visualizer(runner.visualizer, report)
     runner.call_hook('after_run')
     report['checkpoint'] = checkpoint
     return report
