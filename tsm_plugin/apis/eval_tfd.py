@@ -1,9 +1,12 @@
 """``tools/eval_tfd.py``: one checkpoint at several frame counts (TFD).
 
 Temporal Frequency Deviation (FFN, https://arxiv.org/abs/2303.14817): the
-checkpoint is evaluated with the config's test protocol (ours: 1 clip,
-centre crop, centre-of-segment sampling) at each ``--frames`` count, every
-frame-count setting changed together. Writes ``tfd.json``, ``tfd.md`` and
+checkpoint is evaluated under a test protocol (``--protocol``, else the
+config's ``test_protocol``, else ``efficient``: the config's own 1 clip,
+centre crop, centre-of-segment sampling; ``accurate``: the TSM repo's 2 clips
+x 3 full-res crops; ``zoo``: mmaction2's twice-sample x ThreeCrop) at each
+``--frames`` count, every frame-count setting changed together, each video
+decoded once for all counts and views. Writes ``tfd.json``, ``tfd.md`` and
 ``tfd.png`` into ``--out`` and prints the table. ``--compare CONFIG CKPT
 [CONFIG CKPT ...]`` evaluates other models the same way and puts them side
 by side: one table with a column per model (``compare.md``, ``.json``) and
@@ -14,6 +17,7 @@ import argparse
 import os.path as osp
 from typing import List, Optional
 
+from ..datasets.test_protocols import PROTOCOLS
 from ..engine.checkpoint import existing_checkpoint
 from ..errors import ConfigValueError
 from ..evaluation import (
@@ -63,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         'video once per frame count; the reference path)',
     )
     p.add_argument(
+        '--protocol',
+        choices=PROTOCOLS,
+        help="test protocol of every model (default: each config's "
+        'test_protocol, else efficient); see tools/test.py --help',
+    )
+    p.add_argument(
         '--compare',
         nargs='+',
         metavar='CONFIG CKPT',
@@ -110,6 +120,7 @@ def _sweep(
         check_frames(args.frames),
         decode_once=not args.separate,
         work_dir=out,
+        protocol=args.protocol,
     )
     report['config'] = config
     return report

@@ -5,6 +5,11 @@ from typing import List, Optional
 
 from mmengine.config import Config
 
+from ..datasets.test_protocols import (
+    PROTOCOLS,
+    apply_test_protocol,
+    describe_protocol,
+)
 from ..engine.checkpoint import existing_checkpoint
 from ..engine.distributed import check_sync_bn
 from ..utils.config import (
@@ -18,7 +23,7 @@ from . import _cli
 
 def build_parser() -> argparse.ArgumentParser:
     p = _cli.ArgumentParser(
-        description='Evaluate a TSM checkpoint (1 clip, centre crop).'
+        description='Evaluate a TSM checkpoint under a test protocol.'
     )
     p.add_argument('config', help='config file')
     p.add_argument('checkpoint', help='checkpoint file (.pth)')
@@ -37,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         'sampler together; see tools/eval_tfd.py for a sweep)',
     )
     p.add_argument(
+        '--protocol',
+        choices=PROTOCOLS,
+        help="test protocol (default: the config's test_protocol, else "
+        'efficient): efficient = 1 clip x centre crop; accurate = the TSM '
+        "repo's 2 clips x 3 full-res crops, logits averaged; zoo = "
+        "mmaction2's 2 clips x ThreeCrop, softmax averaged",
+    )
+    p.add_argument(
         '--dump',
         metavar='FILE.pkl',
         help='also dump the predictions to this pickle file',
@@ -52,6 +65,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         set_data_root(cfg, args.data_root)
     if args.num_frames is not None:
         set_num_frames(cfg, args.num_frames, what='--num-frames')
+    apply_test_protocol(cfg, args.protocol)
     if args.batch_size is not None:
         set_loader_option(
             cfg, 'batch_size', args.batch_size, loaders=('test_dataloader',)
@@ -81,6 +95,9 @@ def test(args: argparse.Namespace) -> dict:
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = Runner.from_cfg(cfg)
     _cli.log_device(runner)
+    protocol = describe_protocol(cfg.test_protocol)
+    runner.logger.info(f'Protocol: {protocol["name"]}: {protocol["summary"]}')
+    runner.message_hub.update_info('test/protocol', protocol['name'])
     return runner.test()
 
 

@@ -67,6 +67,10 @@ def markdown_table(report: dict) -> str:
             f'GFLOPs: one clip of {height}x{width} px frames, a multiply-add '
             'counted as one (mmengine FlopAnalyzer); params: those it runs.',
         ]
+    protocol = report.get('protocol')
+    if protocol:  # the test protocol (views, crops, score averaging)
+        lines += [''] if lines[-1].startswith('|') else []
+        lines.append(f'Protocol: {protocol["name"]} ({protocol["summary"]})')
     return '\n'.join(lines)
 
 
@@ -439,6 +443,12 @@ def compare_table(reports: List[dict]) -> str:
             mark = '*' if t in counts else ''
             cells.append('-' if row is None else _pct(row['top1']) + mark)
         lines.append('| ' + ' | '.join(cells) + ' |')
+    protocols = sorted(
+        {rep['protocol']['name'] for rep in reports if rep.get('protocol')}
+    )
+    if protocols:
+        lines += [''] if lines[-1].startswith('|') else []
+        lines.append(f'Protocol: {", ".join(protocols)}')
     return '\n'.join(lines)
 
 

@@ -5,11 +5,14 @@ Temporal Frequency Deviation (FFN, https://arxiv.org/abs/2303.14817): a TSM
 evaluated at other frame counts (SSv2, 1 clip x centre crop: 61.02 top-1 at
 16 frames, 51.55 at 8, 31.52 at 4).
 
-The protocol is the config's own test pipeline (ours: 1 clip, centre crop,
-centre-of-segment sampling) and its own evaluator (``AccMetric``), with the
-frame count changed everywhere it lives: the built model's
-``backbone.num_segments`` and ``cls_head.num_segments`` (no weight reload)
-and the sampler's ``num_clips``.
+The protocol is the config's test pipeline under its test protocol
+(:mod:`~tsm_plugin.datasets.test_protocols`: ``efficient``, the config's own
+1 clip x centre crop; the TSM repo's ``accurate``; mmaction2's ``zoo``) and
+its own evaluator (``AccMetric``), with the frame count changed everywhere
+it lives: the built model's ``backbone.num_segments`` and
+``cls_head.num_segments`` (no weight reload) and the sampler's
+``num_clips``. Under a multi-view protocol every view of every frame count
+comes from the one decoding too.
 
 Two paths give the same numbers:
 
@@ -30,6 +33,13 @@ from typing import Dict, Optional, Sequence
 import torch
 from mmengine.logging import print_log
 
+from ..datasets.test_protocols import (
+    AVERAGE,
+    apply_test_protocol,
+    describe_protocol,
+    resolve_protocol,
+    set_model_average_clips,
+)
 from ..engine.checkpoint import existing_checkpoint
 from ..utils.config import (
     check_frames,
@@ -140,6 +150,7 @@ def sweep_model(
     decode_once: bool = True,
     logger=None,
     keep_scores: bool = False,
+    protocol=None,
 ) -> dict:
     """Evaluate a built model at each frame count of ``frames``.
 
@@ -156,9 +167,15 @@ def sweep_model(
             False runs one separate evaluation per frame count.
         logger: an ``MMLogger`` or its name (default: the current one).
         keep_scores (bool): also return each video's class scores.
+        protocol (str | dict, optional): the test protocol
+            (:mod:`~tsm_plugin.datasets.test_protocols`: views, crops, score
+            averaging); default: the config's ``test_protocol``, else
+            ``'efficient'`` (the config's own test pipeline). The head's
+            ``average_clips`` follows it for the sweep and is restored.
 
     Returns:
-        dict: ``trained_frames``, ``decode_once``, ``seconds``, ``stage``
+        dict: ``protocol`` (``describe_protocol``),
+        ``trained_frames``, ``decode_once``, ``seconds``, ``stage``
         and ``results``, a list with one dict per frame count: ``frames``,
         ``top1``, ``top5`` (fractions, as ``AccMetric`` gives them),
         ``mean1``, ``num_videos``, ``trained_frames`` (and ``scores``, an
@@ -172,16 +189,25 @@ def sweep_model(
 
     logger = logger or 'current'
     frames = check_frames(frames)
+    spec = resolve_protocol(protocol, cfg)
+    cfg = copy.deepcopy(cfg)
+    apply_test_protocol(cfg, spec)
     trained = get_num_frames(cfg)
     stage, loader_cfg, evaluator_cfg = eval_stage(cfg)
     fp16 = bool((cfg.get(f'{stage}_cfg') or {}).get('fp16', False))
     net = model.module if is_model_wrapper(model) else model
     was_training = net.training
     before = getattr(getattr(net, 'backbone', None), 'num_segments', trained)
+    average = AVERAGE.get(spec['type'])  # None: the head's own
+    average_before = set_model_average_clips(net, average) if average else 0
     start = time.perf_counter()
     print_log(
         f'TFD: {len(frames)} frame counts {frames}, trained at '
         f'{trained}, {"decode once" if decode_once else "separate"}',
+        logger=logger,
+    )
+    print_log(
+        f'TFD: protocol {spec["type"]}: {describe_protocol(spec)["summary"]}',
         logger=logger,
     )
     model.eval()
@@ -251,6 +277,8 @@ def sweep_model(
         input_shape = counts_first.input_shape
     finally:
         set_model_num_frames(net, before)
+        if average:
+            set_model_average_clips(net, average_before)
         net.train(was_training)
     seconds = time.perf_counter() - start
     print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
@@ -265,6 +293,7 @@ def sweep_model(
         results=results,
     )
     report['classes'] = counts_first.class_hits.names
+    report['protocol'] = describe_protocol(spec)
     # GFLOPs and parameters per frame count, at the size the sweep fed.
     return add_complexity(report, model, input_shape, logger=logger)
 
@@ -276,6 +305,7 @@ def run_sweep(
     decode_once: bool = True,
     work_dir: Optional[str] = None,
     keep_scores: bool = False,
+    protocol=None,
 ) -> dict:
     """Load ``checkpoint`` as ``tools/test.py`` does and run the TFD sweep.
 
@@ -289,7 +319,9 @@ def run_sweep(
         cfg (Config): a loaded config (``utils.config.load_config``); not
             modified.
         checkpoint (str): the ``.pth`` file.
-        frames, decode_once, keep_scores: see :func:`sweep_model`.
+        frames, decode_once, keep_scores, protocol: see
+            :func:`sweep_model`; the protocol is applied to the config
+            before the model is built, as ``tools/test.py --protocol`` does.
         work_dir (str, optional): where the Runner logs (default: the
             config's ``work_dir``, else ``./work_dirs/tfd``).
 
@@ -303,6 +335,7 @@ def run_sweep(
 
     existing_checkpoint(checkpoint)
     cfg = copy.deepcopy(cfg)
+    apply_test_protocol(cfg, protocol)
     cfg.load_from = checkpoint
     cfg.resume = False
     cfg.work_dir = (
