@@ -235,3 +235,22 @@ def test_a_bad_wheels_folder_is_one_line(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f'error: gpu_check.sh: --wheels {tmp_path / "none"}: no such folder'
     ]
+
+
+def test_shrink_crops_changes_every_224_of_the_recipe_pipeline():
+    from tsm_plugin.utils.config import load_config
+
+    pipeline = load_config(str(REPO / gpu_check.RECIPE)).train_pipeline
+    before = json.dumps(pipeline)
+    gpu_check.shrink_crops(pipeline, 64)
+    fused = next(t for t in pipeline if t['type'] == 'FusedCropResize')
+    sizes = [
+        (t['type'], t.get('input_size'), t.get('scale'))
+        for t in fused['transforms']
+    ]
+    assert sizes == [
+        ('Resize', None, (-1, 73)),
+        ('MultiScaleCrop', 64, None),
+        ('Resize', None, (64, 64)),
+    ]
+    assert '224' in before and '224' not in json.dumps(pipeline)
