@@ -11,19 +11,22 @@ Measured on SSv2-sized textured VP9 (240x426, 12 fps, 2-6 s; 24 videos, one
 core, 16 frames sampled as in training; ms per clip, storage against the
 .webm):
 
-=============================================  ========  =======  ========
+=============================================  ========  =======  ==========
 candidate                                      decode    speedup  storage
-=============================================  ========  =======  ========
+=============================================  ========  =======  ==========
 .webm, PyAV (the recipe's backend)             58.5 ms   1.0x     1.0x
 .webm, decord                                  82.2 ms   0.71x    1.0x
 VP9, keyframe every 4 frames, PyAV             50.0 ms   1.17x    1.7x
 H.264 all-intra (x264 crf 18), PyAV per frame  67.2 ms   0.87x    4.9x
-MJPEG all-intra .mkv, PyAV per frame           16.8 ms   3.5x     (low q)
+MJPEG all-intra .mkv, PyAV per frame           16.8 ms   3.5x     n/a [1]_
 JPEG bundle q90, OpenCV (the format)           10.4 ms   5.6x     8.0x
 JPEG bundle q90, simplejpeg                    11.3 ms   5.2x     8.0x
 JPEG bundle q90, Pillow                        25.7 ms   2.3x     8.0x
 JPEG bundle q95, OpenCV                        15.7 ms   3.7x     11.4x
-=============================================  ========  =======  ========
+=============================================  ========  =======  ==========
+
+.. [1] At FFmpeg's default bitrate, not quality 90: it decodes the same
+   kind of JPEGs as the bundle, plus PyAV's per-packet overhead.
 
 Short GOPs do not help: 16 of ~48 frames touch nearly every GOP. Whole
 pipelines are compared by ``tools/benchmark.py data --format default``.
@@ -160,8 +163,12 @@ def _mark(dst_videos: str, fmt: str, quality: int, src: str) -> None:
     want = dict(format=fmt, suffix=FORMATS[fmt][0], quality=quality)
     marker = osp.join(dst_videos, PREPARED_MARKER)
     if osp.isfile(marker):
-        with open(marker, encoding='utf-8') as f:
-            have = json.load(f)
+        try:
+            with open(marker, encoding='utf-8') as f:
+                have = json.load(f)
+        except (OSError, ValueError) as err:
+            raise InputError(f'{marker}: unreadable ({err})') from None
+        have = have if isinstance(have, dict) else {}
         if {k: have.get(k) for k in want} != want:
             raise InputError(
                 f'{marker}: DST was prepared as {have.get("format")} '
