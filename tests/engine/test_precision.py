@@ -291,10 +291,13 @@ def test_hook_evaluates_in_the_training_precision(tmp_path):
     assert net.seen == [torch.bfloat16] * 4
 
 
-def test_hook_follows_the_config_in_a_test_only_run(tmp_path):
+def test_hook_tests_in_fp32_unless_told(tmp_path):
+    """A bf16-trained config is tested in fp32 (the same numbers on every
+    machine); an explicit precision applies to tests too."""
     runner = _runner(tmp_path, BF16_WRAPPER)
     runner.test()
-    assert runner.model.seen == [torch.bfloat16] * 2
+    assert runner.model.seen == [torch.float32] * 2
+    assert runner.message_hub.get_info('test/precision') == 'fp32'
 
 
 def test_hook_leaves_fp32_training_alone(tmp_path):
