@@ -19,6 +19,8 @@ from typing import List, Optional
 
 from ..datasets.test_protocols import PROTOCOLS
 from ..engine.checkpoint import existing_checkpoint
+from ..engine.hooks.eval_autocast_hook import set_eval_precision
+from ..engine.precision import PRECISIONS
 from ..errors import ConfigValueError
 from ..evaluation import (
     compare_table,
@@ -79,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='other models to put beside this one: config and checkpoint '
         'pairs, evaluated with the same frames and data',
     )
+    p.add_argument(
+        '--precision',
+        choices=PRECISIONS,
+        default='fp32',
+        help='evaluation precision (default fp32: the same numbers on every '
+        'machine); the report names it',
+    )
     add_cfg_options(p)
     return p
 
@@ -103,6 +112,7 @@ def _sweep(
 ) -> dict:
     """One model's sweep under the flags' data settings."""
     cfg = load_config(config, args.cfg_options)
+    set_eval_precision(cfg, args.precision)
     if args.data_root:
         set_data_root(cfg, args.data_root)
     if args.batch_size is not None:

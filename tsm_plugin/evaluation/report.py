@@ -67,6 +67,8 @@ def markdown_table(report: dict) -> str:
             f'GFLOPs: one clip of {height}x{width} px frames, a multiply-add '
             'counted as one (mmengine FlopAnalyzer); params: those it runs.',
         ]
+    if report.get('precision'):
+        lines += ['', f'Precision: {report["precision"]}']
     protocol = report.get('protocol')
     if protocol:  # the test protocol (views, crops, score averaging)
         lines += [''] if lines[-1].startswith('|') else []
@@ -443,6 +445,9 @@ def compare_table(reports: List[dict]) -> str:
             mark = '*' if t in counts else ''
             cells.append('-' if row is None else _pct(row['top1']) + mark)
         lines.append('| ' + ' | '.join(cells) + ' |')
+    precisions = sorted({str(rep.get('precision')) for rep in reports})
+    if any(rep.get('precision') for rep in reports):
+        lines += ['', f'Precision: {", ".join(precisions)}']
     protocols = sorted(
         {rep['protocol']['name'] for rep in reports if rep.get('protocol')}
     )

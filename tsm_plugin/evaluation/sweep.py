@@ -41,6 +41,7 @@ from ..datasets.test_protocols import (
     set_model_average_clips,
 )
 from ..engine.checkpoint import existing_checkpoint
+from ..engine.hooks.eval_autocast_hook import used_precision
 from ..utils.config import (
     check_frames,
     eval_stage,
@@ -174,7 +175,7 @@ def sweep_model(
             ``average_clips`` follows it for the sweep and is restored.
 
     Returns:
-        dict: ``protocol`` (``describe_protocol``),
+        dict: ``protocol`` (``describe_protocol``), ``precision``,
         ``trained_frames``, ``decode_once``, ``seconds``, ``stage``
         and ``results``, a list with one dict per frame count: ``frames``,
         ``top1``, ``top5`` (fractions, as ``AccMetric`` gives them),
@@ -284,7 +285,12 @@ def sweep_model(
     print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
     # Every count a multi-branch model (FFN) trained at; TSM: the one.
     counts = cfg.model.backbone.get('frame_counts') or (trained,)
+    # EvalAutocastHook's (fp32 unless told); else mmengine's test_cfg.fp16.
+    precision = used_precision(model, 'test') or (
+        ('fp16' if torch.cuda.is_available() else 'bf16') if fp16 else 'fp32'
+    )
     report = dict(
+        precision=precision,
         trained_frames=trained,
         trained_counts=sorted(int(c) for c in counts),
         decode_once=decode_once,
