@@ -349,6 +349,7 @@ class GpuCheck:
                 ),
             ),
         )
+        res['distutils_from'] = ensure_distutils()
         # Where the stack was imported from (--wheels: the temporary folder).
         res['stack_from'] = {
             mod: osp.dirname(
@@ -458,6 +459,7 @@ class GpuCheck:
         from tsm_plugin.engine.hooks import shutdown_workers
         from tsm_plugin.utils.config import load_config
 
+        ensure_distutils()
         root = self._need_videos()
         s = self.sizes
         work_dir = osp.join(self.work, 'train')
@@ -584,6 +586,23 @@ class GpuCheck:
             rate = loader_rate(dataset, workers, batch, s['loader_seconds'])
             res['rates'][str(workers)] = round(rate, 1)
             log(f'gpu_check: loader {workers} workers: {rate:.1f} clips/s')
+
+
+def ensure_distutils() -> str:
+    """Make ``distutils`` importable; returns where it comes from.
+
+    mmengine's Runner imports it as it starts (``collect_env``), and
+    Python 3.12 has it no more: a Python whose setuptools is not installed
+    in site-packages (its ``.pth`` hook) fails there. Importing setuptools
+    (a fetched wheel, where the machine has none) puts it back.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec('distutils') is None:
+        import setuptools  # noqa: F401  (registers its distutils)
+    import distutils
+
+    return osp.dirname(distutils.__file__)
 
 
 def shrink_crops(pipeline: list, size: int) -> None:

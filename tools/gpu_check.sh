@@ -24,10 +24,11 @@ PYTHON="${PYTHON:-python3}"
 STACK=(mmengine==0.10.7 mmcv-lite==2.1.0 mmaction2==1.2.0 av==18.1.0)
 # What the code path imports besides (pure Python, small); each installed only
 # where the machine lacks it. The versions are those the tests run with.
+# setuptools: Python 3.12 has no distutils, which mmengine's Runner imports.
 SMALL=(addict==2.4.0 yapf==0.43.0 platformdirs==4.14.9 termcolor==3.3.0
     importlib_metadata==10.2.0 lazy-importer==0.1.0 zipp==4.1.2 einops==0.8.2
     rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0
-    tqdm==4.70.1 pyyaml==6.0.4 packaging==26.4)
+    tqdm==4.70.1 pyyaml==6.0.4 packaging==26.4 setuptools==84.2.1)
 # Compiled and large: GPU images ship them (--full fetches them anyway).
 FULL=(numpy==2.4.6 opencv-python-headless==5.1.0.95 scipy==1.17.1
     pillow==13.0.0)
