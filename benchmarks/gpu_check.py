@@ -145,8 +145,10 @@ MIN_SECONDS = dict(
 )
 
 
-class BudgetExceeded(Exception):
-    """The check's time budget ran out inside a section."""
+class BudgetExceeded(BaseException):
+    """The check's time budget ran out inside a section (a BaseException,
+    as KeyboardInterrupt: no ``except Exception`` in the code it interrupts,
+    a dataset's bad-video handler say, takes it for an error of its own)."""
 
 
 class NotAvailable(Exception):
@@ -255,6 +257,11 @@ class GpuCheck:
             torch.set_num_threads(threads)
 
     def _run(self) -> dict:
+        if not (self.on_cuda or self.dry_run):
+            log(
+                f'gpu_check: no CUDA device ({self.device}): the full sizes '
+                'take long here; --dry-run checks the code path in seconds'
+            )
         for name, fn in self.sections().items():
             entry = dict(status=SKIPPED, result={})
             self.report['sections'][name] = entry
