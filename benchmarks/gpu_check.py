@@ -340,9 +340,7 @@ class GpuCheck:
             cudnn=torch.backends.cudnn.version() if self.on_cuda else None,
             versions=versions,
             device_name=device_name(self.device),
-            cpus=len(os.sched_getaffinity(0))
-            if hasattr(os, 'sched_getaffinity')
-            else os.cpu_count(),
+            cpus=_cpus(),
             recipe_precision=precision_name(
                 resolve_dtype('auto', self.device)
             ),
@@ -542,7 +540,7 @@ class GpuCheck:
         except ImportError:
             raise NotAvailable('tools/prepare_ssv2.py is not in this checkout')
         src = self._need_videos()
-        dst = osp.join(self.work, 'prepared')
+        dst = osp.join(self.work, f'{osp.basename(src)}_prepared')
         argv = [src, dst, '--format', 'default', '--workers', str(_cpus())]
         start = time.perf_counter()
         status = prepare_main(argv)
