@@ -4,7 +4,7 @@
 # else of ours.
 #
 #   tools/gpu_check.sh --fetch DIR              # beforehand, where PyPI is reachable:
-#                                               # the missing wheels (~41 MB, no torch)
+#                                               # the missing wheels (~42 MB, no torch)
 #   tools/gpu_check.sh --wheels DIR --out OUT   # on the GPU machine, offline: within
 #                                               # 8 min, OUT/gpu_check.json and .md
 #   tools/gpu_check.sh --dry-run --out OUT      # tiny sizes, any machine (the tests)
@@ -39,16 +39,19 @@ HEAVY="torch numpy cv2 scipy PIL av mmengine mmcv mmaction"
 
 die() { echo "error: gpu_check.sh: $*" >&2; exit 2; }
 
+# The value of flag $1 (the next argument, $2).
+value() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; echo "$2"; }
+
 fetch=""; wheels=""; out=""; full=0; dry=0; budget=""; pass=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --fetch) fetch="${2:?--fetch needs a folder}"; shift 2 ;;
-        --wheels) wheels="${2:?--wheels needs a folder}"; shift 2 ;;
-        --out) out="${2:?--out needs a folder}"; shift 2 ;;
+        --fetch) fetch="$(value "$@")"; shift 2 ;;
+        --wheels) wheels="$(value "$@")"; shift 2 ;;
+        --out) out="$(value "$@")"; shift 2 ;;
         --full) full=1; shift ;;
         --dry-run) dry=1; pass+=(--dry-run); shift ;;
-        --budget) budget="${2:?--budget needs seconds}"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --budget) budget="$(value "$@")"; shift 2 ;;
+        -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
         *) pass+=("$1"); shift ;;
     esac
 done
