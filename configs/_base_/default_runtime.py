@@ -55,7 +55,16 @@ env_cfg = dict(
 )
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
-vis_backends = [dict(type='LocalVisBackend')]
+# Train loss/lr/accuracy, val top-1/top-5 and the TFD sweep go to the local
+# files (<work_dir>/<timestamp>/vis_data/scalars.json) and to TensorBoard
+# event files beside them: `tensorboard --logdir work_dirs`. A resumed run
+# writes a new <timestamp> folder whose steps continue the last checkpoint's.
+# Weights & Biases offline (clusters; `wandb sync` later) is one more entry:
+# dict(type='WandbVisBackend', init_kwargs=dict(mode='offline'))
+vis_backends = [
+    dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend'),
+]
 visualizer = dict(type='ActionVisualizer', vis_backends=vis_backends)
 log_level = 'INFO'
 load_from = None
