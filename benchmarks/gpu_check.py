@@ -491,6 +491,7 @@ class GpuCheck:
             shrink_crops(
                 cfg.train_dataloader.dataset.pipeline, s['train_crop']
             )
+        res['dropped_vis_backends'] = drop_missing_tensorboard(cfg)
         threads = torch.get_num_threads()
         runner = Runner.from_cfg(cfg)
         try:
@@ -608,6 +609,23 @@ def ensure_distutils() -> str:
     import distutils
 
     return osp.dirname(distutils.__file__)
+
+
+def drop_missing_tensorboard(cfg) -> List[str]:
+    """Without the ``tensorboard`` package, the config's TensorBoard
+    backends are left out (the timings do not depend on them); returns
+    their names."""
+    import importlib.util
+
+    from tsm_plugin.utils.config import type_name
+
+    vis = cfg.get('visualizer') or {}
+    backends = list(vis.get('vis_backends') or [])
+    if importlib.util.find_spec('tensorboard') is not None:
+        return []
+    keep = [b for b in backends if 'Tensorboard' not in type_name(b)]
+    vis['vis_backends'] = keep
+    return [type_name(b) for b in backends if b not in keep]
 
 
 def shrink_crops(pipeline: list, size: int) -> None:

@@ -254,3 +254,30 @@ def test_shrink_crops_changes_every_224_of_the_recipe_pipeline():
         ('Resize', None, (64, 64)),
     ]
     assert '224' in before and '224' not in json.dumps(pipeline)
+
+
+def test_tensorboard_backends_left_out_only_without_tensorboard(monkeypatch):
+    import importlib.util
+
+    from mmengine.config import Config
+
+    def cfg():
+        backends = [dict(type='LocalVisBackend')]
+        backends.append(dict(type='TensorboardVisBackend'))
+        return Config(dict(visualizer=dict(vis_backends=backends)))
+
+    real = importlib.util.find_spec
+    with_tb = cfg()
+    if real('tensorboard') is not None:
+        assert gpu_check.drop_missing_tensorboard(with_tb) == []
+        assert len(with_tb.visualizer.vis_backends) == 2
+    monkeypatch.setattr(
+        importlib.util,
+        'find_spec',
+        lambda name, *a: None if name == 'tensorboard' else real(name, *a),
+    )
+    without = cfg()
+    assert gpu_check.drop_missing_tensorboard(without) == [
+        'TensorboardVisBackend'
+    ]
+    assert without.visualizer.vis_backends == [dict(type='LocalVisBackend')]
