@@ -2,9 +2,10 @@
 checkpoint written in this plugin's format for a config's model.
 
 The source is recognised by its keys (:mod:`tsm_plugin.models.
-checkpoint_formats`); the output holds ``state_dict`` in the model's keys
-and ``meta`` naming the source and its format, and loads with
-``load_from`` or ``tools/test.py`` like any checkpoint of ours.
+checkpoint_formats`) and must fill the model (as ``tools/test.py`` demands);
+the output holds ``state_dict`` in the model's keys and ``meta`` naming the
+source and its format, and loads with ``load_from`` or ``tools/test.py``
+like any checkpoint of ours.
 """
 
 import argparse
@@ -17,8 +18,7 @@ from ..engine.checkpoint import (
     load_checkpoint_file,
     save_checkpoint_file,
 )
-from ..errors import InputError
-from ..models.checkpoint_formats import convert, recognise
+from ..models.checkpoint_formats import plan_load
 from ..utils.config import load_config
 from ._cli import ArgumentParser, add_cfg_options, run_cli
 
@@ -40,8 +40,8 @@ def convert_file(config: str, src: str, dst: str, cfg_options=None) -> str:
     source format.
 
     Raises:
-        InputError: a missing file, or a checkpoint that fills none of the
-            model's weights.
+        InputError: a missing file, or a checkpoint that does not fill the
+            model (one line naming the first key that does not fit).
     """
     from mmaction.registry import MODELS
 
@@ -51,28 +51,20 @@ def convert_file(config: str, src: str, dst: str, cfg_options=None) -> str:
     cfg = load_config(config, cfg_options)
     existing_checkpoint(src)
     checkpoint = load_checkpoint_file(src, map_location='cpu')
-    state = checkpoint.get('state_dict', checkpoint)
-    fmt = recognise(state)
     model = MODELS.build(cfg.model)
-    converted, missing, unused = convert(state, model, fmt)
-    if not converted:
-        raise InputError(
-            f'{src}: no tensor fits the model of {config} (format {fmt})'
-        )
+    plan = plan_load(checkpoint, model, src)
     save_checkpoint_file(
         dict(
-            state_dict=converted,
-            meta=dict(converted_from=src, source_format=fmt),
+            state_dict=plan.state_dict,
+            meta=dict(converted_from=src, source_format=plan.source),
         ),
         dst,
     )
     print_log(
-        f'{src} ({fmt}): {len(converted)} tensors -> {dst}; '
-        f'{len(missing)} model keys left at their init, {len(unused)} '
-        'source keys unused',
+        f'{src}: {plan.summary()} -> {dst}',
         logger='current',
     )
-    return fmt
+    return plan.source
 
 
 def main(argv: Optional[List[str]] = None) -> int:
