@@ -143,3 +143,33 @@ def test_missing_and_unexpected_keys_are_named():
         '1 model keys missing, first cls_head.fc_cls.bias; 1 checkpoint '
         'keys unexpected, first backbone.extra.weight'
     )
+
+
+def test_load_from_refuses_a_misfit_unless_strict_is_off(tmp_path):
+    """The Runner's load_from (training and tools) goes through the hook;
+    strict=False (fine-tuning to another class count) keeps what fits."""
+    from mmengine.runner import Runner
+
+    from tsm_plugin.engine.hooks import CheckpointFormatHook
+
+    source = randomize(ours(num_classes=7))
+    path = tmp_path / 'k7.pth'
+    torch.save(dict(state_dict=source.state_dict()), path)
+
+    def runner(strict, work):
+        return Runner(
+            model=ours(),
+            work_dir=str(tmp_path / work),
+            default_scope='mmaction',
+            load_from=str(path),
+            custom_hooks=[CheckpointFormatHook(strict=strict)],
+        )
+
+    with pytest.raises(InputError, match='cls_head.fc_cls.weight is'):
+        runner(True, 'a').load_or_resume()
+    loose = runner(False, 'b')
+    loose.load_or_resume()
+    model = loose.model
+    conv = 'backbone.conv1.conv.weight'
+    assert torch.equal(model.state_dict()[conv], source.state_dict()[conv])
+    assert model.cls_head.fc_cls.weight.shape == (5, 512)
