@@ -40,6 +40,8 @@ def test_cli_prints_table_and_writes_outputs(
     assert saved['trained_frames'] == TRAINED
     assert saved['checkpoint'] == trained['ckpt']
     assert saved['decode_once'] is True
+    assert saved['precision'] == 'fp32'  # the default, named
+    assert 'Precision: fp32' in (out / 'tfd.md').read_text()
     rows = saved['results']
     assert [r['frames'] for r in rows] == [2, 8]  # sorted, deduplicated
     for r in rows:
