@@ -24,11 +24,11 @@ from ..engine.precision import PRECISIONS
 from ..errors import ConfigValueError
 from ..evaluation import (
     compare_table,
-    markdown_table,
     run_sweep,
     write_comparison,
     write_report,
 )
+from ..evaluation.report import report_markdown
 from ..utils.config import (
     check_frames,
     load_config,
@@ -160,7 +160,7 @@ def eval_tfd(args: argparse.Namespace):
 
 def _cli(args: argparse.Namespace) -> None:
     reports, paths = eval_tfd(args)
-    print(markdown_table(reports[0]))
+    print(report_markdown(reports[0]))  # tfd.md: table, classes
     print(
         f'\nTFD table: {paths["md"]}\nTFD JSON:  {paths["json"]}\n'
         f'TFD plot:  {paths["png"]}'
