@@ -338,7 +338,7 @@ def plot_classes(report: dict, path: Optional[str], k: int = TOP_CLASSES):
     if not lost:
         ax.text(50, 0, 'no class loses', ha='center', va='center')
     ax.grid(axis='x', alpha=0.3)
-    ax.legend(loc='lower right', fontsize=8)
+    ax.legend(loc='best', fontsize=8)  # clear of the bars
     return _save(fig, path)
 
 
