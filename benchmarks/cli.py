@@ -11,10 +11,10 @@ from typing import List, Optional
 
 from tsm_plugin.apis._cli import ArgumentParser, run_cli
 
-from . import data_pipeline, model_step, tfd_sweep
+from . import data_pipeline, ffn_step, model_step, tfd_sweep
 from ._timing import log, write_json
 
-MODES = (model_step, data_pipeline, tfd_sweep)
+MODES = (model_step, ffn_step, data_pipeline, tfd_sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,194 @@
+"""``ffn`` mode: one FFN training step against one TSM 16-frame step.
+
+An FFN (https://arxiv.org/abs/2303.14817) training step runs every clip at
+16, 8 and 4 frames (28 frames: 1.75x the frames of TSM's 16) through the
+shared convs, each count with its own BatchNorms and adapters, plus the
+distillation loss. This mode times one ``train_step`` of the FFN recipe
+against one of the TSM recipe on the same device, at the same precision,
+memory format, batch and size, round robin in one run.
+"""
+
+import argparse
+import copy
+
+from tsm_plugin.engine.precision import (
+    precision_name,
+    resolve_channels_last,
+    resolve_dtype,
+)
+from tsm_plugin.testing.demo_inputs import fake_batch
+from tsm_plugin.utils.config import load_config
+from tsm_plugin.utils.device import device_type_of, resolve_device
+
+from ._args import add_json, add_timing, int_at_least, positive
+from ._build import init_scope
+from ._timing import device_name, log, round_robin, summarize, sync_fn
+from .model_step import NUM_FAKE_BATCHES, _step_fn, recipe_settings
+
+FFN_CONFIG = 'configs/ffn_r50_4-8-16f_ssv2.py'
+TSM_CONFIG = 'configs/tsm_r50_16f_ssv2.py'
+
+
+def _model_cfg(cfg, channels_last):
+    """The config's model from scratch, our channels_last preprocessor."""
+    model = copy.deepcopy(cfg.model)
+    model.backbone.pretrained = None
+    pre = dict(model.data_preprocessor)
+    pre.pop('channels_last', None)
+    model.data_preprocessor = dict(
+        pre,
+        type='ChannelsLastActionDataPreprocessor',
+        channels_last=channels_last,
+    )
+    return model
+
+
+def _wrapper_cfg(cfg, precision: str) -> dict:
+    wrapper = copy.deepcopy(cfg.optim_wrapper)
+    for key in ('type', 'precision', 'loss_scale', 'dtype'):
+        wrapper.pop(key, None)
+    return dict(wrapper, type='AutocastOptimWrapper', precision=precision)
+
+
+def bench_ffn(args: argparse.Namespace) -> dict:
+    """The ``ffn`` mode; returns the report."""
+    init_scope()
+    device = resolve_device(args.device)
+    ffn_cfg = load_config(args.config)
+    tsm_cfg = load_config(args.tsm_config)
+    counts = tuple(ffn_cfg.model.backbone.frame_counts)
+    frames = max(counts)
+    batch = args.batch or (
+        1
+        if device_type_of(device) == 'cpu'
+        else tsm_cfg.train_dataloader.batch_size
+    )
+    settings = recipe_settings(tsm_cfg)
+    precision = {None: settings['precision'], 'none': 'fp32'}.get(
+        args.amp, args.amp
+    )
+    channels_last = (
+        settings['channels_last']
+        if args.channels_last is None
+        else args.channels_last
+    )
+    dtype = resolve_dtype(precision, device)
+    cl = resolve_channels_last(channels_last, device)
+    num_classes = tsm_cfg.model.cls_head.num_classes
+
+    ffn_model = _model_cfg(ffn_cfg, channels_last)
+    ffn_model.cls_head.num_classes = num_classes
+    tsm_model = _model_cfg(tsm_cfg, channels_last)
+    tsm_model.backbone.num_segments = frames
+    tsm_model.cls_head.num_segments = frames
+    for name, model in (('ffn', ffn_model), ('tsm', tsm_model)):
+        if args.depth:
+            model.backbone.depth = args.depth
+            in_channels = 512 if args.depth < 50 else 2048
+            model.cls_head.in_channels = in_channels
+    log(
+        f'ffn: {args.config} ({"/".join(map(str, counts))} frames) vs '
+        f'{args.tsm_config} ({frames} frames), {args.size} px, batch '
+        f'{batch}, {device}, {precision_name(dtype)}'
+        f'{" channels_last" if cl else " NCHW"}'
+    )
+    steps = {}
+    for name, model, cfg, total in (
+        ('ffn', ffn_model, ffn_cfg, sum(counts)),
+        ('tsm', tsm_model, tsm_cfg, frames),
+    ):
+        batches = [
+            fake_batch(batch, total, args.size, num_classes, seed)
+            for seed in range(NUM_FAKE_BATCHES)
+        ]
+        steps[name] = _step_fn(
+            model, _wrapper_cfg(cfg, precision), device, batches
+        )
+    times = round_robin(
+        steps, args.warmup, args.iters, sync_fn(device), label='ffn'
+    )
+    ffn = summarize(times['ffn'], batch, 'clips')
+    tsm = summarize(times['tsm'], batch, 'clips')
+    return dict(
+        mode='ffn',
+        device=device,
+        device_name=device_name(device),
+        config=args.config,
+        tsm_config=args.tsm_config,
+        depth=ffn_model.backbone.depth,
+        frame_counts=list(counts),
+        size=args.size,
+        batch=batch,
+        precision=precision_name(dtype),
+        memory_format='channels_last' if cl else 'NCHW',
+        warmup=args.warmup,
+        iters=args.iters,
+        ffn=ffn,
+        tsm=tsm,
+        frames_ratio=round(sum(counts) / frames, 3),
+        cost_ratio=round(ffn['seconds_per_step'] / tsm['seconds_per_step'], 3),
+    )
+
+
+def format_ffn(report: dict) -> str:
+    """The report as the lines the CLI prints."""
+    f, t = report['ffn'], report['tsm']
+    counts = '/'.join(map(str, report['frame_counts']))
+    return '\n'.join(
+        [
+            f'ffn: R{report["depth"]} training step, {report["size"]} px, '
+            f'batch {report["batch"]}, {report["precision"]} '
+            f'{report["memory_format"]}, {report["device"]} '
+            f'({report["device_name"]})',
+            f'  FFN ({counts} frames): {f["seconds_per_step"]:.3f} s/step',
+            f'  TSM ({max(report["frame_counts"])} frames): '
+            f'{t["seconds_per_step"]:.3f} s/step',
+            f'  FFN / TSM: {report["cost_ratio"]:.2f}x the time '
+            f'({report["frames_ratio"]:.2f}x the frames)',
+        ]
+    )
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """The ``ffn`` subcommand, its flags and defaults."""
+    p = sub.add_parser('ffn', help='one FFN training step vs one TSM step')
+    add_json(p)
+    add_timing(p, warmup=2, iters=5)
+    p.add_argument('--config', default=FFN_CONFIG, help='the FFN recipe')
+    p.add_argument(
+        '--tsm-config', default=TSM_CONFIG, help='the TSM recipe to compare'
+    )
+    p.add_argument(
+        '--device',
+        default='auto',
+        help='auto, cpu, cuda, cuda:1, mps (default: cuda, then '
+        'mps, then cpu)',
+    )
+    p.add_argument(
+        '--amp',
+        choices=['none', 'bf16', 'fp16'],
+        default=None,
+        help="the precision of both (default: the TSM recipe's)",
+    )
+    p.add_argument(
+        '--channels-last',
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the memory format of both (default: the TSM recipe's)",
+    )
+    p.add_argument(
+        '--batch',
+        type=positive,
+        default=None,
+        help="clips per step (default: 1 on CPU, the recipe's batch on a GPU)",
+    )
+    p.add_argument('--size', type=int_at_least(32), default=224)
+    p.add_argument(
+        '--depth',
+        type=int,
+        choices=[18, 34, 50, 101],
+        default=None,
+        help="ResNet depth of both (default: the recipes')",
+    )
+    p.set_defaults(func=bench_ffn, format=format_ffn)
+    return p
