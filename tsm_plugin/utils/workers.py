@@ -19,8 +19,6 @@ workers leave (:mod:`tsm_plugin.engine.hooks.thread_policy_hook`).
 import os
 from typing import Dict, Optional, Sequence
 
-from mmengine.logging import print_log
-
 from ..errors import ConfigValueError
 
 AUTO = 'auto'
@@ -70,6 +68,8 @@ def resolve_num_workers(cfg, loaders: Sequence[str]) -> Dict[str, int]:
 
     A loader left with 0 workers (one core) also gets
     ``persistent_workers=False`` (PyTorch refuses it without workers).
+    Silent: the config is loaded before the run's logger exists;
+    ``ThreadPolicyHook`` logs the workers and threads at start.
 
     Args:
         cfg (Config | dict): the config.
@@ -100,11 +100,4 @@ def resolve_num_workers(cfg, loaders: Sequence[str]) -> Dict[str, int]:
                 f"{name}.num_workers={value!r}: must be 'auto' or an "
                 'integer >= 0'
             )
-    if resolved:
-        print_log(
-            f"num_workers='auto' -> {max(resolved.values())} "
-            f'({cores_per_process()} cores for this process, minus one for '
-            f'it, at most {MAX_AUTO_WORKERS})',
-            logger='current',
-        )
     return resolved
