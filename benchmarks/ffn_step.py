@@ -18,12 +18,12 @@ from tsm_plugin.engine.precision import (
 )
 from tsm_plugin.testing.demo_inputs import fake_batch
 from tsm_plugin.utils.config import load_config
-from tsm_plugin.utils.device import device_type_of, resolve_device
+from tsm_plugin.utils.device import resolve_device
 
 from ._args import add_json, add_timing, int_at_least, positive
 from ._build import init_scope
 from ._timing import device_name, log, round_robin, summarize, sync_fn
-from .model_step import NUM_FAKE_BATCHES, _step_fn, recipe_settings
+from .model_step import NUM_FAKE_BATCHES, _step_fn, step_settings
 
 FFN_CONFIG = 'configs/ffn_r50_4-8-16f_ssv2.py'
 TSM_CONFIG = 'configs/tsm_r50_16f_ssv2.py'
@@ -58,20 +58,7 @@ def bench_ffn(args: argparse.Namespace) -> dict:
     tsm_cfg = load_config(args.tsm_config)
     counts = tuple(ffn_cfg.model.backbone.frame_counts)
     frames = max(counts)
-    batch = args.batch or (
-        1
-        if device_type_of(device) == 'cpu'
-        else tsm_cfg.train_dataloader.batch_size
-    )
-    settings = recipe_settings(tsm_cfg)
-    precision = {None: settings['precision'], 'none': 'fp32'}.get(
-        args.amp, args.amp
-    )
-    channels_last = (
-        settings['channels_last']
-        if args.channels_last is None
-        else args.channels_last
-    )
+    batch, precision, channels_last = step_settings(args, tsm_cfg, device)
     dtype = resolve_dtype(precision, device)
     cl = resolve_channels_last(channels_last, device)
     num_classes = tsm_cfg.model.cls_head.num_classes

@@ -60,6 +60,30 @@ def recipe_settings(cfg) -> dict:
     return dict(precision=precision, channels_last=channels_last)
 
 
+def step_settings(args: argparse.Namespace, cfg, device: str) -> tuple:
+    """(batch, precision, channels_last) of a step benchmark.
+
+    The flags ``--batch``, ``--amp`` and ``--channels-last`` where given,
+    else 1 clip on a CPU (the recipe's batch on a GPU) and the recipe's
+    precision and memory format (:func:`recipe_settings`).
+    """
+    batch = args.batch or (
+        1
+        if device_type_of(device) == 'cpu'
+        else cfg.train_dataloader.batch_size
+    )
+    settings = recipe_settings(cfg)
+    precision = {None: settings['precision'], 'none': 'fp32'}.get(
+        args.amp, args.amp
+    )
+    channels_last = (
+        settings['channels_last']
+        if args.channels_last is None
+        else args.channels_last
+    )
+    return batch, precision, channels_last
+
+
 def model_cfgs(cfg, frames: int, precision: str, channels_last) -> tuple:
     """(ours, stock) model configs, and (ours, stock) optim wrapper configs.
 
@@ -181,21 +205,7 @@ def bench_model(args: argparse.Namespace) -> dict:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
-    # 1 clip on a CPU, the recipe's batch on a GPU.
-    batch = args.batch or (
-        1
-        if device_type_of(device) == 'cpu'
-        else cfg.train_dataloader.batch_size
-    )
-    settings = recipe_settings(cfg)
-    precision = {None: settings['precision'], 'none': 'fp32'}.get(
-        args.amp, args.amp
-    )
-    channels_last = (
-        settings['channels_last']
-        if args.channels_last is None
-        else args.channels_last
-    )
+    batch, precision, channels_last = step_settings(args, cfg, device)
     dtype = resolve_dtype(precision, device)
     cl = resolve_channels_last(channels_last, device)
     ours_cfg, stock_cfg, ours_w, stock_w = model_cfgs(
