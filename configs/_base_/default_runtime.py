@@ -41,7 +41,9 @@ default_hooks = dict(
     # OpenMP threads spinning on the workers' cores slow training 5-9x.
     thread_policy=dict(type='ThreadPolicyHook'),
     # TSM-repo, FFN-repo and mmaction2 checkpoints load where ours do (and a
-    # TSM into every branch of an FFN): recognised by their keys.
+    # TSM into every branch of an FFN): recognised by their keys. Strict: a
+    # checkpoint that does not fill the model fails in one line
+    # (strict=False keeps what fits, to fine-tune to another class count).
     checkpoint_format=dict(type='CheckpointFormatHook'),
 )
 
