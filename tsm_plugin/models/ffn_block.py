@@ -118,9 +118,7 @@ class FFNBlock(nn.Module):
         """
         out = temporal_shift(x, segments, shift_div) if self.shift else x
         if self.adapter is not None:
-            # s + depthwise_1x1(s) == s * (1 + w): one multiply, no conv
-            weight = self.adapter[branch].weight.view(1, -1, 1, 1)
-            out = out * (1 + weight)
+            out = out + self.adapter[branch](out)
         last = len(self.stages) - 1
         for i, (conv, bns) in enumerate(self.stages):
             out = getattr(self, bns)[norm](getattr(self, conv)(out))
