@@ -6,7 +6,11 @@ from mmaction.models.backbones.resnet_tsm import TemporalShift as StockShift
 from torch import nn
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tsm_plugin.models.temporal_shift import TemporalShift, temporal_shift
+from tsm_plugin.models.temporal_shift import (
+    TemporalShift,
+    temporal_shift,
+    temporal_shift_parts,
+)
 
 
 def naive_shift(x, num_segments, shift_div):
@@ -95,3 +99,18 @@ def test_module_shifts_then_calls_net():
     x = torch.randn(8, 16, 3, 3)
     assert torch.equal(module(x), conv(naive_shift(x, 4, 4)))
     assert list(module.state_dict()) == ['net.weight', 'net.bias']
+
+
+def test_parts_shift_each_chunk_within_its_own_clips():
+    x = torch.randn(2 * 4 + 3 * 2, 16, 3, 3, requires_grad=True)
+    out = temporal_shift_parts(x, ((8, 4), (6, 2)), shift_div=4)
+    expected = torch.cat([naive_shift(x[:8], 4, 4), naive_shift(x[8:], 2, 4)])
+    assert torch.equal(out, expected)
+    g = torch.randn_like(out)
+    (grad,) = torch.autograd.grad(out, x, g)
+    (grad_ref,) = torch.autograd.grad(expected, x, g)
+    assert torch.equal(grad, grad_ref)
+    with pytest.raises(ValueError, match='do not cover'):
+        temporal_shift_parts(x, ((8, 4),))
+    with pytest.raises(ValueError, match='not divisible'):
+        temporal_shift_parts(x, ((8, 3), (6, 2)))

@@ -8,16 +8,74 @@ input ("Weight Alteration"). Used by
 :class:`~tsm_plugin.models.ffn_resnet.FFNResNet`.
 """
 
+from typing import NamedTuple, Sequence
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .temporal_shift import temporal_shift
+from .temporal_shift import temporal_shift_parts
+
+
+class Chunk(NamedTuple):
+    """Consecutive frames of a batch that one branch runs on.
+
+    The shared convs run once on all chunks together; each chunk has its
+    own BatchNorms, adapter and shift.
+    """
+
+    frames: int  # N * segments frames
+    branch: int  # adapter index
+    norm: int  # BatchNorm index (0 for every chunk if the BNs are shared)
+    segments: int  # frames per clip of the shift
 
 
 def branch_bns(channels: int, num: int) -> nn.ModuleList:
     """``num`` BatchNorm2d of ``channels``, one per branch (or one shared)."""
     return nn.ModuleList(nn.BatchNorm2d(channels) for _ in range(num))
+
+
+def chunked_norm(
+    bns: nn.ModuleList, x: torch.Tensor, chunks: Sequence[Chunk]
+) -> torch.Tensor:
+    """Each chunk of ``x`` through its own BatchNorm (statistics per chunk).
+
+    Args:
+        bns (nn.ModuleList): The BatchNorms, indexed by ``Chunk.norm``.
+        x (torch.Tensor): ``(sum(frames), C, H, W)``, the chunks in order.
+        chunks (Sequence[Chunk]): The chunks.
+
+    Returns:
+        torch.Tensor: The normalized frames, chunks in the same order.
+    """
+    if len(chunks) == 1:
+        return bns[chunks[0].norm](x)
+    # split, not slices: its backward is one cat, where each slice's
+    # would be a zero-filled full-size gradient
+    parts = x.split([c.frames for c in chunks])
+    outs = [bns[c.norm](part) for c, part in zip(chunks, parts)]
+    return torch.cat(outs)
+
+
+class ResidualAdapter(nn.Conv2d):
+    """FFN's Weight Alteration (Eq. 7-9): ``y = s + w * s``, per channel.
+
+    Held as the paper's depthwise 1x1 conv without bias (the official
+    ``adaconv_*`` tensors load as they are, and mmaction2's
+    ``TSMOptimWrapperConstructor`` sees a conv), computed as
+    ``s * (1 + w)``: the same function and gradients, one elementwise op
+    instead of a conv and an add.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, channels, 1, groups=channels, bias=False)
+
+    def scale(self) -> torch.Tensor:
+        """``1 + w`` as ``(1, C, 1, 1)``."""
+        return 1 + self.weight.view(1, -1, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale()
 
 
 class FFNDownsample(nn.Module):
@@ -30,8 +88,10 @@ class FFNDownsample(nn.Module):
         self.conv = nn.Conv2d(inplanes, planes, 1, stride, bias=False)
         self.bn = branch_bns(planes, num_norms)
 
-    def forward(self, x: torch.Tensor, norm: int) -> torch.Tensor:
-        return self.bn[norm](self.conv(x))
+    def forward(
+        self, x: torch.Tensor, chunks: Sequence[Chunk]
+    ) -> torch.Tensor:
+        return chunked_norm(self.bn, self.conv(x), chunks)
 
 
 class FFNBlock(nn.Module):
@@ -87,8 +147,7 @@ class FFNBlock(nn.Module):
             )
         self.adapter = (
             nn.ModuleList(
-                nn.Conv2d(inplanes, inplanes, 1, groups=inplanes, bias=False)
-                for _ in range(num_branches)
+                ResidualAdapter(inplanes) for _ in range(num_branches)
             )
             if adapters
             else None
@@ -99,30 +158,41 @@ class FFNBlock(nn.Module):
             else None
         )
 
+    def adapt(self, x: torch.Tensor, chunks: Sequence[Chunk]) -> torch.Tensor:
+        """Each chunk through its branch's adapter (one multiply for all)."""
+        if len(chunks) == 1:
+            return self.adapter[chunks[0].branch](x)
+        scale = torch.cat(
+            [
+                self.adapter[c.branch].scale().expand(c.frames, -1, -1, -1)
+                for c in chunks
+            ]
+        )
+        return x * scale
+
     def forward(
-        self,
-        x: torch.Tensor,
-        branch: int,
-        norm: int,
-        segments: int,
-        shift_div: int,
+        self, x: torch.Tensor, chunks: Sequence[Chunk], shift_div: int
     ) -> torch.Tensor:
-        """Run one branch.
+        """Run the chunks' branches, the convs once for all.
 
         Args:
-            x (torch.Tensor): ``(N * segments, C, H, W)`` features.
-            branch (int): Adapter index.
-            norm (int): BatchNorm index.
-            segments (int): Frames per clip of the shift.
-            shift_div (int): See :func:`temporal_shift`.
+            x (torch.Tensor): ``(sum(frames), C, H, W)`` features, the
+                chunks in order.
+            chunks (Sequence[Chunk]): Which branch runs on which frames.
+            shift_div (int): See :func:`temporal_shift_parts`.
         """
-        out = temporal_shift(x, segments, shift_div) if self.shift else x
+        out = x
+        if self.shift:
+            parts = tuple((c.frames, c.segments) for c in chunks)
+            out = temporal_shift_parts(x, parts, shift_div)
         if self.adapter is not None:
-            out = out + self.adapter[branch](out)
+            out = self.adapt(out, chunks)
         last = len(self.stages) - 1
         for i, (conv, bns) in enumerate(self.stages):
-            out = getattr(self, bns)[norm](getattr(self, conv)(out))
+            out = chunked_norm(
+                getattr(self, bns), getattr(self, conv)(out), chunks
+            )
             if i < last:
                 out = F.relu(out, inplace=True)
-        identity = x if self.downsample is None else self.downsample(x, norm)
+        identity = x if self.downsample is None else self.downsample(x, chunks)
         return F.relu(out + identity, inplace=True)

@@ -146,17 +146,20 @@ class FFNRecognizer(Recognizer2D):
                 f'W) for frame counts {[c for _, c in order]}, got '
                 f'{tuple(inputs.shape)}'
             )
-        scores, start = [], 0
+        # branch-major: every clip's 16 frames, then every clip's 8, ...
+        clips, frame_shape = inputs.shape[0], inputs.shape[2:]
+        parts, chunks, start = [], [], 0
         for branch, count in order:
-            chunk = inputs[:, start : start + count]
+            part = inputs[:, start : start + count]
+            parts.append(part.reshape((-1,) + frame_shape))
+            chunks.append(self.backbone.chunk(branch, clips * count, count))
             start += count
-            feats = self.backbone(
-                chunk.reshape((-1,) + inputs.shape[2:]),
-                branch=branch,
-                num_segments=count,
-            )
-            scores.append((count, self.head_scores(feats, count)))
-        return scores
+        feats = self.backbone.forward_chunks(torch.cat(parts), chunks)
+        parts = feats.split([chunk.frames for chunk in chunks])
+        return [
+            (count, self.head_scores(part, count))
+            for (_, count), part in zip(order, parts)
+        ]
 
     def loss(
         self, inputs: torch.Tensor, data_samples: SampleList, **kwargs

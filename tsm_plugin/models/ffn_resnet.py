@@ -25,7 +25,7 @@ from mmengine.model import BaseModule
 
 from ..errors import ConfigValueError, InputError
 from .checkpoint_formats import read_state_dict
-from .ffn_block import FFNBlock, branch_bns
+from .ffn_block import Chunk, FFNBlock, branch_bns, chunked_norm
 from .frame_counts import (
     NumSegments,
     check_frame_counts,
@@ -240,20 +240,55 @@ class FFNResNet(NumSegments, BaseModule):
             )
         elif num_segments is None:
             num_segments = self.frame_counts[branch]
+        chunk = self.chunk(branch, int(x.shape[0]), num_segments)
+        return self.forward_chunks(x, (chunk,))
+
+    def chunk(self, branch: int, frames: int, num_segments: int) -> Chunk:
+        """The :class:`Chunk` of ``frames`` frames run by ``branch``.
+
+        Args:
+            branch (int): Branch index into ``frame_counts``.
+            frames (int): ``N * num_segments``.
+            num_segments (int): Frames per clip. In training mode with
+                ``train_shift='official'`` the shift runs over
+                ``max(frame_counts)`` frames instead.
+
+        Raises:
+            ValueError: if the frames do not split into clips of the
+                shift's length.
+        """
         segments = num_segments
         if self.training and self.train_shift == 'official':
             segments = max(self.frame_counts)
-        if x.shape[0] % segments:
+        if frames % segments:
             raise ValueError(
-                f'FFNResNet: the batch of {x.shape[0]} frames is not '
+                f'FFNResNet: the batch of {frames} frames is not '
                 f"divisible by the shift's {segments} frames per clip"
             )
-        norm = 0 if self.shared_bn else branch
-        x = F.relu(self.bn1[norm](self.conv1(x)), inplace=True)
-        x = self.maxpool(x)
+        return Chunk(frames, branch, 0 if self.shared_bn else branch, segments)
+
+    def forward_chunks(
+        self, x: torch.Tensor, chunks: Sequence[Chunk]
+    ) -> torch.Tensor:
+        """Run several branches on consecutive chunks of ``x`` at once.
+
+        Every shared conv runs once on all the frames (one large batch
+        instead of one per branch); each chunk has its own BatchNorms,
+        adapters and shift, so the result equals running the branches one
+        by one (FFN's training step: 16 | 8 | 4 frames of every clip).
+
+        Args:
+            x (torch.Tensor): ``(sum(frames), C, H, W)``, chunks in order.
+            chunks (Sequence[Chunk]): From :meth:`chunk`.
+
+        Returns:
+            torch.Tensor: The last stage's features, chunks in order.
+        """
+        x = chunked_norm(self.bn1, self.conv1(x), chunks)
+        x = self.maxpool(F.relu(x, inplace=True))
         for name in self.res_layers:
             for block in getattr(self, name):
-                x = block(x, branch, norm, segments, self.shift_div)
+                x = block(x, chunks, self.shift_div)
         return x
 
     def train(self, mode: bool = True) -> 'FFNResNet':

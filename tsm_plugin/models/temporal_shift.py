@@ -30,6 +30,9 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 
+# consecutive (frames, frames per clip) chunks of a batch of frames
+Parts = Tuple[Tuple[int, int], ...]
+
 
 def _check(
     x: torch.Tensor, num_segments: int, shift_div: int
@@ -56,21 +59,28 @@ def _check(
 
 
 def _shift(
-    x: torch.Tensor, num_segments: int, fold: int, reverse: bool
+    x: torch.Tensor, parts: Parts, fold: int, reverse: bool
 ) -> torch.Tensor:
-    """Shift without autograd; ``reverse`` swaps the two directions."""
-    clips = x.shape[0] // num_segments
+    """Shift without autograd; ``reverse`` swaps the two directions.
+
+    ``parts`` are consecutive ``(frames, num_segments)`` chunks of ``x``
+    along dim 0, each shifted within its own clips into one output.
+    """
     out = torch.empty_like(x)  # keeps x's memory format
-    src = x.view(clips, num_segments, *x.shape[1:])
-    dst = out.view(clips, num_segments, *x.shape[1:])
     from_next, from_prev = slice(0, fold), slice(fold, 2 * fold)
     if reverse:
         from_next, from_prev = from_prev, from_next
-    dst[:, :-1, from_next] = src[:, 1:, from_next]
-    dst[:, -1, from_next] = 0
-    dst[:, 1:, from_prev] = src[:, :-1, from_prev]
-    dst[:, 0, from_prev] = 0
-    dst[:, :, 2 * fold :] = src[:, :, 2 * fold :]
+    start = 0
+    for frames, num_segments in parts:
+        shape = (frames // num_segments, num_segments, *x.shape[1:])
+        src = x[start : start + frames].view(shape)
+        dst = out[start : start + frames].view(shape)
+        start += frames
+        dst[:, :-1, from_next] = src[:, 1:, from_next]
+        dst[:, -1, from_next] = 0
+        dst[:, 1:, from_prev] = src[:, :-1, from_prev]
+        dst[:, 0, from_prev] = 0
+        dst[:, :, 2 * fold :] = src[:, :, 2 * fold :]
     return out
 
 
@@ -78,9 +88,9 @@ class _TemporalShiftFunction(torch.autograd.Function):
     """Autograd node of :func:`temporal_shift`: backward shifts back."""
 
     @staticmethod
-    def forward(ctx, x, num_segments, fold, reverse):
-        ctx.shift_args = (num_segments, fold, not reverse)
-        return _shift(x, num_segments, fold, reverse)
+    def forward(ctx, x, parts, fold, reverse):
+        ctx.shift_args = (parts, fold, not reverse)
+        return _shift(x, parts, fold, reverse)
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -108,7 +118,42 @@ def temporal_shift(
         ValueError: if ``N * T`` is not divisible by ``num_segments``.
     """
     _, fold = _check(x, num_segments, shift_div)
-    return _TemporalShiftFunction.apply(x, num_segments, fold, False)
+    parts = ((int(x.shape[0]), num_segments),)
+    return _TemporalShiftFunction.apply(x, parts, fold, False)
+
+
+def temporal_shift_parts(
+    x: torch.Tensor, parts: Parts, shift_div: int = 8
+) -> torch.Tensor:
+    """:func:`temporal_shift` of consecutive chunks with their own clips.
+
+    FFN (https://arxiv.org/abs/2303.14817) runs its 16-, 8- and 4-frame
+    branches through the shared convs as one batch; each branch's frames
+    shift within that branch's clips. One output, one autograd node.
+
+    Args:
+        x (torch.Tensor): ``(sum(frames), C, H, W)``, the chunks in order.
+        parts (tuple[tuple[int, int]]): ``(frames, num_segments)`` per chunk:
+            ``frames`` consecutive frames of clips of ``num_segments``.
+        shift_div (int): See :func:`temporal_shift`. Defaults to 8.
+
+    Returns:
+        torch.Tensor: A new tensor, shape, dtype and memory format of ``x``.
+
+    Raises:
+        ValueError: if a chunk does not split into its clips, or the chunks
+            do not cover ``x``.
+    """
+    parts = tuple((int(f), int(t)) for f, t in parts)
+    if sum(f for f, _ in parts) != x.shape[0]:
+        raise ValueError(
+            f'temporal_shift_parts: the parts {parts} do not cover the '
+            f'{x.shape[0]} frames'
+        )
+    fold = 0
+    for frames, num_segments in parts:
+        _, fold = _check(x[:frames], num_segments, shift_div)
+    return _TemporalShiftFunction.apply(x, parts, fold, False)
 
 
 class TemporalShift(nn.Module):
