@@ -80,7 +80,8 @@ def test_plan_flags_reach_the_config(synthetic_ssv2, tmp_path):
             '--resume',
         ]
     )
-    cfg = train_api.merge_args(train_api.load_config(args.config), args)
+    cfg = train_api.load_config(args.config, args.cfg_options)
+    cfg = train_api.merge_args(cfg, args)
     assert cfg.work_dir == str(tmp_path)
     # --resume is resolved here (as mmaction2 does): nothing to resume yet,
     # so a fresh start.
@@ -104,7 +105,8 @@ def _runner(argv):
     from mmengine.runner import Runner
 
     args = train_api.build_parser().parse_args(argv)
-    cfg = train_api.merge_args(train_api.load_config(args.config), args)
+    cfg = train_api.load_config(args.config, args.cfg_options)
+    cfg = train_api.merge_args(cfg, args)
     runner = Runner.from_cfg(cfg)
     capture = capture_hook()
     runner.register_hook(capture)
@@ -161,3 +163,36 @@ def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
     # ... and it trained epoch 3 from there.
     assert resumed.epoch == 3
     assert (tmp_path / 'epoch_3.pth').exists()
+
+
+def test_ffn_demo_resumes_after_2_epochs(synthetic_ssv2, tmp_path):
+    common = [
+        str(REPO / 'configs' / 'ffn_demo_synthetic.py'),
+        '--data-root',
+        str(synthetic_ssv2),
+        '--work-dir',
+        str(tmp_path),
+        '--batch-size',
+        '4',
+        '--num-workers',
+        '0',
+        '--seed',
+        '0',
+        '--no-validate',
+        '--cfg-options',
+        'load_from=None',  # from scratch: no make demo checkpoint here
+        'train_dataloader.dataset.indices=8',  # 2 iterations an epoch
+    ]
+    first, _ = _runner(common + ['--epochs', '3'])
+    first.train_loop._max_epochs = 2  # killed after 2 of 3 epochs
+    first.train()
+    saved = torch.load(tmp_path / 'epoch_2.pth', map_location='cpu')
+    assert any('.adapter.' in k for k in saved['state_dict'])
+
+    resumed, capture = _runner(common + ['--epochs', '3', '--resume'])
+    resumed.train()
+    seen = capture.seen
+    assert seen['epoch'] == 2 and seen['iter'] == saved['meta']['iter'] > 0
+    for k, v in saved['state_dict'].items():  # every branch's BNs, adapters
+        torch.testing.assert_close(seen['weights'][k], v, rtol=0, atol=0)
+    assert resumed.epoch == 3
