@@ -79,3 +79,46 @@ def add_format(parser: argparse.ArgumentParser) -> None:
         help="a tools/prepare_ssv2.py format, or 'default' (its default), "
         'timed against the .webm on the same videos',
     )
+
+
+def add_step_flags(parser: argparse.ArgumentParser, of: str) -> None:
+    """The flags of a training-step mode: ``--device``, ``--amp``,
+    ``--channels-last``, ``--batch`` and ``--glibc-default-malloc``.
+
+    Args:
+        parser: The mode's parser.
+        of (str): Whose precision and memory format ``--amp`` and
+            ``--channels-last`` set, for the help ('ours', 'both').
+    """
+    parser.add_argument(
+        '--device',
+        default='auto',
+        help='auto, cpu, cuda, cuda:1, mps (default: cuda, then '
+        'mps, then cpu)',
+    )
+    parser.add_argument(
+        '--amp',
+        choices=['none', 'bf16', 'fp16'],
+        default=None,
+        help=f"the precision of {of} (default: the recipe's, 'auto' = "
+        'bf16 where the hardware is fast at it)',
+    )
+    parser.add_argument(
+        '--channels-last',
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"the memory format of {of} (default: the recipe's, 'auto' "
+        '= where bf16 is fast)',
+    )
+    parser.add_argument(
+        '--batch',
+        type=positive,
+        default=None,
+        help="clips per step (default: 1 on CPU, the recipe's batch on a GPU)",
+    )
+    parser.add_argument(
+        '--glibc-default-malloc',
+        action='store_true',
+        help="on a CPU, keep glibc's default malloc instead of the heap "
+        'reuse training runs set (HeapReuseHook)',
+    )

@@ -20,10 +20,15 @@ from tsm_plugin.testing.demo_inputs import fake_batch
 from tsm_plugin.utils.config import load_config
 from tsm_plugin.utils.device import resolve_device
 
-from ._args import add_json, add_timing, int_at_least, positive
+from ._args import add_json, add_step_flags, add_timing, int_at_least
 from ._build import init_scope
 from ._timing import device_name, log, round_robin, summarize, sync_fn
-from .model_step import NUM_FAKE_BATCHES, _step_fn, step_settings
+from .model_step import (
+    NUM_FAKE_BATCHES,
+    _step_fn,
+    heap_policy,
+    step_settings,
+)
 
 FFN_CONFIG = 'configs/ffn_r50_4-8-16f_ssv2.py'
 TSM_CONFIG = 'configs/tsm_r50_16f_ssv2.py'
@@ -59,6 +64,7 @@ def bench_ffn(args: argparse.Namespace) -> dict:
     counts = tuple(ffn_cfg.model.backbone.frame_counts)
     frames = max(counts)
     batch, precision, channels_last = step_settings(args, tsm_cfg, device)
+    heap = heap_policy(args, device)
     dtype = resolve_dtype(precision, device)
     cl = resolve_channels_last(channels_last, device)
     num_classes = tsm_cfg.model.cls_head.num_classes
@@ -77,7 +83,7 @@ def bench_ffn(args: argparse.Namespace) -> dict:
         f'ffn: {args.config} ({"/".join(map(str, counts))} frames) vs '
         f'{args.tsm_config} ({frames} frames), {args.size} px, batch '
         f'{batch}, {device}, {precision_name(dtype)}'
-        f'{" channels_last" if cl else " NCHW"}'
+        f'{" channels_last" if cl else " NCHW"}, {heap}'
     )
     steps = {}
     for name, model, cfg, total in (
@@ -106,6 +112,7 @@ def bench_ffn(args: argparse.Namespace) -> dict:
         frame_counts=list(counts),
         size=args.size,
         batch=batch,
+        heap=heap,
         precision=precision_name(dtype),
         memory_format='channels_last' if cl else 'NCHW',
         warmup=args.warmup,
@@ -126,7 +133,7 @@ def format_ffn(report: dict) -> str:
             f'ffn: R{report["depth"]} training step, {report["size"]} px, '
             f'batch {report["batch"]}, {report["precision"]} '
             f'{report["memory_format"]}, {report["device"]} '
-            f'({report["device_name"]})',
+            f'({report["device_name"]}), {report["heap"]}',
             f'  FFN ({counts} frames): {f["seconds_per_step"]:.3f} s/step',
             f'  TSM ({max(report["frame_counts"])} frames): '
             f'{t["seconds_per_step"]:.3f} s/step',
@@ -145,30 +152,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         '--tsm-config', default=TSM_CONFIG, help='the TSM recipe to compare'
     )
-    p.add_argument(
-        '--device',
-        default='auto',
-        help='auto, cpu, cuda, cuda:1, mps (default: cuda, then '
-        'mps, then cpu)',
-    )
-    p.add_argument(
-        '--amp',
-        choices=['none', 'bf16', 'fp16'],
-        default=None,
-        help="the precision of both (default: the TSM recipe's)",
-    )
-    p.add_argument(
-        '--channels-last',
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="the memory format of both (default: the TSM recipe's)",
-    )
-    p.add_argument(
-        '--batch',
-        type=positive,
-        default=None,
-        help="clips per step (default: 1 on CPU, the recipe's batch on a GPU)",
-    )
+    add_step_flags(p, of='both')
     p.add_argument('--size', type=int_at_least(32), default=224)
     p.add_argument(
         '--depth',

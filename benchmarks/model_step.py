@@ -19,10 +19,11 @@ from tsm_plugin.engine.precision import (
     resolve_dtype,
 )
 from tsm_plugin.testing.demo_inputs import fake_batch
+from tsm_plugin.utils.allocator import keep_freed_memory
 from tsm_plugin.utils.config import load_config
 from tsm_plugin.utils.device import device_type_of, resolve_device
 
-from ._args import add_json, add_timing, int_at_least, positive
+from ._args import add_json, add_step_flags, add_timing, int_at_least, positive
 from ._build import build_model, init_scope
 from ._timing import device_name, log, ratio, round_robin, summarize, sync_fn
 
@@ -82,6 +83,16 @@ def step_settings(args: argparse.Namespace, cfg, device: str) -> tuple:
         else args.channels_last
     )
     return batch, precision, channels_last
+
+
+def heap_policy(args: argparse.Namespace, device: str) -> str:
+    """Set, on a CPU, the heap reuse training runs use (HeapReuseHook),
+    unless ``--glibc-default-malloc``; returns what is in effect."""
+    if device_type_of(device) != 'cpu':
+        return 'device allocator'
+    if not args.glibc_default_malloc and keep_freed_memory():
+        return 'heap reuse (HeapReuseHook)'
+    return 'C library default'
 
 
 def model_cfgs(cfg, frames: int, precision: str, channels_last) -> tuple:
@@ -206,6 +217,7 @@ def bench_model(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
     batch, precision, channels_last = step_settings(args, cfg, device)
+    heap = heap_policy(args, device)
     dtype = resolve_dtype(precision, device)
     cl = resolve_channels_last(channels_last, device)
     ours_cfg, stock_cfg, ours_w, stock_w = model_cfgs(
@@ -271,6 +283,7 @@ def bench_model(args: argparse.Namespace) -> dict:
         frames=args.frames,
         size=args.size,
         batch=batch,
+        heap=heap,
         warmup=args.warmup,
         iters=args.iters,
         ours=ours,
@@ -295,7 +308,7 @@ def format_model(report: dict) -> str:
         f'model: TSM-R{report["depth"]} training step, '
         f'{report["frames"]} frames, '
         f'{report["size"]} px, batch {report["batch"]}, '
-        f'{report["device"]} ({report["device_name"]})',
+        f'{report["device"]} ({report["device_name"]}), {report["heap"]}',
         f'  ours      ({o["precision"]}, {o["memory_format"]}): '
         f'{o["seconds_per_step"]:.3f} s/step  {o["clips_per_s"]:.3f} clips/s',
         f'  mmaction2 (fp32, NCHW): {s["seconds_per_step"]:.3f} s/step  '
@@ -326,32 +339,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=DEFAULT_CONFIG,
         help='the recipe (its model, optimizer, precision)',
     )
-    p.add_argument(
-        '--device',
-        default='auto',
-        help='auto, cpu, cuda, cuda:1, mps (default: cuda, then '
-        'mps, then cpu)',
-    )
-    p.add_argument(
-        '--amp',
-        choices=['none', 'bf16', 'fp16'],
-        default=None,
-        help="our precision (default: the recipe's, 'auto' = bf16"
-        ' where the hardware is fast at it)',
-    )
-    p.add_argument(
-        '--channels-last',
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help='our memory format (default: the '
-        "recipe's, 'auto' = where bf16 is fast)",
-    )
-    p.add_argument(
-        '--batch',
-        type=positive,
-        default=None,
-        help="clips per step (default: 1 on CPU, the recipe's batch on a GPU)",
-    )
+    add_step_flags(p, of='ours')
     p.add_argument('--frames', type=positive, default=16)
     p.add_argument('--size', type=int_at_least(32), default=224)
     p.add_argument(

@@ -40,6 +40,9 @@ default_hooks = dict(
     # Main-process torch threads = cores the dataloader workers leave free:
     # OpenMP threads spinning on the workers' cores slow training 5-9x.
     thread_policy=dict(type='ThreadPolicyHook'),
+    # CPU runs keep freed host memory for the next step (glibc mallopt):
+    # otherwise every step faults its activation pages in again.
+    heap_reuse=dict(type='HeapReuseHook'),
     # TSM-repo, FFN-repo and mmaction2 checkpoints load where ours do (and a
     # TSM into every branch of an FFN): recognised by their keys. Strict: a
     # checkpoint that does not fill the model fails in one line

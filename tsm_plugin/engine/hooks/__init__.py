@@ -3,6 +3,7 @@
 from .checkpoint_format_hook import CheckpointFormatHook
 from .checkpoint_hook import AtomicCheckpointHook
 from .eval_autocast_hook import EvalAutocastHook
+from .heap_reuse_hook import HeapReuseHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .preemption_hook import (
     PREEMPTED_EXIT_CODE,
@@ -17,6 +18,7 @@ __all__ = [
     'AtomicCheckpointHook',
     'CheckpointFormatHook',
     'EvalAutocastHook',
+    'HeapReuseHook',
     'NonFiniteLossError',
     'NonFiniteLossHook',
     'PREEMPTED_EXIT_CODE',
