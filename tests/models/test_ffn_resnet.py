@@ -248,14 +248,22 @@ def test_gradients_reach_zero_adapters():
     assert grads[1].abs().sum() > 0
 
 
-def test_all_branches_at_once_equal_each_branch_alone():
+@pytest.mark.parametrize(
+    'shared_bn, channels_last', [(False, False), (False, True), (True, False)]
+)
+def test_all_branches_at_once_equal_each_branch_alone(
+    shared_bn, channels_last
+):
     """The training step's fused pass (shared convs once on 16 | 8 | 4
     frames of every clip) equals the three branches run one by one: the
     outputs, every gradient and every BN's running statistics."""
     torch.manual_seed(0)
-    fused = random_bns(ffn18(adapter_init='official'), 0).train()
+    fused = ffn18(adapter_init='official', shared_bn=shared_bn)
+    fused = random_bns(fused, 0).train()
     alone = copy.deepcopy(fused)
     xs = [frames(2, count, seed=count) for count in (16, 8, 4)]
+    if channels_last:
+        xs = [x.contiguous(memory_format=torch.channels_last) for x in xs]
     branches = (2, 1, 0)
 
     chunks = [
@@ -278,4 +286,7 @@ def test_all_branches_at_once_equal_each_branch_alone():
     stats = alone.state_dict()
     for name, buf in fused.named_buffers():
         torch.testing.assert_close(buf, stats[name], rtol=1e-4, atol=1e-5)
-    assert int(fused.state_dict()['layer1.0.bn1.2.num_batches_tracked']) == 1
+    tracked = fused.state_dict()[
+        f'layer1.0.bn1.{0 if shared_bn else 2}.num_batches_tracked'
+    ]
+    assert int(tracked) == (3 if shared_bn else 1)
