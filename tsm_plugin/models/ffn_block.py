@@ -35,95 +35,10 @@ def branch_bns(channels: int, num: int) -> nn.ModuleList:
     return nn.ModuleList(nn.BatchNorm2d(channels) for _ in range(num))
 
 
-def _batch_stats_factor(bn: nn.BatchNorm2d) -> float:
-    """Count one more training batch on ``bn``; its running-stats factor
-    (as :meth:`nn.BatchNorm2d.forward` computes it)."""
-    bn.num_batches_tracked.add_(1)
-    if bn.momentum is None:  # cumulative average
-        return 1.0 / float(bn.num_batches_tracked)
-    return bn.momentum
-
-
-class _ChunkedBatchNorm(torch.autograd.Function):
-    """Training-mode BatchNorm of consecutive chunks, one module each.
-
-    Each chunk is normalized by its own batch statistics straight into its
-    slice of one output (aten's ``native_batch_norm.out``), and its
-    gradient into its slice of one input gradient: no concatenation in
-    either direction. Running statistics update as the modules would.
-    """
-
-    @staticmethod
-    def forward(ctx, x, bns, sizes, *affine):
-        y = torch.empty_like(x)  # keeps x's memory format
-        stats, start = [], 0
-        for bn, size in zip(bns, sizes):
-            end = start + size
-            mean = x.new_empty(x.shape[1])
-            invstd = x.new_empty(x.shape[1])
-            torch.ops.aten.native_batch_norm.out(
-                x[start:end],
-                bn.weight,
-                bn.bias,
-                bn.running_mean,
-                bn.running_var,
-                True,
-                _batch_stats_factor(bn),
-                bn.eps,
-                out=y[start:end],
-                save_mean=mean,
-                save_invstd=invstd,
-            )
-            stats.append((mean, invstd))
-            start = end
-        ctx.save_for_backward(x)
-        ctx.bns, ctx.sizes, ctx.stats = bns, sizes, stats
-        return y
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_y):
-        (x,) = ctx.saved_tensors
-        grad_x = torch.empty_like(x)
-        grads, start = [], 0
-        for bn, size, (mean, invstd) in zip(ctx.bns, ctx.sizes, ctx.stats):
-            end = start + size
-            grad_w = torch.empty_like(bn.weight)
-            grad_b = torch.empty_like(bn.bias)
-            torch.ops.aten.native_batch_norm_backward.out(
-                grad_y[start:end].contiguous(memory_format=_memory_format(x)),
-                x[start:end],
-                bn.weight,
-                bn.running_mean,
-                bn.running_var,
-                mean,
-                invstd,
-                True,
-                bn.eps,
-                [True, True, True],
-                out0=grad_x[start:end],
-                out1=grad_w,
-                out2=grad_b,
-            )
-            grads += [grad_w, grad_b]
-            start = end
-        return (grad_x, None, None, *grads)
-
-
-def _memory_format(x: torch.Tensor) -> torch.memory_format:
-    if x.is_contiguous(memory_format=torch.channels_last):
-        return torch.channels_last
-    return torch.contiguous_format
-
-
 def chunked_norm(
     bns: nn.ModuleList, x: torch.Tensor, chunks: Sequence[Chunk]
 ) -> torch.Tensor:
     """Each chunk of ``x`` through its own BatchNorm (statistics per chunk).
-
-    Equal to running each chunk through its module and concatenating; in
-    training (batch statistics, affine, tracked running statistics) one
-    autograd node does it without the concatenations.
 
     Args:
         bns (nn.ModuleList): The BatchNorms, indexed by ``Chunk.norm``.
@@ -135,22 +50,11 @@ def chunked_norm(
     """
     if len(chunks) == 1:
         return bns[chunks[0].norm](x)
-    modules = [bns[c.norm] for c in chunks]
-    # autocast and mixed dtypes take the module path, which handles them
-    if not torch.is_autocast_enabled(x.device.type) and all(
-        bn.training
-        and bn.affine
-        and bn.track_running_stats
-        and bn.weight.dtype == x.dtype
-        for bn in modules
-    ):
-        affine = [t for bn in modules for t in (bn.weight, bn.bias)]
-        sizes = [c.frames for c in chunks]
-        return _ChunkedBatchNorm.apply(x, modules, sizes, *affine)
     # split, not slices: its backward is one cat, where each slice's
     # would be a zero-filled full-size gradient
     parts = x.split([c.frames for c in chunks])
-    return torch.cat([bn(part) for bn, part in zip(modules, parts)])
+    outs = [bns[c.norm](part) for c, part in zip(chunks, parts)]
+    return torch.cat(outs)
 
 
 class ResidualAdapter(nn.Conv2d):
