@@ -44,7 +44,7 @@ demo: $(STAMP) $(DEMO_DATA)/labels/labels.json
 $(DEMO_WORK)/epoch_10.pth: | $(STAMP) $(DEMO_DATA)/labels/labels.json
 	$(BIN)/python tools/train.py configs/tsm_demo_synthetic.py --work-dir $(DEMO_WORK)
 
-# FFN (arXiv:2303.14817) fine-tuned from the TSM at 4/8/16 frames at once,
+# FFN (arXiv:2303.14817) trained from the TSM at 4/8/16 frames at once,
 # then both evaluated at 4/8/12/16 frames, side by side.
 demo-ffn: $(STAMP) $(DEMO_DATA)/labels/labels.json $(DEMO_WORK)/epoch_10.pth
 	$(BIN)/python tools/train.py configs/ffn_demo_synthetic.py --work-dir $(FFN_WORK)

@@ -1,8 +1,8 @@
 # FFN on the synthetic set of `make demo`, sized for 2 CPU cores: the demo's
-# data, resolution, optimizer and seed, with the FFN model and 16|8|4-frame
-# sampling. Warm-started from make demo's TSM (every BN copied into the
-# three branches, adapters at identity), so it fine-tunes rather than
-# learns from scratch.
+# data, resolution, optimizer, schedule and seed, with the FFN model and
+# 16|8|4-frame sampling. Warm-started from make demo's TSM (every BN copied
+# into the three branches, adapters at identity): from scratch, 10 epochs
+# reach only 85 % at 16 frames (README, FFN).
 _base_ = ['tsm_demo_synthetic.py']
 
 model = dict(
@@ -20,16 +20,12 @@ model = dict(
     distill_loss=dict(type='TemporalDistillationLoss', loss_weight=1.0),
 )
 load_from = 'work_dirs/tsm_demo_synthetic/epoch_10.pth'  # make demo's TSM
-# A fine-tune: the shared convs move slowly (they serve the 16-frame branch
-# already), the private BNs and adapters learn at the full lr.
-optim_wrapper = dict(
-    paramwise_cfg=dict(
-        custom_keys={
-            'cls_head': dict(lr_mult=0.1),
-            '.conv': dict(lr_mult=0.1),
-        }
-    )
-)
+# Twice the TSM demo's lr: of 0.01 / 0.015 / 0.02 (README, FFN) the one
+# that keeps the 8-frame branch within 3 points of a TSM trained at 8.
+optim_wrapper = dict(optimizer=dict(lr=0.02))
+# Validated once, after the last epoch: make demo-ffn compares both models
+# at every frame count right after (and per-epoch checks cost ~20 s).
+train_cfg = dict(val_interval=10)
 
 train_pipeline = [
     dict(type='MultiCountSampleFrames', frame_counts=(16, 8, 4))
@@ -39,4 +35,3 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
-max_epochs = 3  # a fine-tune of the 16-frame TSM: ~2 min on 2 cores
