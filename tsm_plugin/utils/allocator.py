@@ -9,8 +9,9 @@ minor page faults. PyTorch's CPU performance guide swaps the allocator
 (jemalloc or tcmalloc via ``LD_PRELOAD``) for this; glibc gets the same
 reuse from two ``mallopt`` calls, with nothing to install:
 
-* ``M_MMAP_THRESHOLD`` at its ceiling (32 MiB on 64-bit): blocks up to it
-  come from the reusable heap;
+* ``M_MMAP_MAX`` 0: every block comes from the heap, where freed blocks
+  are reused (the mmap threshold's ceiling, 32 MiB, is below a 224 px
+  activation: ``(28, 64, 112, 112)`` floats are 90 MB);
 * ``M_TRIM_THRESHOLD`` at 2 GiB: freed heap memory stays mapped.
 
 The process keeps its peak heap until it exits, which a training or
@@ -25,8 +26,7 @@ import platform
 from typing import Optional
 
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's DEFAULT_MMAP_THRESHOLD_MAX
+M_MMAP_MAX = -4
 TRIM_THRESHOLD = 2**31 - 1  # mallopt takes an int: 2 GiB, past any heap top
 
 _applied: Optional[bool] = None
@@ -54,7 +54,6 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     _applied = bool(
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
-        and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
     return _applied
