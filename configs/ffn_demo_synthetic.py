@@ -36,4 +36,3 @@ train_pipeline = [
     for t in _base_.train_pipeline
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-
