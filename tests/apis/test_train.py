@@ -113,13 +113,14 @@ def _runner(argv):
     return runner, capture
 
 
-def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
-    common = [
-        DEMO,
+def _short_run(config, data_root, work_dir, *cfg_options):
+    """The argv of a seeded, unvalidated run: 4 clips a batch, no workers."""
+    return [
+        str(config),
         '--data-root',
-        str(synthetic_ssv2),
+        str(data_root),
         '--work-dir',
-        str(tmp_path),
+        str(work_dir),
         '--batch-size',
         '4',
         '--num-workers',
@@ -128,8 +129,17 @@ def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
         '0',
         '--no-validate',
         '--cfg-options',
-        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        *cfg_options,
     ]
+
+
+def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
+    common = _short_run(
+        DEMO,
+        synthetic_ssv2,
+        tmp_path,
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+    )
     first, _ = _runner(common + ['--epochs', '3'])
     # Stop after 2 of 3 epochs, as if the job had been killed there.
     first.train_loop._max_epochs = 2
@@ -166,23 +176,13 @@ def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
 
 
 def test_ffn_demo_resumes_after_2_epochs(synthetic_ssv2, tmp_path):
-    common = [
-        str(REPO / 'configs' / 'ffn_demo_synthetic.py'),
-        '--data-root',
-        str(synthetic_ssv2),
-        '--work-dir',
-        str(tmp_path),
-        '--batch-size',
-        '4',
-        '--num-workers',
-        '0',
-        '--seed',
-        '0',
-        '--no-validate',
-        '--cfg-options',
+    common = _short_run(
+        REPO / 'configs' / 'ffn_demo_synthetic.py',
+        synthetic_ssv2,
+        tmp_path,
         'load_from=None',  # from scratch: no make demo checkpoint here
         'train_dataloader.dataset.indices=8',  # 2 iterations an epoch
-    ]
+    )
     first, _ = _runner(common + ['--epochs', '3'])
     first.train_loop._max_epochs = 2  # killed after 2 of 3 epochs
     first.train()

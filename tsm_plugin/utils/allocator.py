@@ -12,7 +12,9 @@ reuse from two ``mallopt`` calls, with nothing to install:
 * ``M_MMAP_MAX`` 0: every block comes from the heap, where freed blocks
   are reused (the mmap threshold's ceiling, 32 MiB, is below a 224 px
   activation: ``(28, 64, 112, 112)`` floats are 90 MB);
-* ``M_TRIM_THRESHOLD`` at 2 GiB: freed heap memory stays mapped.
+* ``M_TRIM_THRESHOLD`` -1 (mallopt(3): "disables trimming completely"):
+  freed heap memory stays mapped, however large the step's peak (an FFN-R50
+  step at 224 px holds more than 2 GiB).
 
 The process keeps its peak heap until it exits, which a training or
 evaluation run reaches in its first step anyway. GPUs need none of this
@@ -27,7 +29,7 @@ from typing import Optional
 
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
 M_MMAP_MAX = -4
-TRIM_THRESHOLD = 2**31 - 1  # mallopt takes an int: 2 GiB, past any heap top
+NEVER_TRIM = -1
 
 _applied: Optional[bool] = None
 
@@ -54,6 +56,6 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     _applied = bool(
-        mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, NEVER_TRIM)
     )
     return _applied
