@@ -34,28 +34,31 @@ import torch.nn as nn
 Parts = Tuple[Tuple[int, int], ...]
 
 
-def _check(
-    x: torch.Tensor, num_segments: int, shift_div: int
-) -> Tuple[int, int]:
-    """Validate the arguments; return ``(clips, fold)``."""
+def _check(x: torch.Tensor, parts: Parts, shift_div: int) -> int:
+    """Validate the arguments; return ``fold``."""
     if x.dim() != 4:
         raise ValueError(
             'temporal_shift expects a (N*T, C, H, W) tensor, '
             f'got shape {tuple(x.shape)}'
         )
-    if num_segments < 1:
-        raise ValueError(f'num_segments must be >= 1, got {num_segments}')
     if shift_div < 1:
         raise ValueError(f'shift_div must be >= 1, got {shift_div}')
-    frames = x.shape[0]
-    if frames % num_segments:
+    if sum(frames for frames, _ in parts) != x.shape[0]:
         raise ValueError(
-            f'temporal_shift: the batch of {frames} frames is not divisible '
-            f'by num_segments={num_segments} (frames per clip)'
+            f'temporal_shift_parts: the parts {parts} do not cover the '
+            f'{x.shape[0]} frames'
         )
+    for frames, num_segments in parts:
+        if num_segments < 1:
+            raise ValueError(f'num_segments must be >= 1, got {num_segments}')
+        if frames % num_segments:
+            raise ValueError(
+                f'temporal_shift: the batch of {frames} frames is not '
+                f'divisible by num_segments={num_segments} (frames per clip)'
+            )
     # int(): under torch.jit.trace a size is a tensor, which Function.apply
     # cannot take as a plain argument (FLOP counting traces the model).
-    return frames // num_segments, int(x.shape[1]) // shift_div
+    return int(x.shape[1]) // shift_div
 
 
 def _shift(
@@ -117,9 +120,7 @@ def temporal_shift(
     Raises:
         ValueError: if ``N * T`` is not divisible by ``num_segments``.
     """
-    _, fold = _check(x, num_segments, shift_div)
-    parts = ((int(x.shape[0]), num_segments),)
-    return _TemporalShiftFunction.apply(x, parts, fold, False)
+    return temporal_shift_parts(x, ((x.shape[0], num_segments),), shift_div)
 
 
 def temporal_shift_parts(
@@ -145,14 +146,7 @@ def temporal_shift_parts(
             do not cover ``x``.
     """
     parts = tuple((int(f), int(t)) for f, t in parts)
-    if sum(f for f, _ in parts) != x.shape[0]:
-        raise ValueError(
-            f'temporal_shift_parts: the parts {parts} do not cover the '
-            f'{x.shape[0]} frames'
-        )
-    fold = 0
-    for frames, num_segments in parts:
-        _, fold = _check(x[:frames], num_segments, shift_div)
+    fold = _check(x, parts, shift_div)
     return _TemporalShiftFunction.apply(x, parts, fold, False)
 
 
