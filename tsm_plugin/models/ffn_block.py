@@ -64,7 +64,8 @@ class ResidualAdapter(nn.Conv2d):
     ``adaconv_*`` tensors load as they are, and mmaction2's
     ``TSMOptimWrapperConstructor`` sees a conv), computed as
     ``s * (1 + w)``: the same function and gradients, one elementwise op
-    instead of a conv and an add.
+    instead of a conv and an add; or folded into the conv that follows
+    (:meth:`fold`), no op at all.
     """
 
     def __init__(self, channels: int) -> None:
@@ -73,6 +74,13 @@ class ResidualAdapter(nn.Conv2d):
     def scale(self) -> torch.Tensor:
         """``1 + w`` as ``(1, C, 1, 1)``."""
         return 1 + self.weight.view(1, -1, 1, 1)
+
+    def fold(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        """``conv(self(x))`` as one conv: a conv of ``s * (1 + w)`` is the
+        conv of ``s`` with its weight's input channels scaled by ``1 + w``
+        (zero padding stays zero), which spares a pass over ``s`` forward
+        and two backward."""
+        return conv._conv_forward(x, conv.weight * self.scale(), conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale()
@@ -160,8 +168,6 @@ class FFNBlock(nn.Module):
 
     def adapt(self, x: torch.Tensor, chunks: Sequence[Chunk]) -> torch.Tensor:
         """Each chunk through its branch's adapter (one multiply for all)."""
-        if len(chunks) == 1:
-            return self.adapter[chunks[0].branch](x)
         scale = torch.cat(
             [
                 self.adapter[c.branch].scale().expand(c.frames, -1, -1, -1)
@@ -175,6 +181,10 @@ class FFNBlock(nn.Module):
     ) -> torch.Tensor:
         """Run the chunks' branches, the convs once for all.
 
+        One chunk (one branch) folds its adapter into ``conv1``
+        (:meth:`ResidualAdapter.fold`); several multiply by their adapters'
+        scales at once, ahead of the shared ``conv1``.
+
         Args:
             x (torch.Tensor): ``(sum(frames), C, H, W)`` features, the
                 chunks in order.
@@ -185,14 +195,16 @@ class FFNBlock(nn.Module):
         if self.shift:
             parts = tuple((c.frames, c.segments) for c in chunks)
             out = temporal_shift_parts(x, parts, shift_div)
-        if self.adapter is not None:
-            out = self.adapt(out, chunks)
-        last = len(self.stages) - 1
         for i, (conv, bns) in enumerate(self.stages):
-            out = chunked_norm(
-                getattr(self, bns), getattr(self, conv)(out), chunks
-            )
-            if i < last:
+            conv = getattr(self, conv)
+            if i or self.adapter is None:
+                out = conv(out)
+            elif len(chunks) == 1:
+                out = self.adapter[chunks[0].branch].fold(conv, out)
+            else:
+                out = conv(self.adapt(out, chunks))
+            out = chunked_norm(getattr(self, bns), out, chunks)
+            if i < len(self.stages) - 1:
                 out = F.relu(out, inplace=True)
         identity = x if self.downsample is None else self.downsample(x, chunks)
         return F.relu(out + identity, inplace=True)

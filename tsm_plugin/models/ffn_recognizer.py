@@ -146,7 +146,7 @@ class FFNRecognizer(Recognizer2D):
                 f'W) for frame counts {[c for _, c in order]}, got '
                 f'{tuple(inputs.shape)}'
             )
-        # branch-major: every clip's 16 frames, then every clip's 8, ...
+        # a tensor per branch: every clip's 16 frames, every clip's 8, ...
         clips, frame_shape = inputs.shape[0], inputs.shape[2:]
         parts, chunks, start = [], [], 0
         for branch, count in order:
@@ -154,11 +154,10 @@ class FFNRecognizer(Recognizer2D):
             parts.append(part.reshape((-1,) + frame_shape))
             chunks.append(self.backbone.chunk(branch, clips * count, count))
             start += count
-        feats = self.backbone.forward_chunks(torch.cat(parts), chunks)
-        parts = feats.split([chunk.frames for chunk in chunks])
+        feats = self.backbone.forward_chunks(parts, chunks)
         return [
             (count, self.head_scores(part, count))
-            for (_, count), part in zip(order, parts)
+            for (_, count), part in zip(order, feats)
         ]
 
     def loss(

@@ -118,6 +118,11 @@ class FFNResNet(NumSegments, BaseModule):
             official code's ImageNet start). Defaults to None.
         norm_eval (bool): Keep every BatchNorm in eval mode during training
             (frozen running statistics). Defaults to False.
+        branch_stages (int): How many residual stages :meth:`forward_chunks`
+            (the training step) runs branch by branch, after the stem, before
+            it runs the branches together; the result is the same either
+            way. Defaults to 2: the fastest on a CPU at 224 px, 112 px and
+            the demo's 42x32 (README, FFN: Cost).
     """
 
     def __init__(
@@ -132,6 +137,7 @@ class FFNResNet(NumSegments, BaseModule):
         adapters: bool = True,
         pretrained: Optional[str] = None,
         norm_eval: bool = False,
+        branch_stages: int = 2,
     ) -> None:
         super().__init__()
         if depth not in ARCH_SETTINGS:
@@ -155,7 +161,17 @@ class FFNResNet(NumSegments, BaseModule):
             raise ConfigValueError(
                 f'shift_div must be an integer >= 1, got {shift_div!r}'
             )
+        if (
+            isinstance(branch_stages, bool)
+            or not isinstance(branch_stages, int)
+            or not 0 <= branch_stages <= 4
+        ):
+            raise ConfigValueError(
+                f'FFNResNet branch_stages must be an integer from 0 to 4, '
+                f'got {branch_stages!r}'
+            )
         self.depth = depth
+        self.branch_stages = branch_stages
         self.frame_counts = check_frame_counts(frame_counts)
         self.shift_div = shift_div
         self.train_shift = train_shift
@@ -241,7 +257,7 @@ class FFNResNet(NumSegments, BaseModule):
         elif num_segments is None:
             num_segments = self.frame_counts[branch]
         chunk = self.chunk(branch, int(x.shape[0]), num_segments)
-        return self.forward_chunks(x, (chunk,))
+        return self.forward_chunks((x,), (chunk,))[0]
 
     def chunk(self, branch: int, frames: int, num_segments: int) -> Chunk:
         """The :class:`Chunk` of ``frames`` frames run by ``branch``.
@@ -268,25 +284,44 @@ class FFNResNet(NumSegments, BaseModule):
         return Chunk(frames, branch, 0 if self.shared_bn else branch, segments)
 
     def forward_chunks(
-        self, x: torch.Tensor, chunks: Sequence[Chunk]
-    ) -> torch.Tensor:
-        """Run several branches on consecutive chunks of ``x`` at once.
+        self, xs: Sequence[torch.Tensor], chunks: Sequence[Chunk]
+    ) -> Tuple[torch.Tensor, ...]:
+        """Run several branches, each on its own frames (FFN's training
+        step: 16 | 8 | 4 frames of every clip).
 
-        Every shared conv runs once on all the frames (one large batch
-        instead of one per branch); each chunk has its own BatchNorms,
-        adapters and shift, so the result equals running the branches one
-        by one (FFN's training step: 16 | 8 | 4 frames of every clip).
+        The stem and the first ``branch_stages`` stages run branch by
+        branch: their feature maps are the largest, one branch's frames
+        already make large GEMMs, and each adapter folds into the conv
+        after it. The later stages run all the frames at once: on their
+        small maps one large GEMM beats three small ones, and the
+        per-branch BatchNorms run on slices. Either way each chunk has its
+        own BatchNorms, adapters and shift, so the result equals running
+        the branches one by one.
 
         Args:
-            x (torch.Tensor): ``(sum(frames), C, H, W)``, chunks in order.
-            chunks (Sequence[Chunk]): From :meth:`chunk`.
+            xs (Sequence[torch.Tensor]): Each chunk's ``(frames, C, H, W)``.
+            chunks (Sequence[Chunk]): From :meth:`chunk`, one per tensor.
 
         Returns:
-            torch.Tensor: The last stage's features, chunks in order.
+            tuple[torch.Tensor]: The last stage's features, one per chunk.
         """
-        x = chunked_norm(self.bn1, self.conv1(x), chunks)
-        x = self.maxpool(F.relu(x, inplace=True))
-        for name in self.res_layers:
+        split = self.res_layers[: self.branch_stages]
+        joint = self.res_layers[self.branch_stages :]
+        feats = []
+        for x, chunk in zip(xs, chunks, strict=True):
+            x = chunked_norm(self.bn1, self.conv1(x), (chunk,))
+            x = self.maxpool(F.relu(x, inplace=True))
+            feats.append(self._run_stages(split, x, (chunk,)))
+        if not joint:
+            return tuple(feats)
+        x = feats[0] if len(feats) == 1 else torch.cat(feats)
+        x = self._run_stages(joint, x, chunks)
+        return x.split([chunk.frames for chunk in chunks])
+
+    def _run_stages(
+        self, names: Sequence[str], x: torch.Tensor, chunks: Sequence[Chunk]
+    ) -> torch.Tensor:
+        for name in names:
             for block in getattr(self, name):
                 x = block(x, chunks, self.shift_div)
         return x
