@@ -121,8 +121,8 @@ class FFNResNet(NumSegments, BaseModule):
         branch_stages (int): How many residual stages :meth:`forward_chunks`
             (the training step) runs branch by branch, after the stem, before
             it runs the branches together; the result is the same either
-            way. Defaults to 2: the fastest on a CPU at 224 px, 112 px and
-            the demo's 42x32 (README, FFN: Cost).
+            way. Defaults to 3: the fastest at the recipe's 224 px (on a
+            CPU; 2 at 112 px; README, FFN: Cost).
     """
 
     def __init__(
@@ -137,7 +137,7 @@ class FFNResNet(NumSegments, BaseModule):
         adapters: bool = True,
         pretrained: Optional[str] = None,
         norm_eval: bool = False,
-        branch_stages: int = 2,
+        branch_stages: int = 3,
     ) -> None:
         super().__init__()
         if depth not in ARCH_SETTINGS:
