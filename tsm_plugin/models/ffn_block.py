@@ -168,6 +168,8 @@ class FFNBlock(nn.Module):
 
     def adapt(self, x: torch.Tensor, chunks: Sequence[Chunk]) -> torch.Tensor:
         """Each chunk through its branch's adapter (one multiply for all)."""
+        if len(chunks) == 1:
+            return self.adapter[chunks[0].branch](x)
         scale = torch.cat(
             [
                 self.adapter[c.branch].scale().expand(c.frames, -1, -1, -1)
@@ -183,7 +185,9 @@ class FFNBlock(nn.Module):
 
         One chunk (one branch) folds its adapter into ``conv1``
         (:meth:`ResidualAdapter.fold`); several multiply by their adapters'
-        scales at once, ahead of the shared ``conv1``.
+        scales at once, ahead of the shared ``conv1``, and so does one chunk
+        under a tracer, whose FLOP and parameter counts go by the modules
+        called.
 
         Args:
             x (torch.Tensor): ``(sum(frames), C, H, W)`` features, the
@@ -199,7 +203,7 @@ class FFNBlock(nn.Module):
             conv = getattr(self, conv)
             if i or self.adapter is None:
                 out = conv(out)
-            elif len(chunks) == 1:
+            elif len(chunks) == 1 and not torch.jit.is_tracing():
                 out = self.adapter[chunks[0].branch].fold(conv, out)
             else:
                 out = conv(self.adapt(out, chunks))
