@@ -199,15 +199,15 @@ class FFNBlock(nn.Module):
         if self.shift:
             parts = tuple((c.frames, c.segments) for c in chunks)
             out = temporal_shift_parts(x, parts, shift_div)
-        for i, (conv, bns) in enumerate(self.stages):
-            conv = getattr(self, conv)
+        for i, (conv_name, bns_name) in enumerate(self.stages):
+            conv = getattr(self, conv_name)
             if i or self.adapter is None:
                 out = conv(out)
             elif len(chunks) == 1 and not torch.jit.is_tracing():
                 out = self.adapter[chunks[0].branch].fold(conv, out)
             else:
                 out = conv(self.adapt(out, chunks))
-            out = chunked_norm(getattr(self, bns), out, chunks)
+            out = chunked_norm(getattr(self, bns_name), out, chunks)
             if i < len(self.stages) - 1:
                 out = F.relu(out, inplace=True)
         identity = x if self.downsample is None else self.downsample(x, chunks)
