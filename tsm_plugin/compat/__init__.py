@@ -30,6 +30,7 @@ from . import (
     importlib_metadata_alias,
     mmaction_drn,
     resnet_tsm_init,
+    runner_timestamp,
 )
 from ._once import apply_fix
 
@@ -39,6 +40,7 @@ STACK_FIXES = (
     resnet_tsm_init,
     dist_cpu_init,
     ddp_cpu_device_ids,
+    runner_timestamp,
 )
 
 
