@@ -176,6 +176,22 @@ def random_bns(model, seed: int = 0):
     return model
 
 
+def randomize(model, seed: int = 0):
+    """Every float tensor random, BN statistics too (variances in
+    [0.25, 0.75)), so no layer is an identity; returns ``model`` in eval
+    mode."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if t.is_floating_point():
+                t.copy_(
+                    torch.rand(t.shape, generator=g) * 0.5 + 0.25
+                    if 'running_var' in name
+                    else torch.randn(t.shape, generator=g) * 0.1
+                )
+    return model.eval()
+
+
 def first_video(root, split: str = 'train') -> Path:
     """The ``.webm`` of the first item of a split of an SSv2-format set."""
     import json

@@ -167,18 +167,15 @@ def zoo_checkpoint(model) -> dict:
     )
 
 
-def randomize(model, seed=0):
-    """Every float tensor random (BN statistics too); eval mode."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if t.is_floating_point():
-                t.copy_(
-                    torch.rand(t.shape, generator=g) * 0.5 + 0.25
-                    if 'running_var' in name
-                    else torch.randn(t.shape, generator=g) * 0.1
-                )
-    return model.eval()
+def to_torchvision(name: str) -> str:
+    """Our key -> torchvision's, written out independently of the library."""
+    parts = name.replace('.net.', '.').split('.')
+    *prefix, module, kind, param = parts
+    if module == 'downsample':
+        new = ['downsample', '0' if kind == 'conv' else '1']
+    else:
+        new = [module if kind == 'conv' else module.replace('conv', 'bn')]
+    return '.'.join(prefix + new + [param])
 
 
 def copy_by_position(src: dict, dst_model) -> dict:

@@ -13,11 +13,11 @@ from mmaction.registry import MODELS
 from mmengine.registry import init_default_scope
 
 import tsm_plugin.registration  # noqa: F401
-from tests.helpers import one_thread_fixture
+from tests.helpers import one_thread_fixture, randomize
+from tests.models._foreign_models import to_torchvision
 from tsm_plugin.apis import convert_checkpoint as convert_api
 from tsm_plugin.engine.checkpoint import load_checkpoint_file
 from tsm_plugin.models.checkpoint_formats import convert, recognise
-from tsm_plugin.models.tsm_resnet import torchvision_name
 
 one_thread = one_thread_fixture('module')
 COUNTS = (4, 8, 16)
@@ -61,20 +61,6 @@ def ffn():
     )
 
 
-def randomize(model, seed=0):
-    """Every tensor random (BN statistics too), so nothing is identity."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if t.is_floating_point():
-                t.copy_(
-                    torch.rand(t.shape, generator=g) * 0.5 + 0.25
-                    if 'running_var' in name
-                    else torch.randn(t.shape, generator=g) * 0.1
-                )
-    return model.eval()
-
-
 def tsm_repo_keys(state):
     """Our TSM keys as mit-han-lab/temporal-shift-module's main.py saves."""
     out = {}
@@ -82,7 +68,7 @@ def tsm_repo_keys(state):
         if k.startswith('cls_head.fc_cls.'):
             out['module.new_fc.' + k.rsplit('.', 1)[1]] = v
             continue
-        name = torchvision_name(k[len('backbone.') :])
+        name = to_torchvision(k[len('backbone.') :])
         name = re.sub(r'^(layer\d\.\d+\.conv1)\.', r'\1.net.', name)
         out['module.base_model.' + name] = v
     return dict(epoch=45, arch='resnet50', best_prec1=61.2, state_dict=out)

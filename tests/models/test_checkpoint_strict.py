@@ -9,12 +9,11 @@ from mmaction.registry import MODELS
 from mmengine.registry import init_default_scope
 
 import tsm_plugin.registration  # noqa: F401
-from tests.helpers import one_thread_fixture
+from tests.helpers import one_thread_fixture, randomize
 from tests.models._foreign_models import (
     TSMRepoTSN,
     copy_by_position,
     mmaction2_tsm,
-    randomize,
     tsm_repo_checkpoint,
     zoo_checkpoint,
 )

@@ -10,25 +10,22 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tests.helpers import one_thread_fixture, random_bns
+from tests.models._foreign_models import to_torchvision
 from tsm_plugin.errors import InputError
 from tsm_plugin.models.temporal_shift import TemporalShift
 from tsm_plugin.models.tsm_resnet import TSMResNet
 
 SIZE = 32  # px: keeps ResNet-50 fast on CPU; layer4 is then 1x1
 
+one_thread = one_thread_fixture('module')
+
 
 def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Scratch init plus random BN affine/statistics, so BN is not identity."""
+    """Scratch init, then random BN affine/statistics (BN not identity)."""
     torch.manual_seed(seed)
     model.init_weights()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.1)
-                m.running_mean.normal_(0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
+    return random_bns(model, seed)
 
 
 def clips(num_clips, num_segments, seed=1):
@@ -130,17 +127,6 @@ def test_build_from_registry_and_scratch_init():
     assert torch.equal(bn.weight, torch.ones_like(bn.weight))  # constant
     assert model.layer1[0].conv1.conv.net.weight.std() > 0  # kaiming
     assert model.eval() is model
-
-
-def to_torchvision(name: str) -> str:
-    """Our key -> torchvision's, written out independently of the library."""
-    parts = name.replace('.net.', '.').split('.')
-    *prefix, module, kind, param = parts
-    if module == 'downsample':
-        new = ['downsample', '0' if kind == 'conv' else '1']
-    else:
-        new = [module if kind == 'conv' else module.replace('conv', 'bn')]
-    return '.'.join(prefix + new + [param])
 
 
 @pytest.fixture

@@ -1,122 +1,27 @@
-"""Checkpoint formats of TSM and FFN, recognised by their keys.
+"""Whole checkpoints of TSM and FFN loaded into a model, strictly.
 
-Three codebases save TSM-ResNet weights under different names, and FFN
-(https://arxiv.org/abs/2303.14817) keeps one BatchNorm and one adapter per
-frame count. Every format is read into one canonical naming (torchvision's
-ResNet keys, a ``#<frames>`` tag on a per-branch BatchNorm or adapter, and
-``fc`` for the classifier) and written out in the keys of the model at hand:
-
-* ``ours``: this plugin's keys (mmaction2's ``ResNetTSM`` keys for TSM, so
-  mmaction2 model-zoo checkpoints are ``ours`` too);
-* ``tsm_repo``: mit-han-lab/temporal-shift-module's ``main.py`` (saved from
-  ``nn.DataParallel``: ``module.base_model.layer1.0.conv1.net.weight``,
-  ``module.new_fc.weight``);
-* ``ffn_repo``: BeSpontaneous/FFN-pytorch (``module.base_model.bn1_4``,
-  ``....adaconv_16.weight``, ``....downsample_bn_8``, ``module.new_fc``).
-
-A single-branch checkpoint (a TSM) loaded into an FFN model gives every
-branch its BatchNorms; adapters it lacks keep the model's init (identity
-for ``adapter_init='zeros'``): FFN's warm start.
+A checkpoint from any codebase of :mod:`~tsm_plugin.models.state_dict_keys`
+(ours, mmaction2's, the TSM repo's, the FFN repo's) is written in the keys
+of the model at hand (:class:`LoadPlan`), and refused in one line when it
+does not fill the model (:func:`plan_load`): a missing or unexpected key, a
+shape, or a temporal shift placed elsewhere. A single-network checkpoint (a
+TSM) loaded into an FFN model gives every branch its BatchNorms; adapters it
+lacks keep the model's init (identity for ``adapter_init='zeros'``): FFN's
+warm start.
 """
 
-import os.path as osp
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..errors import InputError
-
-FORMATS = ('ours', 'tsm_repo', 'ffn_repo')
-_REPO_PREFIX = 'module.base_model.'
-_REPO_FC = 'module.new_fc.'
-
-
-def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """The tensors of a checkpoint file or URL (``torchvision://resnet50``).
-
-    Raises:
-        InputError: a local path that does not exist, or a file holding no
-            state dict.
-    """
-    if '://' not in path and not osp.isfile(osp.expanduser(path)):
-        raise InputError(f'pretrained checkpoint not found: {path}')
-    checkpoint = CheckpointLoader.load_checkpoint(
-        osp.expanduser(path), map_location='cpu', logger='silent'
-    )
-    if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
-        checkpoint = checkpoint['state_dict']
-    if not isinstance(checkpoint, dict):
-        raise InputError(
-            f'pretrained checkpoint {path} holds no state '
-            f'dict (got {type(checkpoint).__name__})'
-        )
-    return checkpoint
+from .pretrained import read_state_dict
+from .state_dict_keys import FORMATS, has_branches, match_keys, recognise
 
 
 def _frame_counts(model) -> Optional[Tuple[int, ...]]:
     return getattr(getattr(model, 'backbone', None), 'frame_counts', None)
-
-
-def recognise(state_dict: Dict[str, torch.Tensor]) -> str:
-    """The format of a checkpoint's ``state_dict`` (one of :data:`FORMATS`)."""
-    keys = list(state_dict)
-    if any(k.startswith(_REPO_PREFIX) for k in keys):
-        ffn = any(
-            'adaconv_' in k or re.search(r'\.bn\d_\d+\.', '.' + k)
-            for k in keys
-        )
-        return 'ffn_repo' if ffn else 'tsm_repo'
-    return 'ours'
-
-
-def _canonical_ours(key: str, counts: Optional[Sequence[int]]) -> str:
-    """Our recognizer key -> canonical (``counts``: an FFN's branches)."""
-    if key.startswith('cls_head.fc_cls.'):
-        return 'fc.' + key[len('cls_head.fc_cls.') :]
-    if not key.startswith('backbone.'):
-        return key
-    name = key[len('backbone.') :]
-    if counts is not None:  # FFN: bn1.<i>. / adapter.<i>. / downsample.*
-        name = re.sub(r'downsample\.conv\.', 'downsample.0.', name)
-        name = re.sub(
-            r'downsample\.bn\.(\d+)\.',
-            lambda m: f'downsample.1#{counts[int(m[1])]}.',
-            name,
-        )
-        name = re.sub(
-            r'(^|\.)(bn\d?|adapter)\.(\d+)\.',
-            lambda m: f'{m[1]}{m[2]}#{counts[int(m[3])]}.',
-            name,
-        )
-        return name
-    from .tsm_resnet import torchvision_name
-
-    return torchvision_name(name)
-
-
-def _canonical_repo(key: str) -> str:
-    """A TSM-repo or FFN-repo key -> canonical."""
-    if key.startswith(_REPO_FC):
-        return 'fc.' + key[len(_REPO_FC) :]
-    name = key[len(_REPO_PREFIX) :] if key.startswith(_REPO_PREFIX) else key
-    name = name.replace('.net.', '.')
-    name = name.replace('downsample_conv.', 'downsample.0.')
-    name = re.sub(r'downsample_bn_(\d+)\.', r'downsample.1#\1.', name)
-    name = re.sub(r'adaconv_(\d+)\.', r'adapter#\1.', name)
-    return re.sub(r'(^|\.)(bn\d?)_(\d+)\.', r'\1\2#\3.', name)
-
-
-def canonical(
-    state_dict: Dict[str, torch.Tensor],
-    fmt: str,
-    counts: Optional[Sequence[int]] = None,
-) -> Dict[str, str]:
-    """Canonical name -> the source key, for every tensor of a checkpoint."""
-    if fmt == 'ours':
-        return {_canonical_ours(k, counts): k for k in state_dict}
-    return {_canonical_repo(k): k for k in state_dict}
 
 
 def convert(
@@ -134,35 +39,11 @@ def convert(
         (``num_batches_tracked`` and, for a single-branch source, adapters
         excluded) and the source keys it does not use.
     """
-    fmt = fmt or recognise(state_dict)
-    counts = _frame_counts(model)
-    # Ours from an FFN carries branch indices only if the model has them.
-    source_counts = (
-        counts
-        if fmt == 'ours'
-        and any(re.search(r'\.bn1\.\d+\.', k) for k in state_dict)
-        else None
+    found = match_keys(
+        state_dict, model.state_dict(), fmt, _frame_counts(model)
     )
-    source = canonical(state_dict, fmt, source_counts)
-    target = {_canonical_ours(k, counts): k for k in model.state_dict()}
-    out, missing, used = {}, [], set()
-    for name, key in target.items():
-        hit = name if name in source else re.sub(r'#\d+', '', name)
-        if hit in source:
-            out[key] = state_dict[source[hit]]
-            used.add(hit)
-        elif not (
-            key.endswith('num_batches_tracked')
-            or ('#' in name and 'adapter' in name)
-        ):
-            missing.append(key)
-    used_keys = {source[n] for n in used}
-    unused = [
-        k
-        for k in state_dict
-        if k not in used_keys and not k.endswith('num_batches_tracked')
-    ]
-    return out, missing, unused
+    out = {key: state_dict[src] for key, src in found.pairs.items()}
+    return out, found.missing, found.unused
 
 
 _SHIFTED_BLOCK = re.compile(r'(layer\d+\.\d+)\.conv1\.(?:conv\.)?net\.')
@@ -172,7 +53,7 @@ _BLOCK_SHIFT = re.compile(r'(?:^|\.)layer\d+\.\d+\.net\.')
 def _shift_misfit(state_dict, model_keys, fmt: str) -> Optional[str]:
     """The first block a repo checkpoint shifts differently from the model.
 
-    The shift has no weights, so ``canonical`` drops the repos' ``.net.``;
+    The shift has no weights, so canonical names drop the repos' ``.net.``;
     it is checked here: the TSM repo's ``shift_place='block'`` (the whole
     block wrapped) and a TSN (no shift) do not fit our residual shift.
     """
@@ -216,9 +97,8 @@ def source_name(checkpoint: dict, fmt: str) -> str:
     meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
     meta = meta if isinstance(meta, dict) else {}
     state = checkpoint.get('state_dict', checkpoint)
-    branches = any(re.search(r'\.bn1\.\d+\.', k) for k in state)
     if (
-        branches
+        has_branches(state)
         or 'source_format' in meta
         or 'tsm_plugin' in str(meta.get('cfg', ''))
     ):
@@ -251,28 +131,19 @@ class LoadPlan:
         self.fmt = recognise(state)
         self.source = source_name(checkpoint, self.fmt)
         model_state = model.state_dict()
-        ffn_model = _frame_counts(model) is not None
-        self.warm_start = (
-            self.fmt == 'ours'
-            and ffn_model
-            and not any(re.search(r'\.bn1\.\d+\.', k) for k in state)
-        )
+        counts = _frame_counts(model)
+        single = self.fmt == 'ours' and not has_branches(state)
+        self.warm_start = single and counts is not None
         if self.fmt == 'ours' and not self.warm_start:
             if state and all(k.startswith('module.') for k in state):
                 state = {k[len('module.') :]: v for k, v in state.items()}
-            converted = {k: v for k, v in state.items() if k in model_state}
+            source_key = {k: k for k in state if k in model_state}
             unexpected = [k for k in state if k not in model_state]
             missing = [k for k in model_state if k not in state]
-            source_key = {k: k for k in converted}
         else:
-            converted, missing, unexpected = convert(state, model, self.fmt)
-            src = canonical(state, self.fmt)
-            counts = _frame_counts(model)
-            source_key = {}
-            for key in converted:
-                name = _canonical_ours(key, counts)
-                hit = name if name in src else re.sub(r'#\d+', '', name)
-                source_key[key] = src.get(hit, key)
+            found = match_keys(state, model_state, self.fmt, counts)
+            source_key, missing, unexpected = found
+        converted = {k: state[src] for k, src in source_key.items()}
         skip = 'num_batches_tracked'
         self.missing = [k for k in missing if not k.endswith(skip)]
         self.unexpected = [k for k in unexpected if not k.endswith(skip)]
@@ -352,7 +223,6 @@ def plan_load(checkpoint: dict, model, what: str = 'checkpoint') -> LoadPlan:
 __all__ = [
     'FORMATS',
     'LoadPlan',
-    'canonical',
     'convert',
     'plan_load',
     'read_state_dict',

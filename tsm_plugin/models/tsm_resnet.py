@@ -7,40 +7,20 @@ each residual block's first conv is shifted in time
 identity path keeps the unshifted feature.
 """
 
-import re
-from typing import Dict, List
-
 import torch
 from mmaction.models.backbones.resnet import ResNet
 from mmaction.registry import MODELS
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
-from .checkpoint_formats import read_state_dict
 from .frame_counts import NumSegments
+from .pretrained import load_pretrained
+from .state_dict_keys import to_canonical
 from .temporal_shift import TemporalShift
-
-# Our parameter name -> torchvision's, in order (mmaction2's ConvModule holds
-# conv + bn where torchvision has convN + bnN / downsample.0 + downsample.1).
-_TO_TORCHVISION = (
-    (re.compile(r'\.net\.'), '.'),  # our TemporalShift wrapper
-    (re.compile(r'downsample\.conv\.'), 'downsample.0.'),
-    (re.compile(r'downsample\.bn\.'), 'downsample.1.'),
-    (re.compile(r'conv(\d)\.conv\.'), r'conv\1.'),
-    (re.compile(r'conv(\d)\.bn\.'), r'bn\1.'),
-)
 
 
 def torchvision_name(name: str) -> str:
-    """The torchvision ResNet key of one of our state_dict keys.
-
-    ``layer1.0.conv1.conv.net.weight`` -> ``layer1.0.conv1.weight``,
-    ``layer1.0.conv1.bn.running_mean`` -> ``layer1.0.bn1.running_mean``,
-    ``layer2.0.downsample.bn.bias`` -> ``layer2.0.downsample.1.bias``.
-    """
-    for pattern, repl in _TO_TORCHVISION:
-        name = pattern.sub(repl, name)
-    return name
+    """The torchvision ResNet key of one of our state_dict keys."""
+    return to_canonical(name, 'ours')
 
 
 @MODELS.register_module()
@@ -69,10 +49,12 @@ class TSMResNet(NumSegments, ResNet):
         shift_div (int): ``C // shift_div`` channels shift each way.
             Defaults to 8.
         pretrained (str, optional): ``None`` initialises from scratch
-            (Kaiming convs, unit BN); a local torchvision ResNet ``.pth``
-            (a state dict, or a dict holding one under ``'state_dict'``) or
-            ``'torchvision://resnet50'`` loads ImageNet weights, reporting
-            missing and unused keys through MMLogger. Defaults to None.
+            (Kaiming convs, unit BN); a local ``.pth`` (a state dict, or a
+            dict holding one under ``'state_dict'``: a torchvision ResNet,
+            or a TSM in any format of :mod:`.state_dict_keys`) or
+            ``'torchvision://resnet50'`` loads those weights, reporting
+            missing and unused keys through MMLogger and refusing a shape
+            that does not fit. Defaults to None.
         **kwargs: Other arguments of mmaction2's ``ResNet`` (``norm_eval``,
             ``frozen_stages``, ``partial_bn``, ``torchvision_pretrain``,
             ``out_indices``, ...).
@@ -134,64 +116,15 @@ class TSMResNet(NumSegments, ResNet):
         return self
 
     def init_weights(self) -> None:
-        """Initialise from scratch, then load ``pretrained`` if given."""
+        """Initialise from scratch, then load ``pretrained`` if given.
+
+        Scratch init first, so anything the checkpoint lacks starts sensible
+        rather than at torch's defaults; the checkpoint is read by
+        :func:`~tsm_plugin.models.pretrained.load_pretrained` (torchvision,
+        ours, mmaction2's or the TSM repo's keys).
+        """
         if isinstance(self.pretrained, str) and self.torchvision_pretrain:
-            # Scratch init first, so anything the checkpoint lacks starts
-            # sensible rather than at torch's defaults.
             BaseModule.init_weights(self)
-            self._load_torchvision_checkpoint(MMLogger.get_current_instance())
+            load_pretrained(self, self.pretrained)
         else:
             super().init_weights()
-
-    def _load_torchvision_checkpoint(self, logger: MMLogger) -> None:
-        """Load a torchvision ResNet checkpoint (``self.pretrained``).
-
-        Tensors are matched by name (:func:`torchvision_name`) and shape;
-        the rest is reported: our tensors the checkpoint lacks (warning),
-        shape mismatches (warning) and checkpoint tensors we do not use,
-        such as the ImageNet ``fc`` (info).
-
-        Raises:
-            InputError: if ``pretrained`` is a local path that does not
-                exist.
-        """
-        path = self.pretrained
-        checkpoint = read_state_dict(path)
-
-        state: Dict[str, torch.Tensor] = {}
-        used = set()
-        missing: List[str] = []
-        mismatched: List[str] = []
-        for name, tensor in self.state_dict().items():
-            tv_name = torchvision_name(name)
-            if tv_name not in checkpoint:
-                if not name.endswith('num_batches_tracked'):
-                    missing.append(name)
-                continue
-            used.add(tv_name)
-            value = checkpoint[tv_name]
-            if value.shape != tensor.shape:
-                mismatched.append(
-                    f'{name} {tuple(value.shape)} vs ours '
-                    f'{tuple(tensor.shape)}'
-                )
-                continue
-            state[name] = value
-        self.load_state_dict(state, strict=False)
-
-        unused = sorted(set(checkpoint) - used)
-        logger.info(f'TSMResNet: loaded {len(state)} tensors from {path}')
-        if missing:
-            logger.warning(
-                f'TSMResNet: missing in {path} (kept scratch '
-                f'init): {", ".join(missing)}'
-            )
-        if mismatched:
-            logger.warning(
-                f'TSMResNet: shape mismatch, not loaded from '
-                f'{path}: {"; ".join(mismatched)}'
-            )
-        if unused:
-            logger.info(
-                f'TSMResNet: unused keys of {path}: {", ".join(unused)}'
-            )
