@@ -16,6 +16,7 @@ from tsm_plugin.engine.precision import (
     resolve_channels_last,
     resolve_dtype,
 )
+from tsm_plugin.models.ffn_recognizer import check_train_cfg
 from tsm_plugin.testing.demo_inputs import fake_batch
 from tsm_plugin.utils.config import load_config
 from tsm_plugin.utils.device import resolve_device
@@ -71,6 +72,11 @@ def bench_ffn(args: argparse.Namespace) -> dict:
 
     ffn_model = _model_cfg(ffn_cfg, channels_last)
     ffn_model.cls_head.num_classes = num_classes
+    train_cfg = dict(ffn_model.get('train_cfg') or {})
+    if args.split_stages is not None:
+        train_cfg['split_stages'] = args.split_stages
+    ffn_model.train_cfg = check_train_cfg(train_cfg)
+    split_stages = ffn_model.train_cfg['split_stages']
     tsm_model = _model_cfg(tsm_cfg, channels_last)
     tsm_model.backbone.num_segments = frames
     tsm_model.cls_head.num_segments = frames
@@ -80,7 +86,8 @@ def bench_ffn(args: argparse.Namespace) -> dict:
             in_channels = 512 if args.depth < 50 else 2048
             model.cls_head.in_channels = in_channels
     log(
-        f'ffn: {args.config} ({"/".join(map(str, counts))} frames) vs '
+        f'ffn: {args.config} ({"/".join(map(str, counts))} frames, '
+        f'split_stages {split_stages}) vs '
         f'{args.tsm_config} ({frames} frames), {args.size} px, batch '
         f'{batch}, {device}, {precision_name(dtype)}'
         f'{" channels_last" if cl else " NCHW"}, {heap}'
@@ -110,6 +117,7 @@ def bench_ffn(args: argparse.Namespace) -> dict:
         tsm_config=args.tsm_config,
         depth=ffn_model.backbone.depth,
         frame_counts=list(counts),
+        split_stages=split_stages,
         size=args.size,
         batch=batch,
         heap=heap,
@@ -134,7 +142,8 @@ def format_ffn(report: dict) -> str:
             f'batch {report["batch"]}, {report["precision"]} '
             f'{report["memory_format"]}, {report["device"]} '
             f'({report["device_name"]}), {report["heap"]}',
-            f'  FFN ({counts} frames): {f["seconds_per_step"]:.3f} s/step',
+            f'  FFN ({counts} frames, split_stages '
+            f'{report["split_stages"]}): {f["seconds_per_step"]:.3f} s/step',
             f'  TSM ({max(report["frame_counts"])} frames): '
             f'{t["seconds_per_step"]:.3f} s/step',
             f'  FFN / TSM: {report["cost_ratio"]:.2f}x the time '
@@ -160,6 +169,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         choices=[18, 34, 50, 101],
         default=None,
         help="ResNet depth of both (default: the recipes')",
+    )
+    p.add_argument(
+        '--split-stages',
+        type=int,
+        choices=range(5),
+        default=None,
+        help='residual stages the FFN step runs branch by branch before it '
+        "runs the branches together (default: the recipe's train_cfg, "
+        'else 3)',
     )
     p.set_defaults(func=bench_ffn, format=format_ffn)
     return p

@@ -36,11 +36,12 @@ def mmaction_scope():
     init_default_scope('mmaction')  # the data preprocessor's registry
 
 
-def build(depth=18, num_classes=NUM_CLASSES, **backbone):
+def build(depth=18, num_classes=NUM_CLASSES, train_cfg=None, **backbone):
     model = MODELS.build(
         dict(
             type='FFNRecognizer',
             backbone=dict(type='FFNResNet', depth=depth, **backbone),
+            train_cfg=train_cfg,
             cls_head=dict(
                 type='TSMHead',
                 num_classes=num_classes,
@@ -111,6 +112,35 @@ def test_loss_terms_equal_cross_entropy_and_kl_by_hand(model):
     acc = (p16.argmax(1) == torch.tensor(labels)).float().mean().item()
     assert losses['top1_acc'].item() == pytest.approx(acc)
     assert losses['top5_acc'].item() == 1.0  # 5 classes
+
+
+def test_branch_by_branch_step_gives_the_same_loss(model):
+    """train_cfg fused=False runs the backbone's forward once per branch:
+    the losses and gradients of the fused step, up to float rounding
+    (magnified by train-mode BNs over a few 1x1 maps)."""
+    g = torch.Generator().manual_seed(4)
+    inputs = torch.randn(2, 28, 3, SIZE, SIZE, generator=g)
+    base = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, p in base.named_parameters():
+            if '.adapter.' in name:
+                p.normal_(0, 0.1, generator=g)  # no adapter an identity
+    results = []
+    for fused in (True, False):
+        net = copy.deepcopy(base).train()
+        assert net.train_cfg == dict(fused=True, split_stages=3)  # defaults
+        net.train_cfg['fused'] = fused
+        losses = net.loss(inputs, samples([1, 4]))
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        grads = {n: p.grad for n, p in net.named_parameters()}
+        results.append((losses, grads))
+    (fused, fused_grads), (alone, grads) = results
+    assert set(fused) == set(alone)
+    for key in fused:
+        torch.testing.assert_close(fused[key], alone[key])
+    for name, grad in grads.items():
+        diff = (fused_grads[name] - grad).norm()
+        assert diff <= 1e-4 * grad.norm() + 1e-7, name
 
 
 def test_loss_rejects_wrong_frame_layouts(model):
@@ -241,6 +271,10 @@ def test_resnet50_with_174_classes_adds_145600_parameters():
         dict(neck=dict(type='TPN')),
         dict(backbone=dict(type='TSMResNet', depth=18)),
         dict(cls_head=None),
+        dict(train_cfg=dict(fused='yes')),
+        dict(train_cfg=dict(split_stages=True)),
+        dict(train_cfg=dict(split_stages=3.0)),
+        dict(train_cfg=dict(branch_stages=2)),
     ],
 )
 def test_bad_configs_raise(cfg):
@@ -290,3 +324,22 @@ def test_train_step_from_a_synthetic_video_batch(synthetic_ssv2, model):
         n for n, p in model.named_parameters() if torch.equal(p, before[n])
     ]
     assert unchanged == []
+
+
+@pytest.mark.parametrize(
+    'train_cfg, message',
+    [
+        (
+            dict(split_stages=5),
+            'train_cfg split_stages must be an integer from 0 to 4, got 5$',
+        ),
+        (dict(fused=None), 'train_cfg fused must be True or False, got None$'),
+        (
+            dict(branch_stages=2),
+            "train_cfg takes .* only, got 'branch_stages'",
+        ),
+    ],
+)
+def test_train_cfg_error_names_the_key_and_value(train_cfg, message):
+    with pytest.raises(ConfigValueError, match=f'^FFNRecognizer {message}'):
+        build(train_cfg=train_cfg)

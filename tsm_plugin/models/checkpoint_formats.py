@@ -16,7 +16,6 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from ..errors import InputError
-from .pretrained import read_state_dict
 from .state_dict_keys import FORMATS, has_branches, match_keys, recognise
 
 
@@ -225,7 +224,6 @@ __all__ = [
     'LoadPlan',
     'convert',
     'plan_load',
-    'read_state_dict',
     'recognise',
     'source_name',
 ]

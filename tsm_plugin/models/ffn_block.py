@@ -1,89 +1,62 @@
 """The residual block of FFN: shared convs, per-branch BNs and adapters.
 
 `Frame Flexible Network <https://arxiv.org/abs/2303.14817>`_, Sec. 4.2-4.3:
-the convolutions of a block are shared by all frame counts; every
-BatchNorm is private to a frame count ("specialized normalization"), and so
-is a depthwise 1x1 conv applied with a residual add to the block's shifted
-input ("Weight Alteration"). Used by
-:class:`~tsm_plugin.models.ffn_resnet.FFNResNet`.
+the convolutions of a block are shared by all frame counts ("Weight
+Sharing"); every BatchNorm is private to a frame count ("specialized
+normalization", Eq. 6), and so is a depthwise 1x1 conv applied with a
+residual add to the block's shifted input ("Weight Alteration", Eq. 7-9).
+A block runs one branch at a time, as the paper and the official code write
+it; :mod:`~tsm_plugin.models.ffn_fused` runs every branch of a training
+step in one pass. Used by :class:`~tsm_plugin.models.ffn_resnet.FFNResNet`.
 """
-
-from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .temporal_shift import temporal_shift_parts
+from .temporal_shift import temporal_shift
 
 
-class Chunk(NamedTuple):
-    """Consecutive frames of a batch that one branch runs on.
+class BranchBNs(nn.ModuleList):
+    """One BatchNorm2d per branch, ``BN_b`` of Eq. 6; or one for all.
 
-    The shared convs run once on all chunks together; each chunk has its
-    own BatchNorms, adapter and shift.
-    """
-
-    frames: int  # N * segments frames
-    branch: int  # adapter index
-    norm: int  # BatchNorm index (0 for every chunk if the BNs are shared)
-    segments: int  # frames per clip of the shift
-
-
-def branch_bns(channels: int, num: int) -> nn.ModuleList:
-    """``num`` BatchNorm2d of ``channels``, one per branch (or one shared)."""
-    return nn.ModuleList(nn.BatchNorm2d(channels) for _ in range(num))
-
-
-def chunked_norm(
-    bns: nn.ModuleList, x: torch.Tensor, chunks: Sequence[Chunk]
-) -> torch.Tensor:
-    """Each chunk of ``x`` through its own BatchNorm (statistics per chunk).
+    Holds ``num`` BatchNorms (state-dict keys ``<name>.<i>.weight``, ...);
+    :meth:`forward` runs branch ``b``'s. A list of one is shared by every
+    branch (the paper's "w/o SN" ablation).
 
     Args:
-        bns (nn.ModuleList): The BatchNorms, indexed by ``Chunk.norm``.
-        x (torch.Tensor): ``(sum(frames), C, H, W)``, the chunks in order.
-        chunks (Sequence[Chunk]): The chunks.
-
-    Returns:
-        torch.Tensor: The normalized frames, chunks in the same order.
+        channels (int): Channels of each BatchNorm.
+        num (int): How many: the number of branches, or 1 if shared.
     """
-    if len(chunks) == 1:
-        return bns[chunks[0].norm](x)
-    # split, not slices: its backward is one cat, where each slice's
-    # would be a zero-filled full-size gradient
-    parts = x.split([c.frames for c in chunks])
-    outs = [bns[c.norm](part) for c, part in zip(chunks, parts)]
-    return torch.cat(outs)
+
+    def __init__(self, channels: int, num: int) -> None:
+        super().__init__(nn.BatchNorm2d(channels) for _ in range(num))
+
+    def forward(self, x: torch.Tensor, branch: int) -> torch.Tensor:
+        """``x`` through branch ``branch``'s BatchNorm (the shared one if
+        there is only one)."""
+        return self[branch if len(self) > 1 else 0](x)
 
 
 class ResidualAdapter(nn.Conv2d):
-    """FFN's Weight Alteration (Eq. 7-9): ``y = s + w * s``, per channel.
+    """FFN's Weight Alteration (Eq. 7-9): ``y = s + phi(s)``.
 
-    Held as the paper's depthwise 1x1 conv without bias (the official
-    ``adaconv_*`` tensors load as they are, and mmaction2's
-    ``TSMOptimWrapperConstructor`` sees a conv), computed as
-    ``s * (1 + w)``: the same function and gradients, one elementwise op
-    instead of a conv and an add; or folded into the conv that follows
-    (:meth:`fold`), no op at all.
+    ``phi`` is a depthwise 1x1 conv without bias, one scalar per channel
+    (weight ``(C, 1, 1, 1)``, as the official ``adaconv_*``), so ``y = (1 +
+    phi) * s``: a conv ``W`` after it runs as ``W * (1 + phi)`` (Eq. 8-9).
+    The residual keeps a pretrained network's function when ``phi`` starts
+    at zero. A conv module, so mmaction2's ``TSMOptimWrapperConstructor``
+    and the FLOP counter treat it as one.
+
+    Args:
+        channels (int): Channels of ``s``.
     """
 
     def __init__(self, channels: int) -> None:
         super().__init__(channels, channels, 1, groups=channels, bias=False)
 
-    def scale(self) -> torch.Tensor:
-        """``1 + w`` as ``(1, C, 1, 1)``."""
-        return 1 + self.weight.view(1, -1, 1, 1)
-
-    def fold(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        """``conv(self(x))`` as one conv: a conv of ``s * (1 + w)`` is the
-        conv of ``s`` with its weight's input channels scaled by ``1 + w``
-        (zero padding stays zero), which spares a pass over ``s`` forward
-        and two backward."""
-        return conv._conv_forward(x, conv.weight * self.scale(), conv.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale()
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return s + super().forward(s)
 
 
 class FFNDownsample(nn.Module):
@@ -94,19 +67,19 @@ class FFNDownsample(nn.Module):
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(inplanes, planes, 1, stride, bias=False)
-        self.bn = branch_bns(planes, num_norms)
+        self.bn = BranchBNs(planes, num_norms)
 
-    def forward(
-        self, x: torch.Tensor, chunks: Sequence[Chunk]
-    ) -> torch.Tensor:
-        return chunked_norm(self.bn, self.conv(x), chunks)
+    def forward(self, x: torch.Tensor, branch: int) -> torch.Tensor:
+        return self.bn(self.conv(x), branch)
 
 
 class FFNBlock(nn.Module):
     """A basic or bottleneck residual block with per-branch norms.
 
-    Convolutions are shared; ``bn1``/``bn2``(/``bn3``) and the downsample's
-    BN are lists indexed by the norm index, ``adapter`` by the branch index.
+    `Frame Flexible Network <https://arxiv.org/abs/2303.14817>`_ on TSM's
+    residual ("blockres") shift: convolutions are shared; ``bn1``,
+    ``bn2`` (, ``bn3``) and the downsample's BN are :class:`BranchBNs`,
+    ``adapter`` holds one :class:`ResidualAdapter` per branch.
 
     Args:
         kind (str): 'basic' (two 3x3 convs) or 'bottleneck' (1x1, 3x3, 1x1;
@@ -118,6 +91,8 @@ class FFNBlock(nn.Module):
         num_norms (int): BatchNorms to hold per place (1 if shared).
         adapters (bool): Whether to hold Weight-Alteration adapters.
         shift (bool): Whether to shift the residual input in time.
+        shift_div (int): ``C // shift_div`` channels shift each way.
+            Defaults to 8.
     """
 
     def __init__(
@@ -130,29 +105,26 @@ class FFNBlock(nn.Module):
         num_norms: int,
         adapters: bool,
         shift: bool,
+        shift_div: int = 8,
     ) -> None:
         super().__init__()
+        self.kind = kind
         self.shift = shift
+        self.shift_div = shift_div
         if kind == 'basic':
             out = planes
             self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-            self.bn1 = branch_bns(planes, num_norms)
+            self.bn1 = BranchBNs(planes, num_norms)
             self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-            self.bn2 = branch_bns(planes, num_norms)
-            self.stages = (('conv1', 'bn1'), ('conv2', 'bn2'))
+            self.bn2 = BranchBNs(planes, num_norms)
         else:
             out = planes * 4
             self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
-            self.bn1 = branch_bns(planes, num_norms)
+            self.bn1 = BranchBNs(planes, num_norms)
             self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-            self.bn2 = branch_bns(planes, num_norms)
+            self.bn2 = BranchBNs(planes, num_norms)
             self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
-            self.bn3 = branch_bns(out, num_norms)
-            self.stages = (
-                ('conv1', 'bn1'),
-                ('conv2', 'bn2'),
-                ('conv3', 'bn3'),
-            )
+            self.bn3 = BranchBNs(out, num_norms)
         self.adapter = (
             nn.ModuleList(
                 ResidualAdapter(inplanes) for _ in range(num_branches)
@@ -166,49 +138,32 @@ class FFNBlock(nn.Module):
             else None
         )
 
-    def adapt(self, x: torch.Tensor, chunks: Sequence[Chunk]) -> torch.Tensor:
-        """Each chunk through its branch's adapter (one multiply for all)."""
-        if len(chunks) == 1:
-            return self.adapter[chunks[0].branch](x)
-        scale = torch.cat(
-            [
-                self.adapter[c.branch].scale().expand(c.frames, -1, -1, -1)
-                for c in chunks
-            ]
-        )
-        return x * scale
-
     def forward(
-        self, x: torch.Tensor, chunks: Sequence[Chunk], shift_div: int
+        self, x: torch.Tensor, branch: int, num_segments: int
     ) -> torch.Tensor:
-        """Run the chunks' branches, the convs once for all.
+        """Run branch ``branch`` on ``(N * num_segments, C, H, W)`` frames.
 
-        One chunk (one branch) folds its adapter into ``conv1``
-        (:meth:`ResidualAdapter.fold`); several multiply by their adapters'
-        scales at once, ahead of the shared ``conv1``, and so does one chunk
-        under a tracer, whose FLOP and parameter counts go by the modules
-        called.
+        Eq. 6-9 of the paper for one branch ``b``: the shifted input ``s``
+        through the adapter, ``s + phi_b(s)``, then the shared convs, each
+        followed by its BN of branch ``b``.
 
         Args:
-            x (torch.Tensor): ``(sum(frames), C, H, W)`` features, the
-                chunks in order.
-            chunks (Sequence[Chunk]): Which branch runs on which frames.
-            shift_div (int): See :func:`temporal_shift_parts`.
+            x (torch.Tensor): The frames, clip by clip.
+            branch (int): The branch ``b``: its BNs and adapter.
+            num_segments (int): Frames per clip of the temporal shift.
+
+        Returns:
+            torch.Tensor: The block's output.
         """
+        identity = x if self.downsample is None else self.downsample(x, branch)
         out = x
         if self.shift:
-            parts = tuple((c.frames, c.segments) for c in chunks)
-            out = temporal_shift_parts(x, parts, shift_div)
-        for i, (conv_name, bns_name) in enumerate(self.stages):
-            conv = getattr(self, conv_name)
-            if i or self.adapter is None:
-                out = conv(out)
-            elif len(chunks) == 1 and not torch.jit.is_tracing():
-                out = self.adapter[chunks[0].branch].fold(conv, out)
-            else:
-                out = conv(self.adapt(out, chunks))
-            out = chunked_norm(getattr(self, bns_name), out, chunks)
-            if i < len(self.stages) - 1:
-                out = F.relu(out, inplace=True)
-        identity = x if self.downsample is None else self.downsample(x, chunks)
+            out = temporal_shift(out, num_segments, self.shift_div)
+        if self.adapter is not None:
+            out = self.adapter[branch](out)
+        out = F.relu(self.bn1(self.conv1(out), branch), inplace=True)
+        out = self.bn2(self.conv2(out), branch)
+        if self.kind == 'bottleneck':
+            out = F.relu(out, inplace=True)
+            out = self.bn3(self.conv3(out), branch)
         return F.relu(out + identity, inplace=True)

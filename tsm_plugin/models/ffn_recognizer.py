@@ -21,6 +21,30 @@ from mmaction.utils import ConfigType, OptConfigType, SampleList
 
 from ..errors import ConfigValueError
 from . import distillation_loss, ffn_resnet  # noqa: F401  (registration)
+from .ffn_fused import run_branches
+
+# train_cfg keys and their defaults: how the training step runs the branches
+TRAIN_CFG = dict(fused=True, split_stages=3)
+
+
+def check_train_cfg(train_cfg: OptConfigType) -> dict:
+    """``train_cfg`` with its defaults (:data:`TRAIN_CFG`).
+
+    Raises:
+        ConfigValueError: on an unknown key or a bad value.
+    """
+    cfg = dict(TRAIN_CFG, **(train_cfg or {}))
+    unknown = sorted(set(cfg) - set(TRAIN_CFG))
+    fused, split = cfg.get('fused'), cfg.get('split_stages')
+    if unknown:
+        bad = f'takes {sorted(TRAIN_CFG)} only, got {unknown[0]!r}'
+    elif not isinstance(fused, bool):
+        bad = f'fused must be True or False, got {fused!r}'
+    elif type(split) is not int or not 0 <= split <= 4:
+        bad = f'split_stages must be an integer from 0 to 4, got {split!r}'
+    else:
+        return cfg
+    raise ConfigValueError(f'FFNRecognizer train_cfg {bad}')
 
 
 @MODELS.register_module()
@@ -55,7 +79,14 @@ class FFNRecognizer(Recognizer2D):
             ``loss_weight`` is FFN's lambda. Defaults to
             ``dict(type='TemporalDistillationLoss')`` (lambda 1, T 1).
         neck (dict, optional): Not supported; must be None.
-        train_cfg (dict, optional): Unused. Defaults to None.
+        train_cfg (dict, optional): How the training step runs the
+            branches; the result is the same either way. ``fused``: all of
+            them in one pass (:func:`~tsm_plugin.models.ffn_fused.
+            run_branches`, default True), or one after another through the
+            backbone's forward. ``split_stages`` (0-4): how many residual
+            stages the fused pass runs branch by branch before it runs the
+            branches together; default 3, the fastest at the recipe's
+            224 px on a CPU (docs/ffn.md, the training step and its cost).
         test_cfg (dict, optional): Unused by the routing (the head reads
             ``average_clips`` from its own config). Defaults to None.
         data_preprocessor (dict, optional): As Recognizer2D's.
@@ -77,6 +108,7 @@ class FFNRecognizer(Recognizer2D):
             )
         if cls_head is None:
             raise ConfigValueError('FFNRecognizer needs a cls_head')
+        train_cfg = check_train_cfg(train_cfg)
         super().__init__(
             backbone=backbone,
             cls_head=cls_head,
@@ -147,14 +179,14 @@ class FFNRecognizer(Recognizer2D):
                 f'{tuple(inputs.shape)}'
             )
         # a tensor per branch: every clip's 16 frames, every clip's 8, ...
-        clips, frame_shape = inputs.shape[0], inputs.shape[2:]
-        parts, chunks, start = [], [], 0
-        for branch, count in order:
-            part = inputs[:, start : start + count]
-            parts.append(part.reshape((-1,) + frame_shape))
-            chunks.append(self.backbone.chunk(branch, clips * count, count))
-            start += count
-        feats = self.backbone.forward_chunks(parts, chunks)
+        parts = inputs.split([count for _, count in order], dim=1)
+        xs = [part.flatten(0, 1) for part in parts]
+        branches = [branch for branch, _ in order]
+        if self.train_cfg['fused']:
+            split = self.train_cfg['split_stages']
+            feats = run_branches(self.backbone, xs, branches, split)
+        else:
+            feats = [self.backbone(x, branch=b) for x, b in zip(xs, branches)]
         return [
             (count, self.head_scores(part, count))
             for (_, count), part in zip(order, feats)

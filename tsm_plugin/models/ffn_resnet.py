@@ -10,28 +10,22 @@ residual add, ``y = s + adapter(s)`` ("Weight Alteration", Eq. 7-9).
 
 At test time a clip of ``K`` frames runs the branch whose frame count is
 nearest to ``K``, ties to the larger count (:func:`nearest_branch`), with
-the shift over ``K`` frames.
+the shift over ``K`` frames. The training step's pass over every branch at
+once is :mod:`~tsm_plugin.models.ffn_fused`'s.
 """
 
-import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmaction.registry import MODELS
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
-from ..errors import ConfigValueError, InputError
-from .checkpoint_formats import read_state_dict
-from .ffn_block import Chunk, FFNBlock, branch_bns, chunked_norm
-from .frame_counts import (
-    NumSegments,
-    check_frame_counts,
-    nearest_branch,
-)
-from .tsm_resnet import torchvision_name
+from ..errors import ConfigValueError
+from .ffn_block import BranchBNs, FFNBlock
+from .frame_counts import NumSegments, check_frame_counts, nearest_branch
+from .pretrained import load_pretrained
 
 # depth -> (block kind, blocks per stage)
 ARCH_SETTINGS = {
@@ -44,27 +38,32 @@ ARCH_SETTINGS = {
 TRAIN_SHIFTS = ('branch', 'official')
 ADAPTER_INITS = ('zeros', 'official', 'as_written')
 
-# Our key -> the single-branch (torchvision) key: drop the branch index of
-# a BatchNorm list, then torchvision's downsample numbering.
-_TO_SINGLE = (
-    (re.compile(r'(^|\.)(bn\d?)\.\d+\.'), r'\1\2.'),
-    (re.compile(r'downsample\.conv\.'), 'downsample.0.'),
-    (re.compile(r'downsample\.bn\.'), 'downsample.1.'),
-)
 
-
-def single_branch_name(name: str) -> Optional[str]:
-    """The torchvision ResNet key of an FFNResNet key; None for adapters.
-
-    ``layer1.0.bn2.1.weight`` -> ``layer1.0.bn2.weight``,
-    ``layer2.0.downsample.bn.2.bias`` -> ``layer2.0.downsample.1.bias``,
-    ``layer1.0.adapter.0.weight`` -> None (no single-branch counterpart).
-    """
-    if '.adapter.' in name:
-        return None
-    for pattern, repl in _TO_SINGLE:
-        name = pattern.sub(repl, name)
-    return name
+def _check_args(
+    depth: int, shift_div: int, train_shift: str, adapter_init: str
+) -> None:
+    """Raise :class:`ConfigValueError` on a bad :class:`FFNResNet` value."""
+    if depth not in ARCH_SETTINGS:
+        raise ConfigValueError(
+            f'FFNResNet depth must be one of '
+            f'{sorted(ARCH_SETTINGS)}, got {depth!r}'
+        )
+    for name, value, allowed in (
+        ('train_shift', train_shift, TRAIN_SHIFTS),
+        ('adapter_init', adapter_init, ADAPTER_INITS),
+    ):
+        if value not in allowed:
+            raise ConfigValueError(
+                f'FFNResNet {name} must be one of {allowed}, got {value!r}'
+            )
+    if (
+        isinstance(shift_div, bool)
+        or not isinstance(shift_div, int)
+        or shift_div < 1
+    ):
+        raise ConfigValueError(
+            f'shift_div must be an integer >= 1, got {shift_div!r}'
+        )
 
 
 @MODELS.register_module()
@@ -76,9 +75,10 @@ class FFNResNet(NumSegments, BaseModule):
     TSMResNet`: every block shifts its residual input (a network whose third
     stage has >= 23 blocks, ResNet-101/152, every other block, as TSM and
     TSMResNet do; the official FFN code shifts every block), then applies
-    the branch's adapter, then the shared convs with the branch's BNs. The
-    stem conv is registered first, so mmaction2's
-    ``TSMOptimWrapperConstructor`` treats it as the first conv.
+    the branch's adapter, then the shared convs with the branch's BNs
+    (:class:`~tsm_plugin.models.ffn_block.FFNBlock`). The stem conv is
+    registered first, so mmaction2's ``TSMOptimWrapperConstructor`` treats
+    it as the first conv.
 
     ``num_segments`` is the test-time frame count ``K`` (what the TFD sweep
     sets on every module that has one): a forward without arguments runs
@@ -112,17 +112,15 @@ class FFNResNet(NumSegments, BaseModule):
             paper's "w/o SN" ablation). Defaults to False.
         adapters (bool): Hold the Weight-Alteration adapters (False: "w/o
             WA"). Defaults to True.
-        pretrained (str, optional): A local torchvision ResNet ``.pth`` or
-            ``'torchvision://resnet50'``: after the scratch init its convs
-            load into the shared convs and every BN into all branches (the
-            official code's ImageNet start). Defaults to None.
+        pretrained (str, optional): A local ``.pth`` or
+            ``'torchvision://resnet50'``, read by
+            :func:`~tsm_plugin.models.pretrained.load_pretrained`: a
+            single network (torchvision's ResNet, a TSM) loads its convs
+            into the shared convs and every BN into all branches (the
+            official code's ImageNet start); an FFN loads branch by branch.
+            Defaults to None.
         norm_eval (bool): Keep every BatchNorm in eval mode during training
             (frozen running statistics). Defaults to False.
-        branch_stages (int): How many residual stages :meth:`forward_chunks`
-            (the training step) runs branch by branch, after the stem, before
-            it runs the branches together; the result is the same either
-            way. Defaults to 3: the fastest at the recipe's 224 px (on a
-            CPU; 2 at 112 px; README, FFN: Cost).
     """
 
     def __init__(
@@ -137,82 +135,61 @@ class FFNResNet(NumSegments, BaseModule):
         adapters: bool = True,
         pretrained: Optional[str] = None,
         norm_eval: bool = False,
-        branch_stages: int = 3,
     ) -> None:
         super().__init__()
-        if depth not in ARCH_SETTINGS:
-            raise ConfigValueError(
-                f'FFNResNet depth must be one of '
-                f'{sorted(ARCH_SETTINGS)}, got {depth!r}'
-            )
-        for name, value, allowed in (
-            ('train_shift', train_shift, TRAIN_SHIFTS),
-            ('adapter_init', adapter_init, ADAPTER_INITS),
-        ):
-            if value not in allowed:
-                raise ConfigValueError(
-                    f'FFNResNet {name} must be one of {allowed}, got {value!r}'
-                )
-        if (
-            isinstance(shift_div, bool)
-            or not isinstance(shift_div, int)
-            or shift_div < 1
-        ):
-            raise ConfigValueError(
-                f'shift_div must be an integer >= 1, got {shift_div!r}'
-            )
-        if (
-            isinstance(branch_stages, bool)
-            or not isinstance(branch_stages, int)
-            or not 0 <= branch_stages <= 4
-        ):
-            raise ConfigValueError(
-                f'FFNResNet branch_stages must be an integer from 0 to 4, '
-                f'got {branch_stages!r}'
-            )
+        _check_args(depth, shift_div, train_shift, adapter_init)
         self.depth = depth
-        self.branch_stages = branch_stages
         self.frame_counts = check_frame_counts(frame_counts)
         self.shift_div = shift_div
         self.train_shift = train_shift
         self.adapter_init = adapter_init
         self.shared_bn = shared_bn
+        self.adapters = adapters
         self.pretrained = pretrained
         self.norm_eval = norm_eval
-        branches = len(self.frame_counts)
-        norms = 1 if shared_bn else branches
+        # BatchNorms per place: one per branch, or one shared
+        self.num_norms = 1 if shared_bn else len(self.frame_counts)
 
         kind, stage_blocks = ARCH_SETTINGS[depth]
-        every = 2 if stage_blocks[2] >= 23 else 1
         # the stem conv first: the optimizer constructor's "first conv"
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = branch_bns(64, norms)
+        self.bn1 = BranchBNs(64, self.num_norms)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         self.res_layers = []
         inplanes = 64
         for stage, blocks in enumerate(stage_blocks):
-            planes = 64 * 2**stage
-            layer = nn.ModuleList()
-            for i in range(blocks):
-                layer.append(
-                    FFNBlock(
-                        kind,
-                        inplanes,
-                        planes,
-                        2 if stage and not i else 1,
-                        branches,
-                        norms,
-                        adapters,
-                        shift=i % every == 0,
-                    )
-                )
-                inplanes = planes * (1 if kind == 'basic' else 4)
             name = f'layer{stage + 1}'
-            self.add_module(name, layer)
+            self.add_module(name, self._make_layer(inplanes, stage, blocks))
             self.res_layers.append(name)
+            inplanes = 64 * 2**stage * (1 if kind == 'basic' else 4)
         self.feat_dim = inplanes
         self.num_segments = (
             max(self.frame_counts) if num_segments is None else num_segments
+        )
+
+    def _make_layer(
+        self, inplanes: int, stage: int, blocks: int
+    ) -> nn.ModuleList:
+        """The blocks of residual stage ``stage`` (0-3), ``64 * 2**stage``
+        wide, on ``inplanes`` channels. ResNet-101/152 shift every other
+        block only, as TSM."""
+        kind, stage_blocks = ARCH_SETTINGS[self.depth]
+        every = 2 if stage_blocks[2] >= 23 else 1
+        planes = 64 * 2**stage
+        out = planes * (1 if kind == 'basic' else 4)
+        return nn.ModuleList(
+            FFNBlock(
+                kind,
+                out if i else inplanes,
+                planes,
+                stride=2 if stage and not i else 1,
+                num_branches=len(self.frame_counts),
+                num_norms=self.num_norms,
+                adapters=self.adapters,
+                shift=i % every == 0,
+                shift_div=self.shift_div,
+            )
+            for i in range(blocks)
         )
 
     @property
@@ -227,6 +204,9 @@ class FFNResNet(NumSegments, BaseModule):
         num_segments: Optional[int] = None,
     ) -> torch.Tensor:
         """Run one branch on ``(N * T, C, H, W)`` frames, clip by clip.
+
+        The stem, then every block (:meth:`FFNBlock.forward`), with the
+        branch's BNs and adapters and the shift over ``T`` frames per clip.
 
         Args:
             x (torch.Tensor): The frames.
@@ -256,22 +236,25 @@ class FFNResNet(NumSegments, BaseModule):
             )
         elif num_segments is None:
             num_segments = self.frame_counts[branch]
-        chunk = self.chunk(branch, int(x.shape[0]), num_segments)
-        return self.forward_chunks((x,), (chunk,))[0]
+        segments = self.shift_segments(int(x.shape[0]), num_segments)
+        x = self.stem(x, branch)
+        for name in self.res_layers:
+            for block in getattr(self, name):
+                x = block(x, branch, segments)
+        return x
 
-    def chunk(self, branch: int, frames: int, num_segments: int) -> Chunk:
-        """The :class:`Chunk` of ``frames`` frames run by ``branch``.
+    def stem(self, x: torch.Tensor, branch: int) -> torch.Tensor:
+        """``conv1``, branch ``branch``'s ``bn1``, ReLU and max pooling."""
+        x = F.relu(self.bn1(self.conv1(x), branch), inplace=True)
+        return self.maxpool(x)
 
-        Args:
-            branch (int): Branch index into ``frame_counts``.
-            frames (int): ``N * num_segments``.
-            num_segments (int): Frames per clip. In training mode with
-                ``train_shift='official'`` the shift runs over
-                ``max(frame_counts)`` frames instead.
+    def shift_segments(self, frames: int, num_segments: int) -> int:
+        """Frames per clip of the shift of a batch of ``frames`` frames,
+        ``num_segments`` per clip: ``num_segments``, but in training mode
+        with ``train_shift='official'`` ``max(frame_counts)``.
 
         Raises:
-            ValueError: if the frames do not split into clips of the
-                shift's length.
+            ValueError: if ``frames`` do not split into such clips.
         """
         segments = num_segments
         if self.training and self.train_shift == 'official':
@@ -281,50 +264,7 @@ class FFNResNet(NumSegments, BaseModule):
                 f'FFNResNet: the batch of {frames} frames is not '
                 f"divisible by the shift's {segments} frames per clip"
             )
-        return Chunk(frames, branch, 0 if self.shared_bn else branch, segments)
-
-    def forward_chunks(
-        self, xs: Sequence[torch.Tensor], chunks: Sequence[Chunk]
-    ) -> Tuple[torch.Tensor, ...]:
-        """Run several branches, each on its own frames (FFN's training
-        step: 16 | 8 | 4 frames of every clip).
-
-        The stem and the first ``branch_stages`` stages run branch by
-        branch: their feature maps are the largest, one branch's frames
-        already make large GEMMs, and each adapter folds into the conv
-        after it. The later stages run all the frames at once: on their
-        small maps one large GEMM beats three small ones, and the
-        per-branch BatchNorms run on slices. Either way each chunk has its
-        own BatchNorms, adapters and shift, so the result equals running
-        the branches one by one.
-
-        Args:
-            xs (Sequence[torch.Tensor]): Each chunk's ``(frames, C, H, W)``.
-            chunks (Sequence[Chunk]): From :meth:`chunk`, one per tensor.
-
-        Returns:
-            tuple[torch.Tensor]: The last stage's features, one per chunk.
-        """
-        split = self.res_layers[: self.branch_stages]
-        joint = self.res_layers[self.branch_stages :]
-        feats = []
-        for x, chunk in zip(xs, chunks, strict=True):
-            x = chunked_norm(self.bn1, self.conv1(x), (chunk,))
-            x = self.maxpool(F.relu(x, inplace=True))
-            feats.append(self._run_stages(split, x, (chunk,)))
-        if not joint:
-            return tuple(feats)
-        x = feats[0] if len(feats) == 1 else torch.cat(feats)
-        x = self._run_stages(joint, x, chunks)
-        return x.split([chunk.frames for chunk in chunks])
-
-    def _run_stages(
-        self, names: Sequence[str], x: torch.Tensor, chunks: Sequence[Chunk]
-    ) -> torch.Tensor:
-        for name in names:
-            for block in getattr(self, name):
-                x = block(x, chunks, self.shift_div)
-        return x
+        return segments
 
     def train(self, mode: bool = True) -> 'FFNResNet':
         """Set train/eval mode; ``norm_eval`` keeps every BN in eval."""
@@ -354,7 +294,7 @@ class FFNResNet(NumSegments, BaseModule):
                 for adapter in block.adapter or ():
                     self._init_adapter(adapter.weight)
         if self.pretrained:
-            self._load_pretrained(MMLogger.get_current_instance())
+            load_pretrained(self, self.pretrained)
         self._is_init = True
 
     @torch.no_grad()
@@ -366,73 +306,4 @@ class FFNResNet(NumSegments, BaseModule):
         else:
             nn.init.kaiming_normal_(
                 weight, mode='fan_out', nonlinearity='relu'
-            )
-
-    def load_single_branch(
-        self, state_dict: Dict[str, torch.Tensor], prefix: str = ''
-    ) -> Tuple[List[str], List[str]]:
-        """Load a single-branch ResNet into every branch.
-
-        Accepts a torchvision ResNet state dict or a :class:`TSMResNet` /
-        mmaction2 ``ResNetTSM`` one (keys are compared through
-        :func:`~tsm_plugin.models.tsm_resnet.torchvision_name`). Each conv
-        loads into the shared conv, each BN (affine and running statistics)
-        into every branch's BN; adapters keep their values.
-
-        Args:
-            state_dict (dict): The source tensors.
-            prefix (str): Only keys starting with it are used, without it
-                (e.g. ``'backbone.'`` for a recognizer checkpoint).
-
-        Returns:
-            tuple[list[str], list[str]]: Our keys not found (adapters and
-            ``num_batches_tracked`` excluded), and source keys not used.
-
-        Raises:
-            ValueError: if a matched tensor has another shape.
-        """
-        source = {
-            torchvision_name(k[len(prefix) :]): k
-            for k in state_dict
-            if k.startswith(prefix)
-        }
-        used, missing, state = set(), [], {}
-        for name, tensor in self.state_dict().items():
-            key = single_branch_name(name)
-            if key is None:
-                continue
-            if key not in source:
-                if not name.endswith('num_batches_tracked'):
-                    missing.append(name)
-                continue
-            value = state_dict[source[key]]
-            if value.shape != tensor.shape:
-                raise ValueError(
-                    f'FFNResNet: {source[key]} has shape '
-                    f'{tuple(value.shape)}, {name} needs '
-                    f'{tuple(tensor.shape)}'
-                )
-            state[name] = value
-            used.add(key)
-        self.load_state_dict(state, strict=False)
-        return missing, sorted(source[k] for k in set(source) - used)
-
-    def _load_pretrained(self, logger: MMLogger) -> None:
-        path = self.pretrained
-        checkpoint = read_state_dict(path)
-        try:
-            missing, unused = self.load_single_branch(checkpoint)
-        except ValueError as err:
-            raise InputError(f'pretrained checkpoint {path}: {err}') from None
-        logger.info(
-            f'FFNResNet: loaded {path} into {len(self.frame_counts)} branches'
-        )
-        if missing:
-            logger.warning(
-                f'FFNResNet: missing in {path} (kept scratch '
-                f'init): {", ".join(missing)}'
-            )
-        if unused:
-            logger.info(
-                f'FFNResNet: unused keys of {path}: {", ".join(unused)}'
             )

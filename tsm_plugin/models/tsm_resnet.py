@@ -14,13 +14,7 @@ from mmengine.model import BaseModule
 
 from .frame_counts import NumSegments
 from .pretrained import load_pretrained
-from .state_dict_keys import to_canonical
 from .temporal_shift import TemporalShift
-
-
-def torchvision_name(name: str) -> str:
-    """The torchvision ResNet key of one of our state_dict keys."""
-    return to_canonical(name, 'ours')
 
 
 @MODELS.register_module()
