@@ -21,7 +21,7 @@ from tsm_plugin.engine.checkpoint import (
 from tsm_plugin.errors import InputError
 from tsm_plugin.evaluation import sweep_model
 from tsm_plugin.utils.config import (
-    check_frames,
+    check_frame_counts,
     iter_datasets,
     set_data_root,
     set_loader_option,
@@ -68,9 +68,9 @@ def scratch_checkpoint(cfg, cache: str, config: str) -> str:
     return path
 
 
-def bench_tfd(args: argparse.Namespace) -> dict:
-    """The ``tfd`` mode; returns the report."""
-    frames = check_frames(args.frames)
+def _validation_cfg(args: argparse.Namespace):
+    """The config, its test split the validation videos of the benchmark's
+    data root; returns ``(cfg, root)``."""
     cfg, root = data_setup(args)
     set_data_root(cfg, root)
     for stage in ('test', 'val'):
@@ -82,6 +82,13 @@ def bench_tfd(args: argparse.Namespace) -> dict:
             )
     if args.workers is not None:
         set_loader_option(cfg, 'num_workers', args.workers)
+    return cfg, root
+
+
+def bench_tfd(args: argparse.Namespace) -> dict:
+    """The ``tfd`` mode; returns the report."""
+    frames = list(check_frame_counts(args.frames, '--frames', dedupe=True))
+    cfg, root = _validation_cfg(args)
     checkpoint = existing_checkpoint(
         args.checkpoint or scratch_checkpoint(cfg, args.cache, args.config)
     )
@@ -96,13 +103,12 @@ def bench_tfd(args: argparse.Namespace) -> dict:
     )
     top1 = {}
 
-    def sweep(name, sweep_cfg, counts, decode_once):
-
+    def sweep(name, sweep_cfg, sweep_frames, decode_once):
         def run():
             rep = sweep_model(
                 model,
                 sweep_cfg,
-                counts,
+                sweep_frames,
                 decode_once=decode_once,
                 logger='silent',
             )

@@ -12,12 +12,9 @@ _base_ = [
 num_frames = 16  # the frame count evaluated by default (the H branch)
 model = dict(cls_head=dict(num_classes=174))  # SSv2's classes
 
-# Each training video is sampled at 16, 8 and 4 frames (independent TSN
-# draws, as the official code), decoded once and cropped once for all 28.
-train_pipeline = [
-    dict(type='MultiCountSampleFrames', frame_counts=(16, 8, 4))
-    if t['type'] == 'SegmentSampleFrames'
-    else t
-    for t in _base_.train_pipeline
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# Each training video is sampled at every count of `frame_counts` (4/8/16,
+# _base_/models/ffn_r50.py; independent TSN draws, as the official code),
+# decoded once and cropped once for all 28 frames: because the config sets
+# frame_counts, tsm_plugin's config loader makes the training pipeline's
+# SegmentSampleFrames a MultiCountSampleFrames (utils/config.py). The test
+# pipeline samples num_frames.

@@ -1,4 +1,5 @@
-"""The package's imports point one way: down the layers, never up.
+"""The package's imports point one way: down the layers, never up, and no
+two modules import each other (directly or around a circle).
 
     apis (CLI bodies)
     registration (what configs import: fixes the stack, registers all)
@@ -125,6 +126,78 @@ def test_the_walk_sees_an_upward_import(tmp_path):
         'tsm_plugin/models/temporal_shift.py:'
     ), bad
     assert bad[0].endswith('(models) imports tsm_plugin.apis')
+
+
+def resolve(name: str, modules) -> str:
+    """The module an imported name lives in (``pkg.mod.f`` -> ``pkg.mod``)."""
+    while name not in modules and '.' in name:
+        name = name.rsplit('.', 1)[0]
+    return name
+
+
+def import_circles(root: Path = PACKAGE):
+    """Every circle of tsm_plugin modules importing each other, as
+    ``a -> b -> a``: one per strongly connected set of modules."""
+    files = {module_name(p): p for p in sorted(root.rglob('*.py'))}
+    graph = {
+        name: {
+            resolve(target, files)
+            for _, target in imported_modules(path)
+            if target.startswith('tsm_plugin')
+        }
+        - {name}
+        for name, path in files.items()
+    }
+    circles, done = [], set()
+    for start in graph:
+        path = _circle_from(start, graph, done)
+        if path:
+            circles.append(' -> '.join(path))
+            done.update(path)
+    return circles
+
+
+def _circle_from(start: str, graph, done) -> list:
+    """A shortest import path from ``start`` back to itself (breadth first),
+    avoiding modules of circles already reported; [] if none."""
+    parents, frontier = {start: None}, [start]
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for dest in sorted(graph.get(node, ())):
+                if dest == start:
+                    path = [node]
+                    while parents[path[-1]] is not None:
+                        path.append(parents[path[-1]])
+                    return [start] + path[::-1][1:] + [start]
+                if dest not in parents and dest not in done:
+                    parents[dest] = node
+                    nxt.append(dest)
+        frontier = nxt
+    return []
+
+
+def test_no_import_circles():
+    assert import_circles() == []
+
+
+def test_the_walk_sees_an_import_circle(tmp_path):
+    """The check itself: a circle added to a copy of the tree is found."""
+    import shutil
+
+    copy = tmp_path / 'tsm_plugin'
+    shutil.copytree(PACKAGE, copy)
+    errors = copy / 'errors.py'
+    errors.write_text(errors.read_text() + '\nfrom . import _loop\n')
+    (copy / '_loop.py').write_text('from .errors import InputError\n')
+    global REPO
+    repo, REPO = REPO, tmp_path
+    try:
+        circles = import_circles(copy)
+    finally:
+        REPO = repo
+    added = 'tsm_plugin._loop -> tsm_plugin.errors -> tsm_plugin._loop'
+    assert added in circles, circles
 
 
 @pytest.mark.parametrize(

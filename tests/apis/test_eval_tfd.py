@@ -71,9 +71,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     ckpt = tmp_path / 'x.pth'
     ckpt.write_bytes(b'')
     assert eval_api.main([RECIPE, str(ckpt), '--frames', '0', '4']) == 2
-    assert capsys.readouterr().err == (
-        'error: --frames: frame counts must be >= 1, got 0\n'
-    )
+    assert capsys.readouterr().err == 'error: --frames must be >= 1, got 0\n'
     assert test_api.main([RECIPE, str(ckpt), '--num-frames', '0']) == 2
     assert capsys.readouterr().err == (
         'error: --num-frames must be >= 1, got 0\n'

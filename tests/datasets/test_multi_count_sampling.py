@@ -8,12 +8,18 @@ from mmaction.registry import TRANSFORMS
 from mmengine.registry import init_default_scope
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tests.helpers import ffn_train_pipeline, first_video, one_thread_fixture
+from tests.helpers import (
+    REPO,
+    ffn_train_pipeline,
+    first_video,
+    one_thread_fixture,
+)
 from tsm_plugin.datasets.multi_count_sampling import (
     MultiCountSampleFrames,
     multi_count_indices,
 )
 from tsm_plugin.errors import ConfigValueError
+from tsm_plugin.utils.config import load_config, set_data_root
 
 # np.random.RandomState(0).rand(16), then .rand(8), then .rand(4):
 # u16 = .5488 .7152 .6028 .5449 .4237 .6459 .4376 .8918
@@ -126,3 +132,20 @@ def test_one_decode_serves_every_count(synthetic_ssv2):
     assert results['inputs'].shape == (28, 3, 32, 32)
     np.testing.assert_array_equal(results['inputs'].numpy(), expected)
     assert results['data_samples'].metainfo['frame_counts'] == (16, 8, 4)
+
+
+def test_ffn_demo_config_trains_on_every_count(synthetic_ssv2):
+    """The FFN demo sets frame_counts once; its train dataset (through the
+    config loader) gives each video at 16 | 8 | 4 frames from one decode,
+    with the TSM demo's resize."""
+    from mmaction.registry import DATASETS
+
+    init_default_scope('mmaction')
+    cfg = load_config(str(REPO / 'configs' / 'ffn_demo_synthetic.py'))
+    set_data_root(cfg, str(synthetic_ssv2))
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    sampler = dataset.pipeline.transforms[1]
+    assert isinstance(sampler, MultiCountSampleFrames)
+    assert sampler.frame_counts == (16, 8, 4)
+    np.random.seed(0)
+    assert dataset[0]['inputs'].shape == (28, 3, 32, 42)

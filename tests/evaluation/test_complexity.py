@@ -31,8 +31,8 @@ def build(config: str, **backbone):
 
 def test_r50_at_4_frames_matches_the_published_gflops():
     """FFN Tab. 1: TSM-R50, one 224 x 224 clip of 4 frames, 16.4 GFLOPs
-    (8 and 16 frames, 32.7 and 65.4, are measured in the README: counting
-    them here would take 15 s more)."""
+    (8 and 16 frames, 32.7 and 65.4, are measured in docs/reproduce.md:
+    counting them here would take 15 s more)."""
     model = build(str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py'))
     got = count_complexity(model, [4])[4]
     assert got['gflops'] == pytest.approx(16.4, rel=0.02)

@@ -93,10 +93,8 @@ PER_CLASS = dict(
 
 
 def test_per_class_report_from_known_numbers(tmp_path):
-    from tsm_plugin.evaluation.report import (
-        classes_lost_most,
-        classes_table,
-    )
+    from tsm_plugin.evaluation.per_class import classes_lost_most
+    from tsm_plugin.evaluation.tables import classes_table
 
     paths = write_report(PER_CLASS, str(tmp_path))
     table = markdown_table(PER_CLASS).splitlines()

@@ -21,9 +21,9 @@ from tests.helpers import (
     random_bns,
 )
 from tsm_plugin.errors import ConfigValueError
-from tsm_plugin.evaluation.sweep import set_model_num_frames
 from tsm_plugin.models.distillation_loss import TemporalDistillationLoss
 from tsm_plugin.models.ffn_recognizer import FFNRecognizer
+from tsm_plugin.models.frame_counts import set_model_num_frames
 
 SIZE = 16  # px: layer3 and layer4 are then 1x1
 NUM_CLASSES = 5

@@ -15,7 +15,7 @@ one plot with a curve per model (``compare.png``).
 
 import argparse
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from ..datasets.test_protocols import PROTOCOLS
 from ..engine.checkpoint import existing_checkpoint
@@ -30,7 +30,7 @@ from ..evaluation import (
 )
 from ..evaluation.report import report_markdown
 from ..utils.config import (
-    check_frames,
+    check_frame_counts,
     load_config,
     set_data_root,
     set_loader_option,
@@ -108,9 +108,13 @@ def _models(args: argparse.Namespace) -> List[tuple]:
 
 
 def _sweep(
-    args: argparse.Namespace, config: str, checkpoint: str, out: str
+    args: argparse.Namespace,
+    frames: Sequence[int],
+    config: str,
+    checkpoint: str,
+    out: str,
 ) -> dict:
-    """One model's sweep under the flags' data settings."""
+    """One model's sweep at ``frames`` under the flags' data settings."""
     cfg = load_config(config, args.cfg_options)
     set_eval_precision(cfg, args.precision)
     if args.data_root:
@@ -127,7 +131,7 @@ def _sweep(
     report = run_sweep(
         cfg,
         checkpoint,
-        check_frames(args.frames),
+        frames,
         decode_once=not args.separate,
         work_dir=out,
         protocol=args.protocol,
@@ -144,13 +148,14 @@ def eval_tfd(args: argparse.Namespace):
     ``--compare``, the side-by-side ones (:func:`write_comparison`) go to
     ``--out``; so does the Runner's log.
     """
-    check_frames(args.frames)
+    frames = check_frame_counts(args.frames, '--frames', dedupe=True)
     pairs = _models(args)
     out = args.out or osp.join(
         osp.dirname(osp.abspath(args.checkpoint)), 'tfd'
     )
     reports = [
-        _sweep(args, config, checkpoint, out) for config, checkpoint in pairs
+        _sweep(args, frames, config, checkpoint, out)
+        for config, checkpoint in pairs
     ]
     paths = write_report(reports[0], out)
     if len(reports) > 1:

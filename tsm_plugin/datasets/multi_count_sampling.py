@@ -76,7 +76,10 @@ class MultiCountSampleFrames(BaseTransform):
     work unchanged) and ``frame_counts`` (a tuple in index order; add it to
     ``PackActionInputs``' ``meta_keys`` and the FFN recognizer checks it
     against its backbone). For training only: the test pipeline samples one
-    frame count with ``SegmentSampleFrames(test_mode=True)``.
+    frame count with ``SegmentSampleFrames(test_mode=True)``. A config need
+    not name it: one that sets ``frame_counts`` at its top level gets it in
+    place of its training ``SegmentSampleFrames`` from tsm_plugin's config
+    loader (:func:`~tsm_plugin.utils.config.set_frame_counts`).
 
     Args:
         frame_counts (Sequence[int]): Distinct counts >= 1. Defaults to

@@ -19,6 +19,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 from mmengine.logging import print_log
 
+from ..models.frame_counts import frame_count
+
 
 class _Clip(torch.nn.Module):
     """The recognizer from raw frames to class scores: backbone, neck and
@@ -32,14 +34,14 @@ class _Clip(torch.nn.Module):
         return self.model(inputs, mode='tensor', stage='head')
 
 
-def _used_params(counts: Dict[str, int], uncalled: set) -> int:
+def _used_params(params_by_module: Dict[str, int], uncalled: set) -> int:
     """All parameters less those of the outermost modules never called."""
     unused = sum(
-        counts[name]
+        params_by_module[name]
         for name in uncalled
         if not any(name.startswith(other + '.') for other in uncalled)
     )
-    return counts[''] - unused
+    return params_by_module[''] - unused
 
 
 def count_complexity(
@@ -71,28 +73,25 @@ def count_complexity(
     from mmengine.analysis import FlopAnalyzer, parameter_count
     from mmengine.model import is_model_wrapper
 
-    from .sweep import set_model_num_frames  # sweep imports this module
-
     net = model.module if is_model_wrapper(model) else model
     clip = _Clip(net)
     param = next(net.parameters())
-    counts = parameter_count(clip)
-    before = getattr(getattr(net, 'backbone', None), 'num_segments', None)
+    params_by_module = parameter_count(clip)
     was_training = net.training
     height, width = (int(s) for s in input_size)
     out = {}
     net.eval()
     try:
         for t in frames:
-            set_model_num_frames(net, t)
             shape = (1, t, in_channels, height, width)
             x = torch.zeros(shape, device=param.device, dtype=param.dtype)
             analyzer = FlopAnalyzer(clip, (x,))
             analyzer.unsupported_ops_warnings(False)
             analyzer.uncalled_modules_warnings(False)
-            with torch.no_grad():
-                flops = int(analyzer.total())
-            params = _used_params(counts, analyzer.uncalled_modules())
+            with frame_count(net, t), torch.no_grad():
+                flops = int(analyzer.total())  # the trace, kept for below
+            uncalled = analyzer.uncalled_modules()
+            params = _used_params(params_by_module, uncalled)
             out[t] = dict(
                 gflops=flops / 1e9,
                 params_m=params / 1e6,
@@ -102,8 +101,6 @@ def count_complexity(
                 uncounted_ops=sorted(analyzer.unsupported_ops()),
             )
     finally:
-        if before is not None:
-            set_model_num_frames(net, before)
         net.train(was_training)
     summary = ', '.join(
         f'{t} f {c["gflops"]:.1f} GFLOPs' for t, c in out.items()

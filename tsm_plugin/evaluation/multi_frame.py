@@ -11,7 +11,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from ..errors import InputError
-from ..utils.config import check_frames, type_name
+from ..utils.config import is_frame_sampler, type_name
 
 
 def split_test_pipeline(pipeline: Sequence[dict]):
@@ -19,9 +19,10 @@ def split_test_pipeline(pipeline: Sequence[dict]):
 
     Returns:
         tuple: ``(before, sampler, decode, after)``: the transforms before the
-        sampler (opening the video), the sampler dict (the one with
-        ``num_clips``), the transforms up to and including the first
-        ``*Decode`` one, and the rest (resize, crop, format, pack).
+        sampler (opening the video), the sampler dict (the first that
+        samples by ``num_clips``, ``is_frame_sampler``), the transforms up
+        to and including the first ``*Decode`` one, and the rest (resize,
+        crop, format, pack).
 
     Raises:
         InputError: if there is no sampler with ``num_clips``, it is not in
@@ -29,7 +30,7 @@ def split_test_pipeline(pipeline: Sequence[dict]):
             counts), or no ``*Decode`` transform follows it.
     """
     pipeline = list(pipeline)
-    samplers = [i for i, t in enumerate(pipeline) if 'num_clips' in t]
+    samplers = [i for i, t in enumerate(pipeline) if is_frame_sampler(t)]
     if not samplers:
         raise InputError(
             'test pipeline has no frame sampler with num_clips: '
@@ -87,7 +88,8 @@ class MultiFrameTestSample:
 
     Args:
         pipeline (list[dict]): the config's test pipeline.
-        frames (list[int]): the frame counts.
+        frames (list[int]): distinct frame counts >= 1 (checked where they
+            entered the sweep).
 
     Returns (``__call__``):
         dict: ``{T: packed sample}`` for each frame count.
@@ -95,7 +97,7 @@ class MultiFrameTestSample:
 
     def __init__(self, pipeline: Sequence[dict], frames: Sequence[int]):
         before, sampler, decode, after = split_test_pipeline(pipeline)
-        self.frames = check_frames(frames)
+        self.frames = list(frames)
         self.before = _build(before)
         self.samplers = {
             t: _build([dict(sampler, num_clips=t)])[0] for t in self.frames
@@ -114,7 +116,7 @@ class MultiFrameTestSample:
         }
         union = np.unique(np.concatenate(list(inds.values())))
         # Decode the union as the largest frame count's sample would be.
-        request = dict(sampled[self.frames[-1]], frame_inds=union)
+        request = dict(sampled[max(self.frames)], frame_inds=union)
         decoded = _apply(self.decode, dict(request))
         if decoded is None:
             return None

@@ -10,7 +10,8 @@ The protocol is the config's test pipeline under its test protocol
 1 clip x centre crop; the TSM repo's ``accurate``; mmaction2's ``zoo``) and
 its own evaluator (``AccMetric``), with the frame count changed everywhere
 it lives: the built model's ``backbone.num_segments`` and
-``cls_head.num_segments`` (no weight reload) and the sampler's
+``cls_head.num_segments`` for each batch (no weight reload:
+:func:`~tsm_plugin.models.frame_counts.frame_count`) and the sampler's
 ``num_clips``. Under a multi-view protocol every view of every frame count
 comes from the one decoding too.
 
@@ -23,12 +24,23 @@ Two paths give the same numbers:
 * ``decode_once=False``: one separate evaluation per frame count, as
   ``tools/test.py --num-frames N`` runs it (the reference the benchmark
   times).
+
+The report (:func:`sweep_model`) holds ``precision``, ``trained_frames``,
+``trained_counts`` (all of an FFN's branches), ``decode_once``, ``seconds``,
+``stage``, ``classes``, ``protocol`` (``describe_protocol``) and ``results``,
+one dict per frame count: ``frames``, ``top1``, ``top5`` (fractions, as
+``AccMetric`` gives them), ``mean1``, ``num_videos``, ``trained_frames``, per
+class ``class_correct`` and ``class_videos`` (:class:`~.per_class.
+ClassHits`), one clip's ``gflops`` and ``params_m`` (:mod:`.complexity`),
+and with ``keep_scores`` ``scores`` (``N x classes``, in dataset order).
 """
 
+import contextlib
 import copy
+import dataclasses
 import os.path as osp
 import time
-from typing import Dict, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -42,8 +54,8 @@ from ..datasets.test_protocols import (
 )
 from ..engine.checkpoint import existing_checkpoint
 from ..engine.hooks.eval_autocast_hook import used_precision
+from ..models.frame_counts import frame_count
 from ..utils.config import (
-    check_frames,
     eval_stage,
     get_num_frames,
     iter_datasets,
@@ -55,36 +67,11 @@ from .multi_frame import MultiFrameTestSample
 from .per_class import ClassHits
 from .report import log_to_visualizer
 
-
-def set_model_num_frames(model: torch.nn.Module, num_frames: int) -> int:
-    """Make a built model run ``num_frames`` frames per clip, weights kept.
-
-    Sets ``num_segments`` on every module that has one: the backbone (whose
-    shift modules follow it), the head's consensus, and any temporal shift
-    module holding its own copy (mmaction2's ``ResNetTSM``).
-
-    Args:
-        model (nn.Module): a recognizer, possibly in a model wrapper.
-        num_frames (int): frames per clip.
-
-    Returns:
-        int: the number of modules changed.
-
-    Raises:
-        ValueError: if no module has ``num_segments`` (not a TSM model).
-    """
-    from mmengine.model import is_model_wrapper
-
-    if is_model_wrapper(model):
-        model = model.module
-    changed = 0
-    for module in model.modules():
-        if hasattr(module, 'num_segments'):
-            module.num_segments = num_frames
-            changed += 1
-    if not changed:
-        raise ValueError(f'{type(model).__name__} has no num_segments to set')
-    return changed
+__all__ = [
+    'FrameCountEvaluator',
+    'run_sweep',
+    'sweep_model',
+]
 
 
 class FrameCountEvaluator:
@@ -119,29 +106,136 @@ class FrameCountEvaluator:
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)
 
 
-def _run(
-    model,
-    net,
-    loader,
-    counts: Dict[int, FrameCountEvaluator],
-    fp16: bool,
-    logger,
-    pick,
-) -> None:
-    """One pass over ``loader``; ``pick(batch, T)`` is the batch for ``T``."""
-    from mmengine.runner.amp import autocast
+#: Each frame count's evaluator.
+Evaluators = Dict[int, FrameCountEvaluator]
+#: Videos evaluated at each frame count.
+Videos = Dict[int, int]
 
-    n = len(loader)
-    every = max(1, n // 10)
-    for i, batch in enumerate(loader):
-        for t, count in counts.items():
-            set_model_num_frames(net, t)
-            data = pick(batch, t)
-            with torch.no_grad(), autocast(enabled=fp16):
-                outputs = model.test_step(data)
-            count.process(outputs, data)
-        if (i + 1) % every == 0 or i + 1 == n:
-            print_log(f'TFD: batch {i + 1}/{n}', logger=logger)
+
+@dataclasses.dataclass
+class _Pass:
+    """What every pass over a test loader shares: the model, the evaluator
+    config, whether scores are kept, fp16 autocast and the logger."""
+
+    model: torch.nn.Module
+    evaluator_cfg: object
+    keep_scores: bool
+    fp16: bool
+    logger: object
+
+    def __call__(
+        self, loader, frames: Sequence[int], pick: Callable
+    ) -> Evaluators:
+        """One pass over ``loader``: each batch runs at each count ``T`` of
+        ``frames`` on ``pick(batch, T)``; returns each count's evaluator."""
+        from mmengine.runner.amp import autocast
+
+        evaluators = {
+            t: FrameCountEvaluator(
+                self.evaluator_cfg, loader.dataset, self.keep_scores
+            )
+            for t in frames
+        }
+        n = len(loader)
+        every = max(1, n // 10)
+        for i, batch in enumerate(loader):
+            for t, evaluator in evaluators.items():
+                data = pick(batch, t)
+                with frame_count(self.model, t), torch.no_grad():
+                    with autocast(enabled=self.fp16):
+                        outputs = self.model.test_step(data)
+                evaluator.process(outputs, data)
+            if (i + 1) % every == 0 or i + 1 == n:
+                print_log(f'TFD: batch {i + 1}/{n}', logger=self.logger)
+        return evaluators
+
+
+def _decode_once(
+    run: _Pass, loader_cfg, frames: Sequence[int]
+) -> Tuple[Evaluators, Videos]:
+    """Every frame count in one pass, each video decoded once for all of
+    them (:class:`~.multi_frame.MultiFrameTestSample`)."""
+    from mmengine.runner import Runner
+
+    loader_cfg = copy.deepcopy(loader_cfg)
+    for ds in iter_datasets({'loader': loader_cfg}, ('loader',)):
+        ds['pipeline'] = [MultiFrameTestSample(ds['pipeline'], frames)]
+    loader = Runner.build_dataloader(loader_cfg)
+    evaluators = run(loader, frames, lambda batch, t: batch[t])
+    return evaluators, {t: len(loader.dataset) for t in frames}
+
+
+def _separate(
+    run: _Pass, cfg, stage: str, frames: Sequence[int]
+) -> Tuple[Evaluators, Videos]:
+    """One pass per frame count, with the config's pipeline at that count
+    (as ``tools/test.py --num-frames`` runs it)."""
+    from mmengine.runner import Runner
+
+    evaluators, num_videos = {}, {}
+    for t in frames:
+        cfg_t = copy.deepcopy(cfg)
+        set_num_frames(cfg_t, t)
+        loader = Runner.build_dataloader(cfg_t[f'{stage}_dataloader'])
+        evaluators.update(run(loader, [t], lambda batch, _: batch))
+        num_videos[t] = len(loader.dataset)
+    return evaluators, num_videos
+
+
+def _rows(
+    evaluators: Evaluators,
+    num_videos: Videos,
+    frames: Sequence[int],
+    trained: int,
+    logger,
+) -> List[dict]:
+    """The report's ``results``: one row per frame count, logged."""
+    rows = []
+    for t in frames:
+        evaluator = evaluators[t]
+        metrics = evaluator.evaluator.evaluate(num_videos[t])
+        row = dict(frames=t, trained_frames=trained, num_videos=num_videos[t])
+        for key, value in metrics.items():
+            row[key.split('/')[-1]] = float(value)
+        row.update(evaluator.class_hits.counts(num_videos[t]))
+        if evaluator.scores is not None:
+            row['scores'] = torch.stack(evaluator.scores)
+        rows.append(row)
+        print_log(
+            f'TFD: {t:>3} frames: top-1 {100 * row["top1"]:.2f} '
+            f'top-5 {100 * row.get("top5", float("nan")):.2f} '
+            f'({row["num_videos"]} videos)',
+            logger=logger,
+        )
+    return rows
+
+
+def _precision(model: torch.nn.Module, fp16: bool) -> str:
+    """The precision the sweep ran in: EvalAutocastHook's (fp32 unless
+    told), else mmengine's ``test_cfg.fp16``."""
+    used = used_precision(model, 'test')
+    if used or not fp16:
+        return used or 'fp32'
+    return 'fp16' if torch.cuda.is_available() else 'bf16'
+
+
+@contextlib.contextmanager
+def _evaluating(model: torch.nn.Module, spec: dict) -> Iterator[None]:
+    """Eval mode, and the head's ``average_clips`` as the protocol says;
+    both restored on exit."""
+    from mmengine.model import is_model_wrapper
+
+    net = model.module if is_model_wrapper(model) else model
+    was_training = net.training
+    average = AVERAGE.get(spec['type'])  # None: the head's own
+    average_before = set_model_average_clips(net, average) if average else 0
+    model.eval()
+    try:
+        yield
+    finally:
+        if average:
+            set_model_average_clips(net, average_before)
+        net.train(was_training)
 
 
 def sweep_model(
@@ -163,44 +257,28 @@ def sweep_model(
         model (nn.Module): the recognizer (a model wrapper is fine).
         cfg (Config): the config it was built from; its test dataloader,
             test pipeline and test evaluator define the protocol.
-        frames (list[int]): frame counts to evaluate.
+        frames (list[int]): distinct frame counts >= 1, checked where they
+            entered (``check_frame_counts``); the rows follow their order.
         decode_once (bool): decode each video once for all frame counts;
             False runs one separate evaluation per frame count.
         logger: an ``MMLogger`` or its name (default: the current one).
         keep_scores (bool): also return each video's class scores.
         protocol (str | dict, optional): the test protocol
-            (:mod:`~tsm_plugin.datasets.test_protocols`: views, crops, score
-            averaging); default: the config's ``test_protocol``, else
-            ``'efficient'`` (the config's own test pipeline). The head's
+            (:mod:`~tsm_plugin.datasets.test_protocols`); default: the
+            config's ``test_protocol``, else ``'efficient'``. The head's
             ``average_clips`` follows it for the sweep and is restored.
 
     Returns:
-        dict: ``protocol`` (``describe_protocol``), ``precision``,
-        ``trained_frames``, ``decode_once``, ``seconds``, ``stage``
-        and ``results``, a list with one dict per frame count: ``frames``,
-        ``top1``, ``top5`` (fractions, as ``AccMetric`` gives them),
-        ``mean1``, ``num_videos``, ``trained_frames`` (and ``scores``, an
-        ``N x classes`` tensor in dataset order, if ``keep_scores``);
-        per class (``per_class.ClassHits``) ``class_correct`` and
-        ``class_videos``, with the names in the report's ``classes``; and
-        one clip's ``gflops`` and ``params_m`` (``complexity.add_complexity``).
+        dict: the report (the module's docstring lists its keys).
     """
-    from mmengine.model import is_model_wrapper
-    from mmengine.runner import Runner
-
     logger = logger or 'current'
-    frames = check_frames(frames)
+    frames = list(frames)
     spec = resolve_protocol(protocol, cfg)
     cfg = copy.deepcopy(cfg)
     apply_test_protocol(cfg, spec)
     trained = get_num_frames(cfg)
     stage, loader_cfg, evaluator_cfg = eval_stage(cfg)
     fp16 = bool((cfg.get(f'{stage}_cfg') or {}).get('fp16', False))
-    net = model.module if is_model_wrapper(model) else model
-    was_training = net.training
-    before = getattr(getattr(net, 'backbone', None), 'num_segments', trained)
-    average = AVERAGE.get(spec['type'])  # None: the head's own
-    average_before = set_model_average_clips(net, average) if average else 0
     start = time.perf_counter()
     print_log(
         f'TFD: {len(frames)} frame counts {frames}, trained at '
@@ -211,97 +289,31 @@ def sweep_model(
         f'TFD: protocol {spec["type"]}: {describe_protocol(spec)["summary"]}',
         logger=logger,
     )
-    model.eval()
-    try:
+    run = _Pass(model, evaluator_cfg, keep_scores, fp16, logger)
+    with _evaluating(model, spec):
         if decode_once:
-            loader_cfg = copy.deepcopy(loader_cfg)
-            for ds in iter_datasets({'loader': loader_cfg}, ('loader',)):
-                ds['pipeline'] = [MultiFrameTestSample(ds['pipeline'], frames)]
-            loader = Runner.build_dataloader(loader_cfg)
-            counts = {
-                t: FrameCountEvaluator(
-                    evaluator_cfg, loader.dataset, keep_scores
-                )
-                for t in frames
-            }
-            _run(
-                model,
-                net,
-                loader,
-                counts,
-                fp16,
-                logger,
-                lambda batch, t: batch[t],
-            )
-            num_videos = {t: len(loader.dataset) for t in frames}
+            evaluators, num_videos = _decode_once(run, loader_cfg, frames)
         else:
-            counts, num_videos = {}, {}
-            for t in frames:
-                cfg_t = copy.deepcopy(cfg)
-                set_num_frames(cfg_t, t)
-                loader = Runner.build_dataloader(cfg_t[f'{stage}_dataloader'])
-                counts_t = {
-                    t: FrameCountEvaluator(
-                        evaluator_cfg, loader.dataset, keep_scores
-                    )
-                }
-                _run(
-                    model,
-                    net,
-                    loader,
-                    counts_t,
-                    fp16,
-                    logger,
-                    lambda batch, _: batch,
-                )
-                counts.update(counts_t)
-                num_videos[t] = len(loader.dataset)
-        results = []
-        for t in frames:
-            metrics = counts[t].evaluator.evaluate(num_videos[t])
-            row = dict(
-                frames=t, trained_frames=trained, num_videos=num_videos[t]
-            )
-            for key, value in metrics.items():
-                row[key.split('/')[-1]] = float(value)
-            row.update(counts[t].class_hits.counts(num_videos[t]))
-            if keep_scores:
-                row['scores'] = torch.stack(counts[t].scores)
-            results.append(row)
-            print_log(
-                f'TFD: {t:>3} frames: top-1 {100 * row["top1"]:.2f} '
-                f'top-5 {100 * row.get("top5", float("nan")):.2f} '
-                f'({row["num_videos"]} videos)',
-                logger=logger,
-            )
-        counts_first = counts[frames[0]]
-        input_shape = counts_first.input_shape
-    finally:
-        set_model_num_frames(net, before)
-        if average:
-            set_model_average_clips(net, average_before)
-        net.train(was_training)
+            evaluators, num_videos = _separate(run, cfg, stage, frames)
+        results = _rows(evaluators, num_videos, frames, trained, logger)
     seconds = time.perf_counter() - start
     print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
     # Every count a multi-branch model (FFN) trained at; TSM: the one.
-    counts = cfg.model.backbone.get('frame_counts') or (trained,)
-    # EvalAutocastHook's (fp32 unless told); else mmengine's test_cfg.fp16.
-    precision = used_precision(model, 'test') or (
-        ('fp16' if torch.cuda.is_available() else 'bf16') if fp16 else 'fp32'
-    )
+    trained_counts = cfg.model.backbone.get('frame_counts') or (trained,)
+    first = evaluators[frames[0]]
     report = dict(
-        precision=precision,
+        precision=_precision(model, fp16),
         trained_frames=trained,
-        trained_counts=sorted(int(c) for c in counts),
+        trained_counts=sorted(int(c) for c in trained_counts),
         decode_once=decode_once,
         seconds=round(seconds, 3),
         stage=stage,
         results=results,
+        classes=first.class_hits.names,
+        protocol=describe_protocol(spec),
     )
-    report['classes'] = counts_first.class_hits.names
-    report['protocol'] = describe_protocol(spec)
     # GFLOPs and parameters per frame count, at the size the sweep fed.
-    return add_complexity(report, model, input_shape, logger=logger)
+    return add_complexity(report, model, first.input_shape, logger=logger)
 
 
 def run_sweep(
@@ -335,7 +347,7 @@ def run_sweep(
         dict: :func:`sweep_model`'s report plus ``checkpoint``.
 
     Raises:
-        InputError: a missing checkpoint or a bad frame count.
+        InputError: a missing checkpoint.
     """
     from mmengine.runner import Runner
 

@@ -13,7 +13,7 @@ from mmaction.registry import HOOKS
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from ..utils.config import check_frames
+from ..utils.config import check_frame_counts
 from .report import log_to_visualizer, report_markdown, write_report
 from .sweep import sweep_model
 
@@ -33,7 +33,8 @@ class TFDEvalHook(Hook):
     ``tfd_classes.png`` into ``<work_dir>/<out_dir>``.
 
     Args:
-        frames (Sequence[int]): frame counts. Defaults to (4, 8, 12, 16).
+        frames (Sequence[int]): frame counts (a repeat is dropped; swept in
+            ascending order). Defaults to (4, 8, 12, 16).
         out_dir (str): folder under the work dir. Defaults to ``'tfd_final'``.
         decode_once (bool): decode each video once for all frame counts.
             Defaults to True.
@@ -47,7 +48,9 @@ class TFDEvalHook(Hook):
         out_dir: str = 'tfd_final',
         decode_once: bool = True,
     ):
-        self.frames = check_frames(frames, what='TFDEvalHook frames')
+        self.frames = check_frame_counts(
+            frames, 'TFDEvalHook frames', dedupe=True
+        )
         self.out_dir = out_dir
         self.decode_once = decode_once
         self.report = None

@@ -23,8 +23,9 @@ from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 
 from ..errors import ConfigValueError
+from ..utils.config import check_frame_counts
 from .ffn_block import BranchBNs, FFNBlock
-from .frame_counts import NumSegments, check_frame_counts, nearest_branch
+from .frame_counts import NumSegments, nearest_branch
 from .pretrained import load_pretrained
 
 # depth -> (block kind, blocks per stage)

@@ -1,21 +1,32 @@
-"""Config loading and the overrides shared by the tools.
+"""Config loading, the overrides shared by the tools, and the check of a
+frame count.
 
-A recipe sets two values once, at its top level, and :func:`load_config`
+A recipe sets three values once, at its top level, and :func:`load_config`
 carries them everywhere they live:
 
 * ``num_frames``: the frame count of the backbone's shift
   (``model.backbone.num_segments``), the head's consensus
   (``model.cls_head.num_segments``) and every sampler's ``num_clips``;
+* ``frame_counts`` (a multi-count model, FFN): the branches' frame counts
+  (``model.backbone.frame_counts``), and the training sampler: each training
+  pipeline's ``SegmentSampleFrames`` becomes ``MultiCountSampleFrames``, one
+  video sampled at every count and decoded once;
 * ``max_epochs``: ``train_cfg.max_epochs`` and the end of the LR schedule.
 
 Each override changes every place a setting lives (all dataloaders, every
 scheduler), so neither a config nor a flag can leave it half-changed.
+
+A frame count is checked once, where it enters (a config, a flag, a
+module's constructor), by :func:`check_count`, or :func:`check_frame_counts`
+for a list of them. The vocabulary: ``num_frames`` in configs and on command
+lines, ``num_segments`` on modules, ``frames`` for the counts to evaluate,
+``frame_counts`` for a multi-count model's branches.
 """
 
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, Optional, Sequence, Tuple
 
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 
 from ..errors import ConfigValueError, InputError
 from .workers import resolve_num_workers
@@ -24,12 +35,15 @@ DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: Frame samplers whose ``num_clips`` is the frame count, given or not.
 SAMPLERS = ('SegmentSampleFrames', 'SampleFrames')
 #: The top-level values :func:`load_config` carries into the config.
-CARRIED = ('num_frames', 'max_epochs')
+CARRIED = ('num_frames', 'frame_counts', 'max_epochs')
+#: The top-level pipelines (beside each dataset's) a frame count reaches.
+PIPELINES = ('train_pipeline', 'val_pipeline', 'test_pipeline')
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file; carry ``num_frames`` and ``max_epochs``; resolve
-    ``num_workers='auto'`` (:mod:`tsm_plugin.utils.workers`).
+    """Load a config file; carry ``num_frames``, ``frame_counts`` and
+    ``max_epochs``; resolve ``num_workers='auto'``
+    (:mod:`tsm_plugin.utils.workers`).
 
     ``cfg_options`` (``--cfg-options``) are merged after the file's own
     values are carried, so an option on a nested key wins; an option on a
@@ -50,9 +64,12 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 
 
 def carry(cfg: Config, keys: Sequence[str] = CARRIED) -> None:
-    """Carry the config's top-level ``num_frames``/``max_epochs`` inward."""
+    """Carry the config's top-level ``num_frames``, ``frame_counts`` and
+    ``max_epochs`` inward (those of ``keys`` the config sets)."""
     if 'num_frames' in keys and cfg.get('num_frames') is not None:
         set_num_frames(cfg, cfg.num_frames, what='num_frames')
+    if 'frame_counts' in keys and cfg.get('frame_counts') is not None:
+        set_frame_counts(cfg, cfg.frame_counts, what='frame_counts')
     if (
         'max_epochs' in keys
         and cfg.get('max_epochs') is not None
@@ -129,10 +146,11 @@ def set_epochs(cfg: Config, epochs: int, what: str = '--epochs') -> None:
     Schedulers that end where the schedule ends (the latest ``end``, or no
     ``end``) end at the new last epoch, and a cosine's ``T_max`` follows its
     span, so cosine still anneals to ~0.
+
+    Raises:
+        ConfigValueError: ``epochs`` is not an integer >= 1.
     """
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
-        raise InputError(f'{what} must be an integer >= 1, got {epochs!r}')
-    epochs = int(epochs)
+    epochs = check_count(epochs, what)
     cfg.train_cfg.max_epochs = epochs
     cfg.max_epochs = epochs
     schedulers = cfg.get('param_scheduler') or []
@@ -164,46 +182,79 @@ def set_loader_option(
             loader['persistent_workers'] = False
 
 
-def check_frames(frames: Sequence[int], what: str = '--frames') -> List[int]:
-    """Validate frame counts; returns them sorted, without duplicates.
+def check_count(value, what: str) -> int:
+    """A frame count: an integer >= 1 (``True`` is not one), as an ``int``.
+
+    The one check of a frame count (or any count: epochs), made where the
+    value enters: a config (:func:`carry`), a flag, a module's constructor
+    or setter.
 
     Raises:
-        InputError: if ``frames`` is empty or holds a count below 1.
+        ConfigValueError: anything else; the message names ``what``.
     """
-    frames = [int(f) for f in frames]
-    if not frames:
-        raise InputError(f'{what}: give at least one frame count')
-    bad = [f for f in frames if f < 1]
-    if bad:
-        raise InputError(f'{what}: frame counts must be >= 1, got {bad[0]}')
-    return sorted(set(frames))
+    try:
+        whole = not isinstance(value, (bool, str)) and int(value) == value
+    except (TypeError, ValueError, OverflowError):  # None, nan, inf
+        whole = False
+    if not whole:
+        raise ConfigValueError(
+            f'{what} must be an integer >= 1, got {value!r}'
+        )
+    if value < 1:
+        raise ConfigValueError(f'{what} must be >= 1, got {value!r}')
+    return int(value)
 
 
 def check_frame_counts(
-    frame_counts: Sequence[int], what: str = 'frame_counts'
+    frame_counts: Sequence[int],
+    what: str = 'frame_counts',
+    dedupe: bool = False,
 ) -> Tuple[int, ...]:
-    """Validate distinct integer frame counts >= 1; returns them as a tuple.
+    """A non-empty list or tuple of frame counts (:func:`check_count` each),
+    as a tuple.
+
+    Args:
+        frame_counts (Sequence[int]): the counts.
+        what (str): their name in the error message.
+        dedupe (bool): a set of counts to evaluate (``--frames``): a repeat
+            is dropped and the counts come back ascending. False (a model's
+            branches, in branch order): a repeat is an error and the order
+            is kept.
 
     Raises:
-        ConfigValueError: if empty, not integers >= 1, or repeated.
+        ConfigValueError: not a non-empty list, a count that is not an
+            integer >= 1, or (unless ``dedupe``) a repeated count.
     """
-    counts = (
-        tuple(frame_counts)
-        if isinstance(frame_counts, (list, tuple))
-        else None
-    )
-    if not counts or any(
-        isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts
-    ):
+    if not isinstance(frame_counts, (list, tuple)) or not frame_counts:
         raise ConfigValueError(
             f'{what} must be a non-empty list of integers '
             f'>= 1, got {frame_counts!r}'
         )
+    counts = tuple(check_count(c, what) for c in frame_counts)
+    if dedupe:
+        return tuple(sorted(set(counts)))
     if len(set(counts)) != len(counts):
         raise ConfigValueError(
             f'{what} must not repeat a count, got {frame_counts!r}'
         )
     return counts
+
+
+def is_frame_sampler(transform) -> bool:
+    """Whether a pipeline step samples frames by ``num_clips`` (the frame
+    count), given or not."""
+    return isinstance(transform, dict) and (
+        'num_clips' in transform or type_name(transform) in SAMPLERS
+    )
+
+
+def _pipelines(cfg: Config, loaders: Sequence[str], tops: Sequence[str]):
+    """The pipelines of the datasets of ``loaders`` and the top-level
+    pipelines named ``tops`` that the config has."""
+    pipelines = [
+        ds.get('pipeline') or [] for ds in iter_datasets(cfg, loaders)
+    ]
+    return pipelines + [cfg.get(k) for k in tops if cfg.get(k)]
 
 
 def set_num_frames(
@@ -218,32 +269,59 @@ def set_num_frames(
     (#2767). The config's top-level ``num_frames`` follows too.
 
     Raises:
-        InputError: ``num_frames`` is not an integer >= 1.
+        ConfigValueError: ``num_frames`` is not an integer >= 1.
     """
-    if (
-        isinstance(num_frames, bool)
-        or int(num_frames) != num_frames
-        or num_frames < 1
-    ):
-        raise InputError(f'{what} must be >= 1, got {num_frames!r}')
-    num_frames = int(num_frames)
+    num_frames = check_count(num_frames, what)
     model = cfg.get('model') or {}
     for part in ('backbone', 'cls_head'):
         if part in model and 'num_segments' in model[part]:
             model[part]['num_segments'] = num_frames
-    pipelines = [ds.get('pipeline') or [] for ds in iter_datasets(cfg)]
-    pipelines += [
-        cfg.get(k)
-        for k in ('train_pipeline', 'val_pipeline', 'test_pipeline')
-        if cfg.get(k)
-    ]
-    for pipeline in pipelines:
+    for pipeline in _pipelines(cfg, DATALOADERS, PIPELINES):
         for transform in pipeline:
-            if isinstance(transform, dict) and (
-                'num_clips' in transform or type_name(transform) in SAMPLERS
-            ):
+            if is_frame_sampler(transform):
                 transform['num_clips'] = num_frames
     cfg.num_frames = num_frames
+
+
+def set_frame_counts(
+    cfg: Config, frame_counts: Sequence[int], what: str = 'frame_counts'
+) -> None:
+    """Train a multi-count model (FFN) at ``frame_counts``, everywhere at
+    once.
+
+    The backbone's branches (``model.backbone.frame_counts``, in branch
+    order) and the training sampler: in the training pipelines (the train
+    dataloader's and the top-level ``train_pipeline``) a
+    ``SegmentSampleFrames`` becomes a ``MultiCountSampleFrames``, which
+    samples each video at every count and decodes it once; every
+    ``MultiCountSampleFrames`` takes the counts (largest first, the order it
+    concatenates them in). The test pipelines keep their one frame count,
+    ``num_frames``. The config's top-level ``frame_counts`` follows too.
+
+    Raises:
+        ConfigValueError: ``frame_counts`` is not a list of distinct
+            integers >= 1, or the backbone has no ``frame_counts``.
+    """
+    counts = check_frame_counts(frame_counts, what)
+    backbone = (cfg.get('model') or {}).get('backbone') or {}
+    if 'frame_counts' not in backbone:
+        raise ConfigValueError(
+            f'{what} is set but model.backbone has no frame_counts: '
+            'not a multi-count model (FFN)'
+        )
+    backbone['frame_counts'] = counts
+    sampler = dict(
+        type='MultiCountSampleFrames',
+        frame_counts=tuple(sorted(counts, reverse=True)),
+    )
+    training = _pipelines(cfg, ('train_dataloader',), ('train_pipeline',))
+    for pipeline in training:
+        for i, transform in enumerate(pipeline):
+            if type_name(transform) == 'SegmentSampleFrames':
+                pipeline[i] = ConfigDict(sampler)
+            elif type_name(transform) == 'MultiCountSampleFrames':
+                transform['frame_counts'] = sampler['frame_counts']
+    cfg.frame_counts = counts
 
 
 def get_num_frames(cfg: Config) -> int:
