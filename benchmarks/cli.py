@@ -22,10 +22,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         description='Benchmark ours against mmaction2 (same inputs, one run).'
     )
+    add_modes(parser)
+    return parser
+
+
+def add_modes(parser: argparse.ArgumentParser):
+    """One subcommand per mode; returns argparse's subparsers action (its
+    ``choices``: mode name -> the mode's parser)."""
     sub = parser.add_subparsers(dest='mode', required=True)
     for mode in MODES:
         mode.add_parser(sub)
-    return parser
+    return sub
+
+
+def mode_names() -> List[str]:
+    """The modes, in order: ``model``, ``ffn``, ``data``, ``tfd``."""
+    return list(add_modes(argparse.ArgumentParser()).choices)
 
 
 def run(args: argparse.Namespace) -> dict:

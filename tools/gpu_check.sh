@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# This project's GPU figures in one command (the body: benchmarks/gpu_check.py),
+# This project's GPU figures in one command (the body: benchmarks/gpu_check/),
 # on a CUDA machine that has its own PyTorch (>= 2.11, Python 3.12) and nothing
 # else of ours.
 #

@@ -1,7 +1,8 @@
-"""tools/gpu_check.sh and benchmarks/gpu_check.py: the dry run end to end
-(real models, videos, loaders and Runner at tiny sizes on the CPU, through
-the shell script and a --wheels install), the time budget and a failing
-section, the fetch command's pip flags, and the 50-epoch estimate."""
+"""tools/gpu_check.sh and the benchmarks.gpu_check package: the dry run
+end to end (real models, videos, loaders and Runner at tiny sizes on the
+CPU, through the shell script and a --wheels install), the time budget and
+a failing section, the fetch command's pip flags, and the 50-epoch
+estimate."""
 
 import json
 import os

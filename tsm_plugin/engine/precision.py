@@ -89,7 +89,8 @@ def has_fast_bf16(device_type: str) -> bool:
     """Whether bf16 matrix math is native (faster than fp32) on the device.
 
     Args:
-        device_type (str): ``'cuda'``, ``'cpu'``, ``'mps'``, ...
+        device_type (str): ``'cuda'``, ``'cpu'``, ``'mps'``, ..., or one
+            device (``'cuda:1'``: that GPU's capability).
 
     Returns:
         bool: True for CUDA from compute capability 8.0 and for CPUs with
