@@ -7,26 +7,19 @@ one process (round robin, medians) and through a DataLoader with N workers;
 plus the decode floor, each side's pipeline up to its decoder.
 
 With ``--format F`` it times our pipeline on a prepared copy of the videos
-(``tools/prepare_ssv2.py``'s format F, written once under ``--cache``)
-against the same pipeline on the ``.webm``: ``speedup_per_core`` (clips/s in
-one process, interleaved) and the storage ratio of the copy.
+against the same pipeline on the ``.webm`` instead
+(:mod:`benchmarks.data_format`).
 """
 
 import argparse
-import copy
 import os
 import os.path as osp
 import statistics
-import time
-from typing import Callable, Dict, List
+from typing import Dict
 
 from mmaction.registry import DATASETS
-from mmengine.dataset import pseudo_collate
-from torch.utils.data import DataLoader
 
-from tsm_plugin.apis.prepare_ssv2 import prepare, resolve_format
 from tsm_plugin.datasets.ssv2 import SSv2Dataset
-from tsm_plugin.errors import InputError
 from tsm_plugin.utils.config import type_name
 
 from ._args import (
@@ -37,9 +30,18 @@ from ._args import (
     non_negative,
     positive,
 )
+from ._data import (
+    VIDEO_DIR,
+    cycle,
+    data_side,
+    loader_rate,
+    ours_dataset,
+    report_head,
+)
 from ._stock import decode_prefix, stock_train_pipeline
-from ._timing import device_name, log, ratio, round_robin, summarize
-from ._videos import BENCH_SET, DEFAULT_CACHE, data_setup
+from ._timing import log, ratio, round_robin
+from ._videos import DEFAULT_CACHE, data_setup
+from .data_format import bench_format, format_prepared
 
 DEFAULT_CONFIG = 'configs/tsm_r50_16f_ssv2.py'
 
@@ -55,7 +57,7 @@ def stock_list_file(root: str, split: str, out_dir: str) -> str:
         label_file='labels/labels.json',
         pipeline=[],
         data_root=root,
-        data_prefix=dict(video='20bn-something-something-v2'),
+        data_prefix=dict(video=VIDEO_DIR),
         test_mode=True,
     )
     os.makedirs(out_dir, exist_ok=True)
@@ -67,18 +69,6 @@ def stock_list_file(root: str, split: str, out_dir: str) -> str:
     return path
 
 
-def _ours(cfg, root: str, pipeline: list):
-    """Our SSv2Dataset (the recipe's dataset config) on the set ``root``."""
-    ours_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    ours_cfg.update(
-        data_root=root,
-        ann_file='labels/train.json',
-        label_file='labels/labels.json',
-        data_prefix=dict(video='20bn-something-something-v2'),
-    )
-    return DATASETS.build(dict(ours_cfg, pipeline=pipeline))
-
-
 def _datasets(
     cfg, root: str, pipelines: Dict[str, list], stock_list: str
 ) -> Dict[str, object]:
@@ -87,188 +77,17 @@ def _datasets(
     out = {}
     for name, pipeline in pipelines.items():
         if name.startswith('ours'):
-            out[name] = _ours(cfg, root, pipeline)
+            out[name] = ours_dataset(cfg, root, pipeline)
         else:
             out[name] = DATASETS.build(
                 dict(
                     type='VideoDataset',
                     ann_file=stock_list,
-                    data_prefix=dict(
-                        video=osp.join(root, '20bn-something-something-v2')
-                    ),
+                    data_prefix=dict(video=osp.join(root, VIDEO_DIR)),
                     pipeline=pipeline,
                 )
             )
     return out
-
-
-def _cycle(dataset) -> Callable[[], None]:
-    """A callable loading the next sample of ``dataset`` (wrapping)."""
-    state = dict(i=0)
-
-    def load():
-        dataset[state['i'] % len(dataset)]
-        state['i'] += 1
-
-    return load
-
-
-def _loader_rate(dataset, workers: int, batch: int) -> float:
-    """Clips/s of a DataLoader pass, after each worker's first batch."""
-    loader = DataLoader(
-        dataset,
-        batch_size=batch,
-        num_workers=workers,
-        collate_fn=pseudo_collate,
-        shuffle=False,
-    )
-    it = iter(loader)
-    for _ in range(max(1, workers)):  # start-up: every worker's first batch
-        next(it)
-    start, clips = time.perf_counter(), 0
-    for data in it:
-        clips += len(data['inputs'])
-    return clips / (time.perf_counter() - start)
-
-
-def data_side(times: List[float]) -> dict:
-    """One pipeline's figures from its per-clip load times (the median)."""
-    s = summarize(times, 1, 'clips')
-    return dict(
-        ms_per_clip=s['median_ms'],
-        clips_per_s=s['clips_per_s'],
-        median_ms=s['median_ms'],
-        times=s['times'],
-    )
-
-
-def _median_rate(dataset, args) -> float:
-    """Median clips/s of ``args.rounds`` loader passes over ``dataset``."""
-    return round(
-        statistics.median(
-            _loader_rate(dataset, args.workers, args.batch)
-            for _ in range(args.rounds)
-        ),
-        3,
-    )
-
-
-def prepared_copy(root: str, fmt: str, cache: str) -> dict:
-    """``root`` prepared as ``fmt`` under ``cache`` (resumed if there).
-
-    Returns:
-        dict: :func:`tsm_plugin.apis.prepare_ssv2.prepare`'s summary.
-
-    Raises:
-        InputError: a video could not be converted.
-    """
-    name = osp.basename(osp.normpath(osp.abspath(root)))
-    dst = osp.join(cache, 'prepared', f'{name}.{fmt}')
-    summary = prepare(
-        root,
-        dst,
-        fmt,
-        workers=max(1, min(8, os.cpu_count() or 1)),
-        progress=False,
-    )
-    if summary['failed']:
-        raise InputError(
-            f'{summary["failed"]} videos of {root} could not be prepared '
-            f'(listed in {summary["failures_file"]})'
-        )
-    return summary
-
-
-def bench_format(args: argparse.Namespace) -> dict:
-    """``data --format F``: our pipeline on F against on the ``.webm``."""
-    cfg, root = data_setup(args)
-    fmt = resolve_format(args.storage_format)
-    prep = prepared_copy(root, fmt, args.cache)
-    pipeline = list(cfg.train_dataloader.dataset.pipeline)
-    floor = decode_prefix(pipeline)
-    datasets = {
-        'webm': _ours(cfg, root, pipeline),
-        'prepared': _ours(cfg, prep['dst'], pipeline),
-        'webm_decode': _ours(cfg, root, floor),
-        'prepared_decode': _ours(cfg, prep['dst'], floor),
-    }
-    n = len(datasets['webm'])
-    log(
-        f'data --format {fmt}: {n} videos from {root} against their copy '
-        f'in {prep["dst"]}; pipeline = {args.config} train_pipeline'
-    )
-    times = round_robin(
-        {k: _cycle(d) for k, d in datasets.items()}, args.warmup, args.iters
-    )
-    sides = {name: data_side(ts) for name, ts in times.items()}
-    report = dict(
-        mode='data',
-        format=fmt,
-        device_name=device_name(),
-        config=args.config,
-        videos=n,
-        video_set=dict(BENCH_SET),
-        warmup=args.warmup,
-        iters=args.iters,
-        workers=args.workers,
-        pipeline=[type_name(t) for t in pipeline],
-        webm=dict(sides['webm'], root=root),
-        prepared=dict(sides['prepared'], root=prep['dst']),
-        decode_floor=dict(
-            webm=sides['webm_decode'],
-            prepared=sides['prepared_decode'],
-            pipeline=[type_name(t) for t in floor],
-        ),
-        speedup_per_core=ratio(
-            sides['prepared'], sides['webm'], 'clips_per_s'
-        ),
-        decode_speedup=ratio(
-            sides['prepared_decode'], sides['webm_decode'], 'clips_per_s'
-        ),
-        webm_bytes=prep['webm_bytes'],
-        prepared_bytes=prep['prepared_bytes'],
-        storage_ratio=prep['storage_ratio'],
-    )
-    if args.workers > 0:
-        w = args.workers
-        for name in ('webm', 'prepared'):
-            report[name][f'clips_per_s_{w}_workers'] = _median_rate(
-                datasets[name], args
-            )
-        report['speedup_workers'] = round(
-            report['prepared'][f'clips_per_s_{w}_workers']
-            / report['webm'][f'clips_per_s_{w}_workers'],
-            3,
-        )
-    return report
-
-
-def format_prepared(report: dict) -> str:
-    """``data --format``'s report as the lines the CLI prints."""
-    o, p = report['webm'], report['prepared']
-    fo, fp = report['decode_floor']['webm'], report['decode_floor']['prepared']
-    w, fmt = report['workers'], report['format']
-    lines = [
-        f'data --format {fmt}: training pipeline, {report["videos"]} '
-        f'videos ({report["device_name"]})',
-        f'  .webm   : {o["clips_per_s"]:7.2f} clips/s in one process '
-        f'({o["ms_per_clip"]:.1f} ms/clip, decode {fo["ms_per_clip"]:.1f})',
-        f'  {fmt:7s}: {p["clips_per_s"]:7.2f} clips/s in one process '
-        f'({p["ms_per_clip"]:.1f} ms/clip, decode {fp["ms_per_clip"]:.1f})',
-        f'  speedup per core {report["speedup_per_core"]:.2f}x (decoding '
-        f'alone {report["decode_speedup"]:.2f}x); storage '
-        f'{report["storage_ratio"]:.2f}x the .webm '
-        f'({report["prepared_bytes"] / 2**20:.1f} MiB vs '
-        f'{report["webm_bytes"] / 2**20:.1f} MiB)',
-    ]
-    if w > 0:
-        lines.append(
-            f'  with {w} loader workers: .webm '
-            f'{o[f"clips_per_s_{w}_workers"]:.2f} clips/s, {fmt} '
-            f'{p[f"clips_per_s_{w}_workers"]:.2f} clips/s, speedup '
-            f'{report["speedup_workers"]:.2f}x'
-        )
-    return '\n'.join(lines)
 
 
 def bench_data(args: argparse.Namespace) -> dict:
@@ -292,7 +111,7 @@ def bench_data(args: argparse.Namespace) -> dict:
         f'{root}; ours = {args.config} train_pipeline'
     )
     times = round_robin(
-        {k: _cycle(d) for k, d in datasets.items()}, args.warmup, args.iters
+        {k: cycle(d) for k, d in datasets.items()}, args.warmup, args.iters
     )
     sides = {name: data_side(ts) for name, ts in times.items()}
     workers = args.workers
@@ -301,17 +120,10 @@ def bench_data(args: argparse.Namespace) -> dict:
         for _ in range(args.rounds):
             for name in rates:
                 rates[name].append(
-                    _loader_rate(datasets[name], workers, args.batch)
+                    loader_rate(datasets[name], workers, args.batch)
                 )
     report = dict(
-        mode='data',
-        device_name=device_name(),
-        config=args.config,
-        videos=n,
-        video_set=dict(BENCH_SET),
-        warmup=args.warmup,
-        iters=args.iters,
-        workers=workers,
+        report_head(args, n),
         ours=dict(
             sides['ours'], pipeline=[type_name(t) for t in ours_pipeline]
         ),

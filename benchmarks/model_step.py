@@ -8,7 +8,7 @@ this device (its precision and memory format), against mmaction2's
 
 import argparse
 import copy
-from typing import Callable, List
+from typing import Callable, Dict, List
 
 import torch
 from mmengine.optim import build_optim_wrapper
@@ -208,16 +208,18 @@ def _resnet50_step(
     return step
 
 
-def bench_model(args: argparse.Namespace) -> dict:
-    """The ``model`` mode; returns the report."""
-    init_scope()
-    device = resolve_device(args.device)
-    on_cuda = device_type_of(device) == 'cuda'
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    cfg = load_config(args.config)
-    batch, precision, channels_last = step_settings(args, cfg, device)
-    heap = heap_policy(args, device)
+def _model_steps(
+    args: argparse.Namespace,
+    cfg,
+    device: str,
+    batch: int,
+    precision: str,
+    channels_last,
+) -> Dict[str, Callable[[], None]]:
+    """The step functions to time: ours at ``precision`` and
+    ``channels_last`` (:func:`step_settings`), mmaction2's stock model,
+    ours in fp32 NCHW (unless that is ours already) and, on CUDA, a plain
+    ResNet-50 on as many images (the ceiling)."""
     dtype = resolve_dtype(precision, device)
     cl = resolve_channels_last(channels_last, device)
     ours_cfg, stock_cfg, ours_w, stock_w = model_cfgs(
@@ -231,12 +233,6 @@ def bench_model(args: argparse.Namespace) -> dict:
         fake_batch(batch, args.frames, args.size, num_classes, seed)
         for seed in range(NUM_FAKE_BATCHES)
     ]
-
-    log(
-        f'model: {args.config}, {args.frames} frames, {args.size} px, '
-        f'batch {batch}, {device}; ours {precision_name(dtype)}'
-        f'{" channels_last" if cl else " NCHW"}, mmaction2 fp32 NCHW'
-    )
     steps = {}
     for name, mcfg, wcfg in (
         ('ours', ours_cfg, ours_w),
@@ -252,45 +248,74 @@ def bench_model(args: argparse.Namespace) -> dict:
             batches,
             args.compile and name.startswith('ours'),
         )
-    if on_cuda:
+    if device_type_of(device) == 'cuda':
         steps['resnet50'] = _resnet50_step(
             batch * args.frames, args.size, device, dtype, cl
         )
+    return steps
+
+
+def _sides(
+    times: Dict[str, List[float]], batch: int, frames: int, ours_as: tuple
+) -> Dict[str, dict]:
+    """The summaries of ours, mmaction2's and ours in fp32 NCHW, each with
+    its precision, memory format and images/s; ``ours_as`` is ours'
+    (precision, channels_last)."""
+    sides = {}
+    for name, (prec, cl) in (
+        ('ours', ours_as),
+        ('mmaction2', ('fp32', False)),
+        ('ours_fp32_nchw', ('fp32', False)),
+    ):
+        side = sides[name] = summarize(times[name], batch, 'clips')
+        side['precision'] = prec
+        side['memory_format'] = 'channels_last' if cl else 'NCHW'
+        side['images_per_s'] = round(side['clips_per_s'] * frames, 3)
+    return sides
+
+
+def bench_model(args: argparse.Namespace) -> dict:
+    """The ``model`` mode; returns the report."""
+    init_scope()
+    device = resolve_device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    batch, precision, channels_last = step_settings(args, cfg, device)
+    heap = heap_policy(args, device)
+    dtype = resolve_dtype(precision, device)
+    cl = resolve_channels_last(channels_last, device)
+    log(
+        f'model: {args.config}, {args.frames} frames, {args.size} px, '
+        f'batch {batch}, {device}; ours {precision_name(dtype)}'
+        f'{" channels_last" if cl else " NCHW"}, mmaction2 fp32 NCHW'
+    )
+    steps = _model_steps(args, cfg, device, batch, precision, channels_last)
     times = round_robin(
         steps, args.warmup, args.iters, sync_fn(device), label='model'
     )
     if 'ours_fp32_nchw' not in times:
         times['ours_fp32_nchw'] = times['ours']
-
-    ours = summarize(times['ours'], batch, 'clips')
-    stock = summarize(times['mmaction2'], batch, 'clips')
-    same = summarize(times['ours_fp32_nchw'], batch, 'clips')
-    for side, prec, fmt in (
-        (ours, precision_name(dtype), cl),
-        (stock, 'fp32', False),
-        (same, 'fp32', False),
-    ):
-        side['precision'] = prec
-        side['memory_format'] = 'channels_last' if fmt else 'NCHW'
-        side['images_per_s'] = round(side['clips_per_s'] * args.frames, 3)
+    sides = _sides(times, batch, args.frames, (precision_name(dtype), cl))
+    ours, stock = sides['ours'], sides['mmaction2']
     ours['compile'] = bool(args.compile)
     report = dict(
         mode='model',
         device=device,
         device_name=device_name(device),
         config=args.config,
-        depth=ours_cfg.backbone.depth,
+        depth=cfg.model.backbone.depth,
         frames=args.frames,
         size=args.size,
         batch=batch,
         heap=heap,
         warmup=args.warmup,
         iters=args.iters,
-        ours=ours,
-        mmaction2=stock,
-        ours_fp32_nchw=same,
+        **sides,
         speedup=ratio(ours, stock, 'clips_per_s'),
-        speedup_same_settings=ratio(same, stock, 'clips_per_s'),
+        speedup_same_settings=ratio(
+            sides['ours_fp32_nchw'], stock, 'clips_per_s'
+        ),
     )
     if 'resnet50' in times:
         r50 = summarize(times['resnet50'], batch * args.frames, 'images')

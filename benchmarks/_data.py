@@ -1,0 +1,95 @@
+"""What the ``data`` mode and its ``--format`` variant share: our dataset
+over a set, one sample per call, a DataLoader's clips/s, a side's figures,
+the report's first fields."""
+
+import copy
+import statistics
+import time
+from typing import Callable, List
+
+from mmaction.registry import DATASETS
+from mmengine.dataset import pseudo_collate
+from torch.utils.data import DataLoader
+
+from tsm_plugin.testing.synthetic_ssv2 import VIDEO_DIR
+
+from ._timing import device_name, summarize
+from ._videos import BENCH_SET
+
+
+def ours_dataset(cfg, root: str, pipeline: list):
+    """Our SSv2Dataset (the recipe's dataset config) on the set ``root``."""
+    ours_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    ours_cfg.update(
+        data_root=root,
+        ann_file='labels/train.json',
+        label_file='labels/labels.json',
+        data_prefix=dict(video=VIDEO_DIR),
+    )
+    return DATASETS.build(dict(ours_cfg, pipeline=pipeline))
+
+
+def cycle(dataset) -> Callable[[], None]:
+    """A callable loading the next sample of ``dataset`` (wrapping)."""
+    state = dict(i=0)
+
+    def load():
+        dataset[state['i'] % len(dataset)]
+        state['i'] += 1
+
+    return load
+
+
+def loader_rate(dataset, workers: int, batch: int) -> float:
+    """Clips/s of a DataLoader pass, after each worker's first batch."""
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        num_workers=workers,
+        collate_fn=pseudo_collate,
+        shuffle=False,
+    )
+    it = iter(loader)
+    for _ in range(max(1, workers)):  # start-up: every worker's first batch
+        next(it)
+    start, clips = time.perf_counter(), 0
+    for data in it:
+        clips += len(data['inputs'])
+    return clips / (time.perf_counter() - start)
+
+
+def median_rate(dataset, args) -> float:
+    """Median clips/s of ``args.rounds`` loader passes over ``dataset``."""
+    return round(
+        statistics.median(
+            loader_rate(dataset, args.workers, args.batch)
+            for _ in range(args.rounds)
+        ),
+        3,
+    )
+
+
+def data_side(times: List[float]) -> dict:
+    """One pipeline's figures from its per-clip load times (the median)."""
+    s = summarize(times, 1, 'clips')
+    return dict(
+        ms_per_clip=s['median_ms'],
+        clips_per_s=s['clips_per_s'],
+        median_ms=s['median_ms'],
+        times=s['times'],
+    )
+
+
+def report_head(args, videos: int, **first) -> dict:
+    """The fields a data report starts with (``first`` after ``mode``)."""
+    return dict(
+        mode='data',
+        **first,
+        device_name=device_name(),
+        config=args.config,
+        videos=videos,
+        video_set=dict(BENCH_SET),
+        warmup=args.warmup,
+        iters=args.iters,
+        workers=args.workers,
+    )
