@@ -53,7 +53,9 @@ def test_every_video_becomes_one_bundle_with_its_frame_count(
             video_io.open_video(
                 str(synthetic_ssv2 / VIDEOS / f'{vid}.webm'), 'pyav'
             ) as a,
-            video_io.BundleReader(str(dst / VIDEOS / f'{vid}.jpgbundle')) as b,
+            frame_bundle.BundleReader(
+                str(dst / VIDEOS / f'{vid}.jpgbundle')
+            ) as b,
         ):
             assert a.num_frames == b.num_frames >= 18
     webm = sum(

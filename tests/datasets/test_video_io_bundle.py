@@ -9,11 +9,8 @@ import pytest
 
 from tests.helpers import first_video
 from tsm_plugin.datasets import frame_bundle, video_io
-from tsm_plugin.datasets.video_io import (
-    BundleReader,
-    VideoReadError,
-    open_video,
-)
+from tsm_plugin.datasets.frame_bundle import BundleReader
+from tsm_plugin.datasets.video_io import VideoReadError, open_video
 
 
 def psnr(a, b):

@@ -7,29 +7,11 @@ prepared set stores each video as one frame bundle (every frame a JPEG at
 quality 90, one file per video with an offset index;
 :mod:`tsm_plugin.datasets.frame_bundle`), so a clip costs 16 JPEG decodes.
 
-Measured on SSv2-sized textured VP9 (240x426, 12 fps, 2-6 s; 24 videos, one
-core, 16 frames sampled as in training; ms per clip, storage against the
-.webm):
-
-=============================================  ========  =======  ==========
-candidate                                      decode    speedup  storage
-=============================================  ========  =======  ==========
-.webm, PyAV (the recipe's backend)             58.5 ms   1.0x     1.0x
-.webm, decord                                  82.2 ms   0.71x    1.0x
-VP9, keyframe every 4 frames, PyAV             50.0 ms   1.17x    1.7x
-H.264 all-intra (x264 crf 18), PyAV per frame  67.2 ms   0.87x    4.9x
-MJPEG all-intra .mkv, PyAV per frame           16.8 ms   3.5x     n/a [1]_
-JPEG bundle q90, OpenCV (the format)           10.4 ms   5.6x     8.0x
-JPEG bundle q90, simplejpeg                    11.3 ms   5.2x     8.0x
-JPEG bundle q90, Pillow                        25.7 ms   2.3x     8.0x
-JPEG bundle q95, OpenCV                        15.7 ms   3.7x     11.4x
-=============================================  ========  =======  ==========
-
-.. [1] At FFmpeg's default bitrate, not quality 90: it decodes the same
-   kind of JPEGs as the bundle, plus PyAV's per-packet overhead.
-
-Short GOPs do not help: 16 of ~48 frames touch nearly every GOP. Whole
-pipelines are compared by ``tools/benchmark.py data --format default``.
+The bundle was the fastest per core of the candidates measured (VP9 with
+short GOPs, H.264 and MJPEG all-intra, JPEG decoded by OpenCV, simplejpeg
+or Pillow; the table is in ``docs/data.md``): short GOPs do not help, as 16
+of ~48 frames touch nearly every GOP. Whole pipelines are compared by
+``tools/benchmark.py data --format default``.
 
 The conversion runs in parallel (``--workers``) with a progress bar, writes
 each output atomically (a kill leaves complete files and temporaries, which
@@ -51,12 +33,8 @@ from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple
 from mmengine.logging import print_log
 
 from ..datasets import frame_bundle
-from ..datasets.video_io import (
-    PREPARED_MARKER,
-    BundleReader,
-    VideoReadError,
-    open_video,
-)
+from ..datasets.frame_bundle import BundleReader
+from ..datasets.video_io import PREPARED_MARKER, VideoReadError, open_video
 from ..errors import ConfigValueError, ExitStatus, InputError
 from ..utils.atomic import atomic_write, remove_stale_temporaries, write_json
 from ._cli import ArgumentParser, run_cli
@@ -69,7 +47,7 @@ FAILURES = 'failures.txt'
 FORMATS = {
     'jpeg': (frame_bundle.SUFFIX, 'one file per video, each frame a JPEG'),
 }
-DEFAULT_FORMAT = 'jpeg'  # the fastest per core measured (module docstring)
+DEFAULT_FORMAT = 'jpeg'  # the fastest per core measured (docs/data.md)
 
 
 class Outcome(NamedTuple):
@@ -192,6 +170,78 @@ def prepared_path(dst: str, vid: str, fmt: str = DEFAULT_FORMAT) -> str:
     return osp.join(dst, VIDEO_DIR, vid + FORMATS[fmt][0])
 
 
+def _open_destination(src: str, dst: str, fmt: str, quality: int) -> str:
+    """Check the arguments, make ``dst``'s video folder, mark its format,
+    copy the labels, and clear what a killed run left; returns the source's
+    video folder."""
+    if not 1 <= quality <= 100:
+        raise ConfigValueError(f'quality must be in 1..100, got {quality}')
+    src_videos = _check_source(src)
+    if osp.abspath(src) == osp.abspath(dst):
+        raise InputError(f'DST must differ from SRC ({src})')
+    dst_videos = osp.join(dst, VIDEO_DIR)
+    try:
+        os.makedirs(dst_videos, exist_ok=True)
+    except OSError as err:
+        raise InputError(f'cannot create {dst_videos}: {err}') from None
+    _mark(dst_videos, fmt, quality, src)
+    _copy_labels(src, dst)
+    remove_stale_temporaries(dst_videos)  # what a killed run left
+    return src_videos
+
+
+def _convert_all(jobs: list, workers: int, progress: bool) -> List[Outcome]:
+    """Run the conversion jobs, in ``workers`` processes where > 1."""
+    if workers > 1 and len(jobs) > 1:
+        method = 'fork' if 'fork' in get_all_start_methods() else 'spawn'
+        with get_context(method).Pool(workers) as pool:
+            done = pool.imap_unordered(_convert_job, jobs, chunksize=4)
+            return list(_progress(done, len(jobs), progress))
+    return list(_progress(map(_convert_job, jobs), len(jobs), progress))
+
+
+def _write_failures(dst: str, failures: List[Tuple[str, str]]) -> str:
+    """``DST/failures.txt`` listing them (removed when there are none)."""
+    failures_file = osp.join(dst, FAILURES)
+    if failures:
+        atomic_write(
+            failures_file,
+            ''.join(f'{vid}{SOURCE_SUFFIX}\t{why}\n' for vid, why in failures),
+        )
+    elif osp.exists(failures_file):
+        os.remove(failures_file)
+    return failures_file
+
+
+def _summary(
+    src_videos: str, dst: str, fmt: str, outcomes: List[Outcome]
+) -> dict:
+    """Counts by status, failures (listed in ``DST/failures.txt``) and
+    sizes."""
+    failures = sorted((o.vid, o.reason) for o in outcomes if o.reason)
+    failures_file = _write_failures(dst, failures)
+    webm_bytes = prepared_bytes = 0
+    for o in outcomes:
+        if o.status != 'failed':
+            webm_bytes += osp.getsize(
+                osp.join(src_videos, o.vid + SOURCE_SUFFIX)
+            )
+            prepared_bytes += osp.getsize(prepared_path(dst, o.vid, fmt))
+    count = {s: 0 for s in ('converted', 'skipped', 'failed')}
+    for o in outcomes:
+        count[o.status] += 1
+    return dict(
+        **count,
+        failures=failures,
+        failures_file=failures_file if failures else None,
+        webm_bytes=webm_bytes,
+        prepared_bytes=prepared_bytes,
+        storage_ratio=round(prepared_bytes / webm_bytes, 3)
+        if webm_bytes
+        else None,
+    )
+
+
 def prepare(
     src: str,
     dst: str,
@@ -221,20 +271,7 @@ def prepare(
             was prepared with other settings.
     """
     fmt = resolve_format(fmt)
-    if not 1 <= quality <= 100:
-        raise ConfigValueError(f'quality must be in 1..100, got {quality}')
-    src_videos = _check_source(src)
-    if osp.abspath(src) == osp.abspath(dst):
-        raise InputError(f'DST must differ from SRC ({src})')
-    dst_videos = osp.join(dst, VIDEO_DIR)
-    try:
-        os.makedirs(dst_videos, exist_ok=True)
-    except OSError as err:
-        raise InputError(f'cannot create {dst_videos}: {err}') from None
-    _mark(dst_videos, fmt, quality, src)
-    _copy_labels(src, dst)
-    remove_stale_temporaries(dst_videos)  # what a killed run left
-
+    src_videos = _open_destination(src, dst, fmt, quality)
     ids = sorted(
         name[: -len(SOURCE_SUFFIX)]
         for name in os.listdir(src_videos)
@@ -255,48 +292,9 @@ def prepare(
         f'{workers} worker(s)',
         logger='current',
     )
-    if workers > 1 and len(jobs) > 1:
-        method = 'fork' if 'fork' in get_all_start_methods() else 'spawn'
-        with get_context(method).Pool(workers) as pool:
-            done = pool.imap_unordered(_convert_job, jobs, chunksize=4)
-            outcomes += list(_progress(done, len(jobs), progress))
-    else:
-        done = map(_convert_job, jobs)
-        outcomes += list(_progress(done, len(jobs), progress))
-
-    failures = sorted((o.vid, o.reason) for o in outcomes if o.reason)
-    failures_file = osp.join(dst, FAILURES)
-    if failures:
-        atomic_write(
-            failures_file,
-            ''.join(f'{vid}{SOURCE_SUFFIX}\t{why}\n' for vid, why in failures),
-        )
-    elif osp.exists(failures_file):
-        os.remove(failures_file)
-    webm_bytes = prepared_bytes = 0
-    for o in outcomes:
-        if o.status != 'failed':
-            webm_bytes += osp.getsize(
-                osp.join(src_videos, o.vid + SOURCE_SUFFIX)
-            )
-            prepared_bytes += osp.getsize(prepared_path(dst, o.vid, fmt))
-    count = {s: 0 for s in ('converted', 'skipped', 'failed')}
-    for o in outcomes:
-        count[o.status] += 1
-    return dict(
-        format=fmt,
-        src=src,
-        dst=dst,
-        videos=len(ids),
-        **count,
-        failures=failures,
-        failures_file=failures_file if failures else None,
-        webm_bytes=webm_bytes,
-        prepared_bytes=prepared_bytes,
-        storage_ratio=round(prepared_bytes / webm_bytes, 3)
-        if webm_bytes
-        else None,
-    )
+    outcomes += _convert_all(jobs, workers, progress)
+    summary = _summary(src_videos, dst, fmt, outcomes)
+    return dict(format=fmt, src=src, dst=dst, videos=len(ids), **summary)
 
 
 def summary_line(s: dict) -> str:

@@ -2,10 +2,21 @@
 
 * :mod:`.ssv2`: :class:`~.ssv2.SSv2Dataset` reads the official JSON files
   and ``.webm`` videos.
-* :mod:`.video_io`: decord / PyAV readers (a low layer, no registry).
+* :mod:`.video_io`: decord / PyAV readers, the backend choice, and a
+  prepared set's paths (``<id>.webm`` -> ``<id>.jpgbundle``);
+  :func:`~.video_io.open_video` opens any of them (a low layer, no
+  registry).
+* :mod:`.frame_bundle`: the frame bundle ``tools/prepare_ssv2.py`` writes
+  (every frame a JPEG, one file per video) and its reader.
+* :mod:`.frame_reader`: what every reader gives (``FrameReader``) and the
+  one error an unreadable video raises (``VideoReadError``).
 * :mod:`.transforms`: ``VideoInit`` -> ``SegmentSampleFrames`` ->
   ``VideoDecode``, TSN segment sampling as TSM trains and tests
   (https://arxiv.org/abs/1811.08383).
+* :mod:`.multi_count_sampling`: FFN's training sampler, one video at
+  several frame counts from one decode (https://arxiv.org/abs/2303.14817).
+* :mod:`.test_protocols`: which views of a video are scored at test time,
+  and how they average (TSM's, FFN's and mmaction2's protocols).
 * :mod:`.crop_resize`: ``FusedCropResize``, mmaction2's resize/crop chain in
   one interpolation.
 * :mod:`.bad_videos`: what a dataset does with a video it cannot use.

@@ -5,8 +5,9 @@ SSv2's ``.webm`` files carry a single keyframe, so sampling 16 frames of a
 its own JPEG plus an offset index, so a clip costs exactly one JPEG decode
 per sampled frame (libjpeg-turbo through OpenCV), about 8x faster than
 VP9 at SSv2's size, at about 8x the storage (``tools/prepare_ssv2.py``
-writes them; measurements in its module). One file per video, never one
-per frame: SSv2's 25 M frames as files would swamp a cluster filesystem.
+writes them; the measurements are in ``docs/data.md``). One file per
+video, never one per frame: SSv2's 25 M frames as files would swamp a
+cluster filesystem.
 
 Layout (little-endian)::
 
@@ -18,13 +19,21 @@ Layout (little-endian)::
 
 A file whose last offset is not its size is truncated or corrupt and fails
 to open: a complete bundle is recognised from its first 16 + 8 (count + 1)
-bytes (:func:`read_index`). This is a low layer: numpy and OpenCV only.
+bytes (:func:`read_index`).
+
+:class:`BundleReader` reads a bundle's frames by index, with the interface
+of every reader (:class:`~.frame_reader.FrameReader`). This is a low layer:
+numpy and OpenCV only.
 """
 
+import functools
+import os
 import struct
-from typing import Iterable, List
+from typing import Iterable, List, Sequence
 
 import numpy as np
+
+from .frame_reader import FrameReader, check_file, read_error
 
 SUFFIX = '.jpgbundle'
 MAGIC = b'TSMJPGB1'
@@ -141,3 +150,65 @@ def unpack(data: bytes) -> List[bytes]:
     view = memoryview(data)
     offsets = read_index(lambda n, at: bytes(view[at : at + n]), len(data))
     return [bytes(view[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+class BundleReader(FrameReader):
+    """Reads a frame bundle: one JPEG decode per requested frame.
+
+    Opening reads the index only (and checks that the file is complete);
+    :meth:`get_frames` reads and decodes just the requested frames.
+
+    Args:
+        path (str): The ``.jpgbundle`` file.
+
+    Raises:
+        VideoReadError: a missing, empty, truncated or foreign file (and,
+            from :meth:`get_frames`, a frame that does not decode).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._fd = None
+        check_file(path)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as err:
+            raise read_error(path, err.strerror or err) from None
+        try:
+            size = os.fstat(fd).st_size
+            self._offsets = read_index(functools.partial(os.pread, fd), size)
+        except (BundleFormatError, OSError) as err:
+            os.close(fd)
+            reason = getattr(err, 'strerror', None) or err
+            raise read_error(path, reason) from None
+        self._fd = fd
+        self.num_frames = len(self._offsets) - 1
+
+    def get_frames(self, indices: Sequence[int]) -> List[np.ndarray]:
+        idx = self._check_indices(indices)
+        if self._fd is None:
+            raise ValueError(f'{self.path}: reader is closed')
+        rgb = {}
+        for i in idx:
+            if i in rgb:  # a repeat: copied by _in_order
+                continue
+            start, stop = int(self._offsets[i]), int(self._offsets[i + 1])
+            try:
+                data = os.pread(self._fd, stop - start, start)
+                if len(data) != stop - start:
+                    raise BundleFormatError('file shrank')
+                rgb[i] = decode_jpeg(data)
+            except (BundleFormatError, OSError) as err:
+                raise read_error(
+                    self.path,
+                    f'frame {i}: {getattr(err, "strerror", None) or err}',
+                ) from None
+        return self._in_order(idx, rgb)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        self.close()

@@ -19,21 +19,21 @@ RGB.
 
 A set prepared by ``tools/prepare_ssv2.py`` is read through the same
 annotation files: its video folder holds ``prepared.json`` (the format) and
-``<id>.jpgbundle`` files (:mod:`.frame_bundle`), and :func:`open_video`
-opens ``<id>.jpgbundle`` when asked for an ``<id>.webm`` that is not there,
-so ``data_root`` is all a user changes. The backend does not apply to
-bundles (one JPEG decode per requested frame).
+``<id>.jpgbundle`` files, and :func:`open_video` opens ``<id>.jpgbundle``
+(a :class:`~.frame_bundle.BundleReader`) when asked for an ``<id>.webm``
+that is not there, so ``data_root`` is all a user changes. The backend does
+not apply to bundles (one JPEG decode per requested frame).
 
 Every fault a user can cause (a missing, empty, truncated or non-video file,
 a video without frames) raises :class:`VideoReadError`, whose message is one
-line naming the file and the reason.
+line naming the file and the reason. It and the readers' shared interface
+(:class:`~.frame_reader.FrameReader`) live in :mod:`.frame_reader`.
 
 This is a low layer: it imports nothing from the registry or the tools.
 """
 
 import functools
 import json
-import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
@@ -42,20 +42,28 @@ from mmengine.logging import print_log
 
 from ..errors import ConfigValueError, InputError
 from . import frame_bundle
+from .frame_bundle import BundleReader
+from .frame_reader import FrameReader, VideoReadError, check_file, read_error
 
 BACKENDS = ('decord', 'pyav')
 # In a prepared set's video folder: which format its videos were turned into.
 PREPARED_MARKER = 'prepared.json'
 _logged = set()
 
-
-class VideoReadError(InputError, OSError):
-    """A video that cannot be read; the message names the file and why."""
-
-
-def _fail(path: str, reason: str) -> VideoReadError:
-    reason = ' '.join(str(reason).split())  # one line
-    return VideoReadError(f'cannot read video {path}: {reason}')
+__all__ = [
+    'BACKENDS',
+    'PREPARED_MARKER',
+    'BundleReader',
+    'DecordReader',
+    'FrameReader',
+    'PyAVReader',
+    'VideoReadError',
+    'decord_available',
+    'open_video',
+    'prepared_suffix',
+    'resolve_backend',
+    'resolve_path',
+]
 
 
 def decord_available() -> bool:
@@ -102,13 +110,6 @@ def resolve_backend(backend: str = 'auto') -> str:
     return name
 
 
-def _check_file(path: str) -> None:
-    if not osp.isfile(path):
-        raise _fail(path, 'file not found')
-    if os.path.getsize(path) == 0:
-        raise _fail(path, 'empty file (0 bytes)')
-
-
 def _check_complete(path: str, end: float, duration: float, frames: int):
     """Raise if the stream ends well before the duration the header gives.
 
@@ -116,7 +117,7 @@ def _check_complete(path: str, end: float, duration: float, frames: int):
     header's duration (written when the file was complete) tells.
     """
     if duration > 0 and end < duration - max(0.25, 0.05 * duration):
-        raise _fail(
+        raise read_error(
             path,
             f'truncated: the frames end at {end:.2f} s of the '
             f'{duration:.2f} s the header gives ({frames} frames)',
@@ -133,45 +134,10 @@ def _header_duration(path: str) -> float:
         with av.open(path) as container:
             return (container.duration or 0) / 1e6
     except av.FFmpegError as err:
-        raise _fail(path, f'not a readable video ({err})') from None
+        raise read_error(path, f'not a readable video ({err})') from None
 
 
-class _Reader:
-    """Shared API: ``num_frames``, ``get_frames(indices)``, ``close()``."""
-
-    path: str
-    num_frames: int
-
-    def _check_indices(self, indices: Sequence[int]) -> List[int]:
-        idx = [int(i) for i in indices]
-        bad = [i for i in idx if not 0 <= i < self.num_frames]
-        if bad:
-            raise IndexError(
-                f'{self.path}: frame {bad[0]} out of range '
-                f'(0..{self.num_frames - 1})'
-            )
-        return idx
-
-    def get_frames(self, indices: Sequence[int]) -> List[np.ndarray]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __repr__(self):
-        return (
-            f'{type(self).__name__}({self.path!r}, '
-            f'num_frames={self.num_frames})'
-        )
-
-
-class PyAVReader(_Reader):
+class PyAVReader(FrameReader):
     """Reads a video with PyAV: frames counted by demuxing, decoded in order.
 
     Opening demuxes the whole file once (no decoding) and keeps the
@@ -190,14 +156,14 @@ class PyAVReader(_Reader):
         self._av = av
         self.path = path
         self._container = None
-        _check_file(path)
+        check_file(path)
         try:
             container = av.open(path)
         except av.FFmpegError as err:
-            raise _fail(path, f'not a readable video ({err})') from None
+            raise read_error(path, f'not a readable video ({err})') from None
         try:
             if not container.streams.video:
-                raise _fail(path, 'no video stream')
+                raise read_error(path, 'no video stream')
             stream = container.streams.video[0]
             stream.thread_count = num_threads
             packets = [
@@ -210,13 +176,13 @@ class PyAVReader(_Reader):
             duration = (container.duration or 0) / 1e6
         except av.FFmpegError as err:
             container.close()
-            raise _fail(path, f'not a readable video ({err})') from None
+            raise read_error(path, f'not a readable video ({err})') from None
         except VideoReadError:
             container.close()
             raise
         if not packets:
             container.close()
-            raise _fail(path, 'no frames')
+            raise read_error(path, 'no frames')
         try:
             _check_complete(path, end, duration, len(packets))
         except VideoReadError:
@@ -254,21 +220,15 @@ class PyAVReader(_Reader):
                 if decoded > last:
                     break
         except self._av.FFmpegError as err:
-            raise _fail(
+            raise read_error(
                 self.path, f'decoding failed at frame {decoded} ({err})'
             ) from None
         if decoded <= last:
-            raise _fail(
+            raise read_error(
                 self.path,
                 f'corrupt: decoded {decoded} of {self.num_frames} frames',
             )
-        # A repeated index (a short video) gets its own copy: in-place
-        # transforms (mmcv.imflip_) must not flip a shared frame twice.
-        out, seen = [], set()
-        for i in idx:
-            out.append(rgb[i].copy() if i in seen else rgb[i])
-            seen.add(i)
-        return out
+        return self._in_order(idx, rgb)
 
     def close(self) -> None:
         if self._container is not None:
@@ -276,7 +236,7 @@ class PyAVReader(_Reader):
             self._container = self._stream = self._packets = None
 
 
-class DecordReader(_Reader):
+class DecordReader(FrameReader):
     """Reads a video with decord (random access through seeking).
 
     Args:
@@ -289,14 +249,14 @@ class DecordReader(_Reader):
 
         self._decord = decord
         self.path = path
-        _check_file(path)
+        check_file(path)
         try:
             self._vr = decord.VideoReader(path, num_threads=num_threads)
         except (decord.DECORDError, RuntimeError) as err:
-            raise _fail(path, f'not a readable video ({err})') from None
+            raise read_error(path, f'not a readable video ({err})') from None
         self.num_frames = len(self._vr)
         if self.num_frames == 0:
-            raise _fail(path, 'no frames')
+            raise read_error(path, 'no frames')
         # decord exposes no container duration: PyAV reads it from the
         # header (~2.5 ms at 240p), the one sign of a download cut short.
         end = float(self._vr.get_frame_timestamp(self.num_frames - 1)[1])
@@ -309,74 +269,11 @@ class DecordReader(_Reader):
         try:
             batch = self._vr.get_batch(idx).asnumpy()
         except (self._decord.DECORDError, RuntimeError) as err:
-            raise _fail(self.path, f'decoding failed ({err})') from None
+            raise read_error(self.path, f'decoding failed ({err})') from None
         return list(batch)
 
     def close(self) -> None:
         self._vr = None
-
-
-class BundleReader(_Reader):
-    """Reads a frame bundle (:mod:`.frame_bundle`): one JPEG per frame.
-
-    Opening reads the index only (and checks that the file is complete);
-    :meth:`get_frames` reads and decodes just the requested frames.
-
-    Args:
-        path (str): The ``.jpgbundle`` file.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        self._fd = None
-        _check_file(path)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as err:
-            raise _fail(path, err.strerror or err) from None
-        try:
-            size = os.fstat(fd).st_size
-            self._offsets = frame_bundle.read_index(
-                functools.partial(os.pread, fd), size
-            )
-        except (frame_bundle.BundleFormatError, OSError) as err:
-            os.close(fd)
-            raise _fail(path, getattr(err, 'strerror', None) or err) from None
-        self._fd = fd
-        self.num_frames = len(self._offsets) - 1
-
-    def get_frames(self, indices: Sequence[int]) -> List[np.ndarray]:
-        idx = self._check_indices(indices)
-        if self._fd is None:
-            raise ValueError(f'{self.path}: reader is closed')
-        rgb = {}
-        for i in idx:
-            if i in rgb:  # a repeat (short video): its own copy, as PyAV's
-                continue
-            start, stop = int(self._offsets[i]), int(self._offsets[i + 1])
-            try:
-                data = os.pread(self._fd, stop - start, start)
-                if len(data) != stop - start:
-                    raise frame_bundle.BundleFormatError('file shrank')
-                rgb[i] = frame_bundle.decode_jpeg(data)
-            except (frame_bundle.BundleFormatError, OSError) as err:
-                raise _fail(
-                    self.path,
-                    f'frame {i}: {getattr(err, "strerror", None) or err}',
-                ) from None
-        out, seen = [], set()
-        for i in idx:
-            out.append(rgb[i].copy() if i in seen else rgb[i])
-            seen.add(i)
-        return out
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __del__(self):
-        self.close()
 
 
 @functools.lru_cache(maxsize=256)
@@ -419,7 +316,7 @@ def resolve_path(path: str) -> str:
 
 def open_video(
     path: str, backend: str = 'auto', num_threads: int = 1
-) -> _Reader:
+) -> FrameReader:
     """Open ``path`` for reading frames by index.
 
     A ``.jpgbundle`` file, or a ``.webm`` named in a prepared set (see
