@@ -138,6 +138,97 @@ def _prepare(out_dir: str, overwrite: bool) -> Tuple[str, str]:
     return video_dir, label_dir
 
 
+def _jobs(
+    counts: Dict[str, int], seed: int, video_dir: str, **video
+) -> Tuple[List[Tuple[str, str]], np.ndarray, List[VideoJob]]:
+    """One job per video: class-balanced, shuffled, unique SSv2-like ids.
+
+    Returns:
+        tuple: the plan ((split, template) per video, class-balanced), the
+        shuffled order (job ``index`` renders plan entry ``order[index]``)
+        and the jobs.
+    """
+    rng = np.random.default_rng(seed)
+    plan: List[Tuple[str, str]] = [
+        (split, t)
+        for split, k in counts.items()
+        for t in TEMPLATES
+        for _ in range(k)
+    ]
+    total = len(plan)
+    # SSv2's ids run to about 220000; draw from at least as many.
+    ids = rng.permutation(max(220000, 2 * total))[:total] + 1
+    order = rng.permutation(total)
+    jobs = [
+        VideoJob(
+            vid=str(ids[index]),
+            kind=TEMPLATES[plan[pos][1]],
+            seed=seed,
+            index=index,
+            video_dir=video_dir,
+            **video,
+        )
+        for index, pos in enumerate(order)
+    ]
+    return plan, order, jobs
+
+
+def _run(jobs: List[VideoJob], workers: int, progress: bool) -> list:
+    """Each job's (id, placeholder), in the jobs' order."""
+    if workers > 1 and len(jobs) > 1:
+        # fork: the workers need nothing but numpy and PyAV (spawn would
+        # re-import mmaction in each, seconds per worker).
+        method = 'fork' if 'fork' in get_all_start_methods() else 'spawn'
+        with get_context(method).Pool(workers) as pool:
+            done = pool.imap(make_one, jobs, chunksize=4)
+            return list(_progress(done, len(jobs), progress))
+    return list(_progress(map(make_one, jobs), len(jobs), progress))
+
+
+def _splits(
+    plan: List[Tuple[str, str]], order, done: list, splits: Sequence[str]
+) -> Dict[str, list]:
+    """The annotation entries of each split (test: ids only)."""
+    out: Dict[str, list] = {name: [] for name in splits}
+    for (vid, name), pos in zip(done, order):
+        split, template = plan[pos]
+        if split == 'test':
+            out[split].append({'id': vid})
+        else:
+            out[split].append(
+                {
+                    'id': vid,
+                    'label': fill_template(template, [name]),
+                    'template': template,
+                    'placeholders': [name],
+                }
+            )
+    return out
+
+
+def _write_labels(
+    out_dir: str, video_dir: str, label_dir: str, splits: Dict[str, list]
+) -> Dict[str, str]:
+    """``labels.json`` and one JSON per split; returns their paths (and the
+    set's root and video folder)."""
+    labels = {
+        name: str(i)
+        for i, name in enumerate(
+            sorted(template_to_label(t) for t in TEMPLATES)
+        )
+    }
+    paths = dict(
+        root=out_dir,
+        video_dir=video_dir,
+        label_file=osp.join(label_dir, 'labels.json'),
+    )
+    atomic_write(paths['label_file'], json.dumps(labels, indent=1))
+    for split, items in splits.items():
+        paths[split] = osp.join(label_dir, f'{split}.json')
+        atomic_write(paths[split], json.dumps(items, indent=1))
+    return paths
+
+
 def make_synthetic_ssv2(
     out_dir: str,
     num_train_per_class: int = 48,
@@ -185,94 +276,31 @@ def make_synthetic_ssv2(
             or cannot be created.
     """
     width = width or int(round(height * 4 / 3 / 2)) * 2
-    counts = dict(
-        zip(
-            SPLITS,
-            (num_train_per_class, num_val_per_class, num_test_per_class),
-        )
-    )
+    per_class = (num_train_per_class, num_val_per_class, num_test_per_class)
+    counts = dict(zip(SPLITS, per_class))
     _check_args(height, width, fps, min_seconds, max_seconds, counts)
     video_dir, label_dir = _prepare(out_dir, overwrite)
-
-    templates = list(TEMPLATES)
-    labels = {
-        name: str(i)
-        for i, name in enumerate(
-            sorted(template_to_label(t) for t in templates)
-        )
-    }
-    # One job per video: class-balanced, shuffled, unique SSv2-like ids.
-    rng = np.random.default_rng(seed)
-    plan: List[Tuple[str, str]] = [
-        (split, t)
-        for split, k in counts.items()
-        for t in templates
-        for _ in range(k)
-    ]
-    total = len(plan)
-    # SSv2's ids run to about 220000; draw from at least as many.
-    ids = rng.permutation(max(220000, 2 * total))[:total] + 1
-    order = rng.permutation(total)
-    jobs = [
-        VideoJob(
-            str(ids[index]),
-            TEMPLATES[plan[pos][1]],
-            seed,
-            index,
-            video_dir,
-            height,
-            width,
-            fps,
-            min_seconds,
-            max_seconds,
-            textured,
-        )
-        for index, pos in enumerate(order)
-    ]
-
-    if workers > 1 and total > 1:
-        # fork: the workers need nothing but numpy and PyAV (spawn would
-        # re-import mmaction in each, seconds per worker).
-        method = 'fork' if 'fork' in get_all_start_methods() else 'spawn'
-        with get_context(method).Pool(workers) as pool:
-            done = list(
-                _progress(
-                    pool.imap(make_one, jobs, chunksize=4), total, progress
-                )
-            )
-    else:
-        done = list(_progress(map(make_one, jobs), total, progress))
-
-    splits: Dict[str, list] = {name: [] for name in counts}
-    for (vid, name), pos in zip(done, order):
-        split, template = plan[pos]
-        if split == 'test':
-            splits[split].append({'id': vid})
-        else:
-            splits[split].append(
-                {
-                    'id': vid,
-                    'label': fill_template(template, [name]),
-                    'template': template,
-                    'placeholders': [name],
-                }
-            )
-    paths = dict(
-        root=out_dir,
-        video_dir=video_dir,
-        label_file=osp.join(label_dir, 'labels.json'),
+    plan, order, jobs = _jobs(
+        counts,
+        seed,
+        video_dir,
+        height=height,
+        width=width,
+        fps=fps,
+        min_seconds=min_seconds,
+        max_seconds=max_seconds,
+        textured=textured,
     )
-    atomic_write(paths['label_file'], json.dumps(labels, indent=1))
-    for split, items in splits.items():
-        paths[split] = osp.join(label_dir, f'{split}.json')
-        atomic_write(paths[split], json.dumps(items, indent=1))
+    done = _run(jobs, workers, progress)
+    splits = _splits(plan, order, done, list(counts))
+    paths = _write_labels(out_dir, video_dir, label_dir, splits)
     print_log(
-        f'synthetic SSv2: {total} videos ({counts}) of {len(templates)} '
+        f'synthetic SSv2: {len(jobs)} videos ({counts}) of {len(TEMPLATES)} '
         f'classes, {height}x{width} at {fps} fps, in {out_dir}',
         logger='current',
     )
     return dict(
         paths,
-        num_classes=len(templates),
+        num_classes=len(TEMPLATES),
         counts={k: len(v) for k, v in splits.items()},
     )
