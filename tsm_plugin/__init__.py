@@ -7,11 +7,14 @@ importable (:func:`tsm_plugin.compat.apply_import_fixes`, which touches
 
 Layers, imports pointing down only (``tests/test_layers.py``)::
 
-    apis (CLI bodies)
-    evaluation
-    engine
+    apis            CLI bodies: parse, build the config, hand it to the Runner
+    registration    what configs import: fixes the stack, registers everything
+    evaluation      the TFD sweep, its reports, FLOPs, TFDEvalHook
+    engine, testing loops, hooks, optim wrapper, checkpoints; synthetic data
     datasets, models
-    utils, compat, errors
+    (this package)  applies compat's import fixes
+    utils, compat   config helpers, device, workers; fixes of the stack
+    errors          InputError and the exit statuses
 """
 
 from . import compat

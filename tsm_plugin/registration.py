@@ -27,7 +27,6 @@ from .engine import (  # noqa: E402
     optim_wrapper,
     samplers,
 )
-from .engine.hooks import data_wait_hook  # noqa: E402
 from .models import (  # noqa: E402
     distillation_loss,
     ffn_recognizer,
@@ -39,7 +38,6 @@ REGISTERED = (
     checkpoint,
     crop_resize,
     data_preprocessor,
-    data_wait_hook,
     distillation_loss,
     evaluation,
     ffn_recognizer,

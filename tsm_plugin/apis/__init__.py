@@ -1,1 +1,8 @@
-"""Importable bodies of the command-line tools (the tools stay thin)."""
+"""Importable bodies of the command-line tools (the tools stay thin).
+
+One module per tool in ``tools/``: :mod:`.train`, :mod:`.test`,
+:mod:`.eval_tfd`, :mod:`.preflight` (a package: paths, data, training
+rows), :mod:`.prepare_ssv2`, :mod:`.convert_checkpoint`,
+:mod:`.make_synthetic`; :mod:`._cli` holds the flags and the one-line error
+handling they share.
+"""

@@ -1,7 +1,23 @@
-"""Hooks a config names: one per file, each with the failure it prevents."""
+"""Hooks a config names: one per file, each with the failure it prevents.
+
+* :class:`AtomicCheckpointHook`: checkpoints written whole or not at all;
+* :class:`CheckpointFormatHook`: foreign checkpoints converted, misfits
+  refused;
+* :class:`DataWaitHook`: the share of time spent waiting for data;
+* :class:`EvalAutocastHook`: validation in the training precision, tests
+  in fp32 unless told;
+* :class:`HeapReuseHook`: freed host memory kept for the next step (CPU);
+* :class:`NonFiniteLossHook`: a NaN/inf loss stops the run before a save;
+* :class:`PreemptionHook`: SIGTERM/SIGUSR1 saves a checkpoint, exits 3;
+* :class:`SkippedVideosHook`: samples replaced for an unusable video,
+  counted per epoch;
+* :class:`ThreadPolicyHook`: one torch thread per dataloader worker, the
+  rest to the main process.
+"""
 
 from .checkpoint_format_hook import CheckpointFormatHook
 from .checkpoint_hook import AtomicCheckpointHook
+from .data_wait_hook import DataWaitHook
 from .eval_autocast_hook import EvalAutocastHook
 from .heap_reuse_hook import HeapReuseHook
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
@@ -17,6 +33,7 @@ from .thread_policy_hook import ThreadPolicyHook
 __all__ = [
     'AtomicCheckpointHook',
     'CheckpointFormatHook',
+    'DataWaitHook',
     'EvalAutocastHook',
     'HeapReuseHook',
     'NonFiniteLossError',
