@@ -7,7 +7,7 @@ DEMO_DATA := data/synthetic_ssv2
 DEMO_WORK := work_dirs/tsm_demo_synthetic
 FFN_WORK := work_dirs/ffn_demo_synthetic
 
-.PHONY: demo demo-ffn test venv clean
+.PHONY: demo demo-ffn test test-fast venv clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q tests
+
+# The edit loop: the tests not marked slow (no Runner training, no
+# subprocess), under a minute; `make test` before a commit.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # Written once; again (replacing it) only when the generator changes.
 $(DEMO_DATA)/labels/labels.json: $(wildcard tsm_plugin/testing/synthetic_ssv2/*.py) | $(STAMP)

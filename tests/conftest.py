@@ -23,6 +23,42 @@ SYNTHETIC_KWARGS = dict(
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects
+def pytest_collection_modifyitems(items):
+    """A test that uses the session's TFD training run is slow, marked or
+    not (``make test-fast`` leaves it out)."""
+    from tests.tfd_fixtures import SLOW_FIXTURES
+
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, 'fixturenames', ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def imports_left_out_of_gc():
+    """What is imported by now (torch, mmengine, the plugin: ~300,000
+    objects) is never garbage: leave it out of garbage collection. mmengine
+    collects garbage each time it builds a dataset (BaseDataset's
+    ``_serialize_data``); over the whole heap that is ~0.2 s a time."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(scope='session', autouse=True)
+def configs_formatted_once():
+    """Each config text formatted once a session
+    (:func:`tests.helpers.format_each_config_once`)."""
+    from tests.helpers import format_each_config_once
+
+    undo = format_each_config_once()
+    yield
+    undo()
+
+
 @pytest.fixture(scope='session')
 def synthetic_ssv2(tmp_path_factory) -> Path:
     """Root of a synthetic SSv2-format set (official layout).

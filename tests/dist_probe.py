@@ -4,7 +4,8 @@ processes through ``custom_imports``; not a test module).
 Every rank writes what it saw to ``<work_dir>/probe/rank<R>.json``: the
 process group's backend, the optimizer's initial learning rates, a digest of
 its weights at the start of training and after each epoch, and the
-sampler's indices per epoch.
+sampler's indices per epoch. Importing it also has the rank format each
+config once (as the pytest process does, ``tests/conftest.py``).
 """
 
 import hashlib
@@ -16,6 +17,10 @@ from mmaction.registry import HOOKS
 from mmengine.dist import get_backend, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+
+from tests.helpers import format_each_config_once
+
+format_each_config_once()
 
 
 def weights_digest(state_dict: dict) -> str:

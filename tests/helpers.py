@@ -8,6 +8,8 @@ seen unpatched); mmengine is imported where a helper needs it.
 """
 
 import copy
+import os
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +19,95 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
 RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
+TOOLS = REPO / 'tools'
+# What a shell may have exported that would change the scripts' defaults.
+LAUNCH_ENV = (
+    'MASTER_PORT',
+    'PORT',
+    'MASTER_ADDR',
+    'NNODES',
+    'NODE_RANK',
+    'GPUS',
+    'GPUS_PER_NODE',
+    'CPUS_PER_TASK',
+    'SRUN_ARGS',
+    'SLURM_JOB_ID',
+    'PYTHON',
+)
+
+
+def clean_env(**extra) -> dict:
+    """This process's environment without LAUNCH_ENV, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_ENV}
+    env.update(extra)
+    return env
+
+
+def run_script(script, *args, cwd, env, timeout=30):
+    """Run ``tools/<script>`` with bash; the completed process."""
+    return subprocess.run(
+        ['bash', str(TOOLS / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def tiny_cfg(
+    data_root,
+    work_dir,
+    frames: int = 8,
+    epochs: int = 1,
+    batch_size: int = 2,
+    workers: int = 0,
+    crop: int = 32,
+    **dataset,
+):
+    """The demo config, CPU-test sized: every pipeline at ``crop`` px,
+    ``frames`` frames, batch ``batch_size``, ``workers`` dataloader workers,
+    ``epochs`` epochs (the LR schedule stretched to them), no validation,
+    logged every iteration, seed 0. ``dataset``: keys for the training
+    dataset (``indices=4``: its first 4 videos).
+
+    The one tiny config of the tests: ``tests/tfd_fixtures.py`` turns the
+    TFD sweep on, ``tests/engine/_tiny.py`` the reliability parts.
+    """
+    from tsm_plugin.utils.config import (
+        iter_datasets,
+        load_config,
+        set_data_root,
+        set_epochs,
+        set_loader_option,
+        set_num_frames,
+    )
+
+    cfg = load_config(DEMO)
+    set_data_root(cfg, str(data_root))
+    set_loader_option(cfg, 'batch_size', batch_size)
+    set_loader_option(cfg, 'num_workers', workers)
+    set_num_frames(cfg, frames)
+    set_epochs(cfg, epochs)
+    for ds in iter_datasets(cfg):
+        for t in ds.pipeline:
+            if t.type == 'Resize':
+                t.scale = (
+                    (crop, crop)
+                    if not t.get('keep_ratio', True)
+                    else (-1, crop + 4)
+                )
+            elif t.type == 'CenterCrop':
+                t.crop_size = crop
+            elif t.type == 'MultiScaleCrop':
+                t.input_size = crop
+    cfg.train_dataloader.dataset.update(dataset)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.default_hooks.checkpoint.pop('save_best', None)
+    cfg.default_hooks.logger.interval = 1
+    cfg.randomness = dict(seed=0)
+    cfg.work_dir = str(work_dir)
+    return cfg
 
 
 def frame_settings(cfg):
@@ -85,6 +176,34 @@ def torch_threads(threads: int = 1):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def format_each_config_once():
+    """Make mmengine format each config text with yapf once a process.
+
+    mmengine formats a config each time it logs, dumps or checkpoints it: 4
+    times a Runner and once a checkpoint, ~0.3 s each, a third of a short
+    training test. The same text formats the same way, so what lands in the
+    logs, config dumps and checkpoints is unchanged. Returns the function
+    that undoes it.
+    """
+    from mmengine.config import config as mmengine_config
+
+    format_code = mmengine_config.FormatCode
+    done = {}
+
+    def format_once(text, style_config=None, **kwargs):
+        key = (text, repr(style_config), repr(sorted(kwargs.items())))
+        if key not in done:
+            done[key] = format_code(text, style_config=style_config, **kwargs)
+        return done[key]
+
+    mmengine_config.FormatCode = format_once
+
+    def undo():
+        mmengine_config.FormatCode = format_code
+
+    return undo
 
 
 def one_thread_fixture(scope: str = 'function'):
@@ -159,6 +278,20 @@ def stop_workers(runner):
 
     for loop in (runner._train_loop, runner._val_loop, runner._test_loop):
         shutdown_workers(getattr(loop, 'dataloader', None))
+
+
+def stop_orphan_workers():
+    """Shut down the workers of every dataloader iterator still alive: a
+    run that stopped on an error leaves its iterator in the traceback's
+    reference cycle, and collected later (by whichever test collects it),
+    torch waits 5 s for each of its workers."""
+    import gc
+
+    from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
+
+    for obj in gc.get_objects():
+        if issubclass(type(obj), _MultiProcessingDataLoaderIter):
+            obj._shutdown_workers()
 
 
 def random_bns(model, seed: int = 0):

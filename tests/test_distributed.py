@@ -1,5 +1,6 @@
-"""Distributed training: the launch scripts, the sync_bn check, and a real
-2-process gloo run of the demo config (train, resume, test).
+"""Distributed training: the sync_bn check, and a real 2-process gloo run of
+the demo config (train, resume, test). The launch scripts' command lines
+are checked in tests/test_launch_scripts.py.
 
 The 2-process run goes through ``tools/dist_train.sh``,
 ``tools/slurm_train.sh`` (with a local stand-in for srun) and
@@ -13,53 +14,17 @@ import json
 import os
 import pickle
 import socket
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-TOOLS = REPO / 'tools'
-DEMO = REPO / 'configs' / 'tsm_demo_synthetic.py'
-# What a shell may have exported that would change the scripts' defaults.
-LAUNCH_ENV = (
-    'MASTER_PORT',
-    'PORT',
-    'MASTER_ADDR',
-    'NNODES',
-    'NODE_RANK',
-    'GPUS',
-    'GPUS_PER_NODE',
-    'CPUS_PER_TASK',
-    'SRUN_ARGS',
-    'SLURM_JOB_ID',
-    'PYTHON',
-)
+from tests.helpers import DEMO, REPO, clean_env, run_script
 
 no_cuda = pytest.mark.skipif(
     torch.cuda.is_available(), reason='the CPU path is taken only without CUDA'
 )
-
-
-def clean_env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_ENV}
-    env.update(extra)
-    return env
-
-
-def bash(script, *args, cwd, env, timeout=30):
-    """Run ``tools/<script>`` with bash; the completed process."""
-    return subprocess.run(
-        ['bash', str(TOOLS / script), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
 
 
 @no_cuda
@@ -75,7 +40,7 @@ def test_sync_bn_without_cuda_is_one_line(tmp_path, tool, launcher):
     api = importlib.import_module(f'tsm_plugin.apis.{tool}')
     ckpt = tmp_path / 'e.pth'
     ckpt.touch()
-    argv = [str(DEMO)] + ([str(ckpt)] if tool == 'test' else [])
+    argv = [DEMO] + ([str(ckpt)] if tool == 'test' else [])
     args = api.build_parser().parse_args(
         argv + ['--launcher', launcher, '--cfg-options', 'sync_bn=torch']
     )
@@ -85,275 +50,6 @@ def test_sync_bn_without_cuda_is_one_line(tmp_path, tool, launcher):
     else:
         with pytest.raises(InputError, match="^sync_bn='torch' needs CUDA"):
             api.merge_args(cfg, args)
-
-
-# --------------------------------------------------------------------------
-# tools/dist_*.sh -> tools/launch.sh: the torchrun command line, recorded
-# by a fake interpreter
-# --------------------------------------------------------------------------
-@pytest.fixture
-def fake_python(tmp_path):
-    """An interpreter that records a torchrun call; `-c` runs for real."""
-    log = tmp_path / 'python.args'
-    fake = tmp_path / 'python'
-    fake.write_text(
-        textwrap.dedent(f"""\
-        #!/usr/bin/env bash
-        if [ "$1" = -c ]; then exec {sys.executable} "$@"; fi
-        printf '%s\\n' "$@" > {log}
-    """)
-    )
-    fake.chmod(0o755)
-    return fake, log
-
-
-def torchrun_args(fake_python, tmp_path, script, *args, **env):
-    fake, log = fake_python
-    out = bash(
-        script, *args, cwd=tmp_path, env=clean_env(PYTHON=str(fake), **env)
-    )
-    assert out.returncode == 0, out.stderr
-    return log.read_text().splitlines()
-
-
-def test_dist_train_single_node_command(fake_python, tmp_path):
-    argv = torchrun_args(
-        fake_python,
-        tmp_path,
-        'dist_train.sh',
-        'configs/x.py',
-        '2',
-        '--work-dir',
-        'w',
-    )
-    port = int(argv[5].split('=')[1])
-    assert 1024 <= port < 65536  # a free port the OS handed out
-    assert argv == [
-        '-m',
-        'torch.distributed.run',
-        '--nnodes=1',
-        '--node_rank=0',
-        '--master_addr=127.0.0.1',
-        f'--master_port={port}',
-        '--nproc_per_node=2',
-        str(TOOLS / 'train.py'),
-        'configs/x.py',
-        '--work-dir',
-        'w',
-        '--launcher',
-        'pytorch',
-    ]
-
-
-def test_dist_test_multi_node_command(fake_python, tmp_path):
-    argv = torchrun_args(
-        fake_python,
-        tmp_path,
-        'dist_test.sh',
-        'c.py',
-        'e.pth',
-        '8',
-        '--batch-size',
-        '4',
-        NNODES='2',
-        NODE_RANK='1',
-        MASTER_ADDR='10.0.0.1',
-    )
-    assert argv == [
-        '-m',
-        'torch.distributed.run',
-        '--nnodes=2',
-        '--node_rank=1',
-        '--master_addr=10.0.0.1',
-        '--master_port=29500',
-        '--nproc_per_node=8',
-        str(TOOLS / 'test.py'),
-        'c.py',
-        'e.pth',
-        '--batch-size',
-        '4',
-        '--launcher',
-        'pytorch',
-    ]
-
-
-@pytest.mark.parametrize('var', ['MASTER_PORT', 'PORT'])
-def test_dist_train_port_override(fake_python, tmp_path, var):
-    argv = torchrun_args(
-        fake_python, tmp_path, 'dist_train.sh', 'c.py', '1', **{var: '12345'}
-    )
-    assert '--master_port=12345' in argv
-
-
-@pytest.mark.parametrize(
-    'script, nargs',
-    [
-        ('dist_train.sh', 1),
-        ('dist_test.sh', 2),
-        ('slurm_train.sh', 2),
-        ('slurm_test.sh', 3),
-        ('launch.sh', 0),
-        ('launch.sh', 2),
-    ],
-)
-def test_scripts_print_usage(tmp_path, script, nargs):
-    out = bash(script, *['x'] * nargs, cwd=tmp_path, env=clean_env())
-    assert out.returncode == 2
-    assert out.stderr.startswith('usage: ')
-
-
-# --------------------------------------------------------------------------
-# tools/slurm_*.sh -> tools/launch.sh: srun and scontrol are fakes that
-# record their arguments
-# --------------------------------------------------------------------------
-@pytest.fixture
-def fake_slurm(tmp_path):
-    bin_dir = tmp_path / 'bin'
-    bin_dir.mkdir()
-    for tool, status in (('srun', '${FAKE_SRUN_STATUS:-0}'), ('scontrol', 0)):
-        exe = bin_dir / tool
-        exe.write_text(
-            f'#!/usr/bin/env bash\n'
-            f'printf "%s\\n" "$@" > {tmp_path / tool}.args\n'
-            f'exit {status}\n'
-        )
-        exe.chmod(0o755)
-
-    def run(script, *args, **env):
-        env = clean_env(
-            PATH=f'{bin_dir}:{os.environ["PATH"]}', PYTHON='python', **env
-        )
-        out = bash(script, *args, cwd=tmp_path, env=env)
-        calls = {
-            t: (tmp_path / f'{t}.args').read_text().splitlines()
-            for t in ('srun', 'scontrol')
-            if (tmp_path / f'{t}.args').exists()
-        }
-        return out, calls
-
-    return run
-
-
-def test_slurm_train_command_resumes(fake_slurm):
-    out, calls = fake_slurm(
-        'slurm_train.sh',
-        'gpu',
-        'tsm',
-        'c.py',
-        '--work-dir',
-        'w',
-        GPUS='16',
-        CPUS_PER_TASK='6',
-        SRUN_ARGS='--signal=USR1@120 --time=10',
-    )
-    assert out.returncode == 0, out.stderr
-    assert calls['srun'] == [
-        '-p',
-        'gpu',
-        '--job-name=tsm',
-        '--gres=gpu:8',
-        '--ntasks=16',
-        '--ntasks-per-node=8',
-        '--cpus-per-task=6',
-        '--kill-on-bad-exit=1',
-        '--signal=USR1@120',
-        '--time=10',
-        'python',
-        '-u',
-        str(TOOLS / 'train.py'),
-        'c.py',
-        '--work-dir',
-        'w',
-        '--resume',
-        '--launcher',
-        'slurm',
-    ]
-    assert 'scontrol' not in calls
-
-
-def test_slurm_train_keeps_an_explicit_resume(fake_slurm):
-    _, calls = fake_slurm(
-        'slurm_train.sh',
-        'p',
-        'j',
-        'c.py',
-        '--resume',
-        'w/epoch_3.pth',
-        GPUS='2',
-    )
-    assert calls['srun'][3:6] == [
-        '--gres=gpu:2',
-        '--ntasks=2',
-        '--ntasks-per-node=2',
-    ]
-    assert calls['srun'][-5:] == [
-        'c.py',
-        '--resume',
-        'w/epoch_3.pth',
-        '--launcher',
-        'slurm',
-    ]
-
-
-def test_slurm_train_requeues_a_preempted_batch_job(fake_slurm):
-    out, calls = fake_slurm(
-        'slurm_train.sh',
-        'p',
-        'j',
-        'c.py',
-        FAKE_SRUN_STATUS='3',
-        SLURM_JOB_ID='4242',
-    )
-    assert calls['scontrol'] == ['requeue', '4242']
-    assert out.returncode == 0
-    assert 'requeued' in out.stderr
-
-
-def test_slurm_train_preempted_outside_a_batch_job(fake_slurm):
-    out, calls = fake_slurm(
-        'slurm_train.sh', 'p', 'j', 'c.py', FAKE_SRUN_STATUS='3'
-    )
-    assert 'scontrol' not in calls
-    assert out.returncode == 3
-    assert 'run the same command again' in out.stderr
-
-
-def test_slurm_train_failure_is_not_requeued(fake_slurm):
-    out, calls = fake_slurm(
-        'slurm_train.sh',
-        'p',
-        'j',
-        'c.py',
-        FAKE_SRUN_STATUS='1',
-        SLURM_JOB_ID='4242',
-    )
-    assert 'scontrol' not in calls
-    assert out.returncode == 1
-
-
-def test_slurm_test_command(fake_slurm):
-    out, calls = fake_slurm(
-        'slurm_test.sh',
-        'p',
-        'j',
-        'c.py',
-        'e.pth',
-        '--batch-size',
-        '4',
-        GPUS='4',
-    )
-    assert out.returncode == 0, out.stderr
-    assert calls['srun'][-8:] == [
-        '-u',
-        str(TOOLS / 'test.py'),
-        'c.py',
-        'e.pth',
-        '--batch-size',
-        '4',
-        '--launcher',
-        'slurm',
-    ]
-    assert '--resume' not in calls['srun']
 
 
 # --------------------------------------------------------------------------
@@ -369,13 +65,14 @@ def weights_digest(state_dict: dict) -> str:
     return digest(state_dict)
 
 
-def tiny_demo_config(tmp_path, data_root) -> Path:
-    """The demo config at 4 frames on a few clips, plus the probe hook."""
+def tiny_demo_config(tmp_path, data_root, tfd=True) -> Path:
+    """The demo config at 4 frames on a few clips, plus the probe hook;
+    without the demo's TFD sweep after training if not ``tfd``."""
     from mmengine.config import Config
 
     from tsm_plugin.utils.config import set_data_root, set_num_frames
 
-    cfg = Config.fromfile(str(DEMO))
+    cfg = Config.fromfile(DEMO)
     set_data_root(cfg, str(data_root))
     set_num_frames(cfg, 4)
     cfg.train_dataloader.dataset.indices = NUM_TRAIN
@@ -387,7 +84,12 @@ def tiny_demo_config(tmp_path, data_root) -> Path:
         dict(type='RankProbeHook'),
     ]
     cfg.default_hooks.logger.interval = 1
-    path = tmp_path / 'tiny_demo.py'
+    # The scalars to their JSON file only: no TensorBoard (nothing here
+    # reads it; tests/apis/test_train_tensorboard.py does).
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    if not tfd:
+        cfg.default_hooks.pop('tfd')
+    path = tmp_path / ('tiny_demo.py' if tfd else 'tiny_demo_no_tfd.py')
     cfg.dump(str(path))
     return path
 
@@ -424,7 +126,7 @@ def launch(script, *args, cwd, **env):
     env = clean_env(
         PYTHON=sys.executable, PYTHONPATH=f'{REPO / "tests"}:{REPO}', **env
     )
-    out = bash(script, *args, cwd=cwd, env=env, timeout=120)
+    out = run_script(script, *args, cwd=cwd, env=env, timeout=120)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out
 
@@ -466,49 +168,55 @@ def ckpt_digest(path):
     return weights_digest(torch.load(path, map_location='cpu')['state_dict'])
 
 
-def test_two_process_train_resume_test(synthetic_ssv2, tmp_path):
-    """dist_train.sh, then slurm_train.sh resuming, then dist_test.sh."""
+COMMON = [
+    '--batch-size',
+    '2',
+    '--num-workers',
+    '0',
+    '--seed',
+    '0',
+    '--no-validate',
+    '--auto-scale-lr',
+]
+
+
+def _snapshot(work) -> dict:
+    """What a training launch left: both ranks' probes, the checkpoints
+    and logs in the work dir."""
+    return dict(
+        probes=probes(work),
+        checkpoints=sorted(p.name for p in work.glob('*.pth')),
+        logs={str(p): p.read_text() for p in work.glob('*/*.log')},
+    )
+
+
+@pytest.fixture(scope='module')
+def two_process_run(synthetic_ssv2, tmp_path_factory):
+    """dist_train.sh, then slurm_train.sh resuming, then dist_test.sh: the
+    three launches, once for the module's tests, with what each left."""
+    tmp_path = tmp_path_factory.mktemp('two_process')
     cfg = tiny_demo_config(tmp_path, synthetic_ssv2)
     work = tmp_path / 'work'
-    common = [
-        '--work-dir',
-        str(work),
-        '--batch-size',
-        '2',
-        '--num-workers',
-        '0',
-        '--seed',
-        '0',
-        '--no-validate',
-        '--auto-scale-lr',
-        '--resume',
-    ]
+    common = ['--work-dir', str(work), *COMMON]
 
-    # 1. Fresh: --resume with no checkpoint yet starts from scratch.
+    # 1. Fresh: --resume with no checkpoint yet starts from scratch (the
+    # TFD sweep after training is the resumed run's alone).
     launch(
-        'dist_train.sh', str(cfg), '2', *common, '--epochs', '1', cwd=tmp_path
+        'dist_train.sh',
+        str(tiny_demo_config(tmp_path, synthetic_ssv2, tfd=False)),
+        '2',
+        *common,
+        '--resume',
+        '--epochs',
+        '1',
+        cwd=tmp_path,
     )
-    r0, r1 = probes(work)
-    assert (r0['world_size'], r0['rank'], r1['rank']) == (2, 0, 1)
-    # the config says nccl; without CUDA the processes talk over gloo
-    assert r0['backend'] == ('nccl' if torch.cuda.is_available() else 'gloo')
-    assert r0['start']['iter'] == 0
-    assert r0['start']['digest'] == r1['start']['digest']  # same init
-    # --auto-scale-lr: lr 0.01 is for a total batch of 32; here 2 x 2.
-    assert r0['initial_lr'][0] == pytest.approx(0.01 * (2 * 2) / 32)
-    assert r0['initial_lr'] == r1['initial_lr']
-    epoch1 = check_epoch(r0, r1, '1')
-    # rank 0 alone wrote the checkpoint (one file) and the log
-    assert sorted(p.name for p in work.glob('*.pth')) == ['epoch_1.pth']
-    assert ckpt_digest(work / 'epoch_1.pth') == epoch1['digest']
-    logs = list(work.glob('*/*.log'))
-    assert len(logs) == 1 and 'rank' not in logs[0].name
-    assert 'Epoch(train) [1][2/2]' in logs[0].read_text()
+    fresh = _snapshot(work)
+    fresh['digest'] = ckpt_digest(work / 'epoch_1.pth')
 
     # 2. Resume in 2 processes, through tools/slurm_train.sh (--launcher
     # slurm), which adds --resume itself: both ranks continue from
     # epoch_1.pth.
-    common.remove('--resume')
     launch(
         'slurm_train.sh',
         'cpu',
@@ -520,23 +228,10 @@ def test_two_process_train_resume_test(synthetic_ssv2, tmp_path):
         cwd=tmp_path,
         **slurm_env(tmp_path),
     )
-    r0, r1 = probes(work)
-    for r in (r0, r1):
-        assert (r['start']['iter'], r['start']['epoch']) == (2, 1)
-        assert r['start']['digest'] == epoch1['digest']
-        assert sorted(r['epochs']) == ['2']
-    epoch2 = check_epoch(r0, r1, '2')
-    assert epoch2['order'] != epoch1['order']  # the sampler reseeds per epoch
-    assert epoch2['digest'] != epoch1['digest']  # it trained
-    assert sorted(p.name for p in work.glob('*.pth')) == [
-        'epoch_1.pth',
-        'epoch_2.pth',
-    ]
-    assert ckpt_digest(work / 'epoch_2.pth') == epoch2['digest']
-    assert len(list(work.glob('*/*.log'))) == 2  # one per run
+    resumed = _snapshot(work)
+    resumed['digest'] = ckpt_digest(work / 'epoch_2.pth')
 
-    # 3. Test in 2 processes: the results come back whole, unpadded and in
-    # dataset order.
+    # 3. Test in 2 processes.
     test_dir = tmp_path / 'test'
     preds = test_dir / 'preds.pkl'
     launch(
@@ -556,13 +251,68 @@ def test_two_process_train_resume_test(synthetic_ssv2, tmp_path):
     )
     with open(preds, 'rb') as f:
         results = pickle.load(f)
-    assert len(results) == NUM_TEST
+    return dict(
+        cfg=cfg,
+        work=work,
+        root=tmp_path,
+        fresh=fresh,
+        resumed=resumed,
+        results=results,
+    )
+
+
+@pytest.mark.slow
+def test_dist_train_starts_both_ranks_alike(two_process_run):
+    """dist_train.sh --resume with nothing to resume: a fresh start."""
+    fresh = two_process_run['fresh']
+    r0, r1 = fresh['probes']
+    assert (r0['world_size'], r0['rank'], r1['rank']) == (2, 0, 1)
+    # the config says nccl; without CUDA the processes talk over gloo
+    assert r0['backend'] == ('nccl' if torch.cuda.is_available() else 'gloo')
+    assert r0['start']['iter'] == 0
+    assert r0['start']['digest'] == r1['start']['digest']  # same init
+    # --auto-scale-lr: lr 0.01 is for a total batch of 32; here 2 x 2.
+    assert r0['initial_lr'][0] == pytest.approx(0.01 * (2 * 2) / 32)
+    assert r0['initial_lr'] == r1['initial_lr']
+    epoch1 = check_epoch(r0, r1, '1')
+    # rank 0 alone wrote the checkpoint (one file) and the log
+    assert fresh['checkpoints'] == ['epoch_1.pth']
+    assert fresh['digest'] == epoch1['digest']
+    logs = list(fresh['logs'])
+    assert len(logs) == 1 and 'rank' not in Path(logs[0]).name
+    assert 'Epoch(train) [1][2/2]' in fresh['logs'][logs[0]]
+
+
+@pytest.mark.slow
+def test_slurm_train_resumes_both_ranks_from_the_checkpoint(two_process_run):
+    epoch1 = check_epoch(*two_process_run['fresh']['probes'], '1')
+    resumed = two_process_run['resumed']
+    r0, r1 = resumed['probes']
+    for r in (r0, r1):
+        assert (r['start']['iter'], r['start']['epoch']) == (2, 1)
+        assert r['start']['digest'] == epoch1['digest']
+        assert sorted(r['epochs']) == ['2']
+    epoch2 = check_epoch(r0, r1, '2')
+    assert epoch2['order'] != epoch1['order']  # the sampler reseeds per epoch
+    assert epoch2['digest'] != epoch1['digest']  # it trained
+    assert resumed['checkpoints'] == ['epoch_1.pth', 'epoch_2.pth']
+    assert resumed['digest'] == epoch2['digest']
+    assert len(resumed['logs']) == 2  # one per run
+
+
+@pytest.mark.slow
+def test_dist_test_results_come_back_whole_and_in_order(two_process_run):
+    """Unpadded and in dataset order."""
     from mmaction.registry import DATASETS
     from mmengine.config import Config
 
+    results = two_process_run['results']
+    assert len(results) == NUM_TEST
     dataset = DATASETS.build(
         dict(
-            Config.fromfile(str(cfg)).test_dataloader.dataset,
+            Config.fromfile(
+                str(two_process_run['cfg'])
+            ).test_dataloader.dataset,
             _scope_='mmaction',
         )
     )
@@ -570,11 +320,17 @@ def test_two_process_train_resume_test(synthetic_ssv2, tmp_path):
         dataset.get_data_info(i)['label'] for i in range(NUM_TEST)
     ]
 
-    # The demo's TFD sweep ran after training on both ranks, over their two
-    # shards; rank 0 wrote the report of the final weights, gathered whole.
-    # At the trained count it equals dist_test.sh on the saved checkpoint.
-    assert len(list(tmp_path.rglob('tfd.json'))) == 1
-    report = json.loads((work / 'tfd_final' / 'tfd.json').read_text())
+
+@pytest.mark.slow
+def test_tfd_sweep_after_training_gathers_both_shards(two_process_run):
+    """The demo's TFD sweep ran after training on both ranks, over their two
+    shards; rank 0 wrote the report of the final weights, gathered whole.
+    At the trained count it equals dist_test.sh on the saved checkpoint."""
+    results = two_process_run['results']
+    assert len(list(two_process_run['root'].rglob('tfd.json'))) == 1
+    report = json.loads(
+        (two_process_run['work'] / 'tfd_final' / 'tfd.json').read_text()
+    )
     assert report['epoch'] == 2
     rows = {r['frames']: r for r in report['results']}
     assert sorted(rows) == [4, 8, 12, 16]

@@ -4,18 +4,23 @@ reduced to the original message (tsm_plugin.errors.InputError)."""
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 from mmaction.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader
 
-from tests.helpers import DEMO, REPO, torch_threads
+from tests.helpers import (
+    DEMO,
+    one_thread_fixture,
+    stop_orphan_workers,
+    torch_threads,
+)
 from tsm_plugin.datasets.video_io import VideoReadError
 from tsm_plugin.registration import register_all_modules
 from tsm_plugin.utils.config import load_config
+
+one_thread = one_thread_fixture('module')
 
 
 @pytest.fixture(scope='module')
@@ -32,9 +37,13 @@ def broken_set(synthetic_ssv2, tmp_path_factory):
 
 
 def _first_error(dataset, workers):
-    loader = DataLoader(dataset, batch_size=None, num_workers=workers)
-    with pytest.raises(VideoReadError) as err:
-        next(iter(loader))
+    batches = iter(DataLoader(dataset, batch_size=None, num_workers=workers))
+    try:
+        with pytest.raises(VideoReadError) as err:
+            next(batches)
+    finally:  # now, not whenever the traceback that holds it is collected
+        if workers:
+            batches._shutdown_workers()
     return str(err.value)
 
 
@@ -54,15 +63,21 @@ def test_worker_error_is_the_original_one_line(broken_set):
     assert in_worker == in_process  # nothing added, nothing lost
 
 
-def test_test_cli_reports_a_bad_video_in_one_line(broken_set, tmp_path):
+@pytest.mark.slow
+def test_test_cli_reports_a_bad_video_in_one_line(broken_set, tmp_path, capfd):
+    """tools/test.py's body with a dataloader worker: status 2 and one line
+    on stderr, the workers' included (``capfd``: the file descriptors). A
+    real tools/test.py process is tested in tests/engine/test_checkpoint.py.
+    """
+    from tsm_plugin.apis import test as test_api
+
     root, video = broken_set
     model = MODELS.build(load_config(DEMO).model)
     checkpoint = tmp_path / 'untrained.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
-    out = subprocess.run(
+    capfd.readouterr()
+    status = test_api.main(
         [
-            sys.executable,
-            str(REPO / 'tools' / 'test.py'),
             DEMO,
             str(checkpoint),
             '--data-root',
@@ -71,13 +86,11 @@ def test_test_cli_reports_a_bad_video_in_one_line(broken_set, tmp_path):
             str(tmp_path / 'w'),
             '--num-workers',
             '1',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
+        ]
     )
-    assert out.returncode == 2, out.stderr[-3000:]
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr[-3000:]
+    stop_orphan_workers()
+    err = capfd.readouterr().err
+    assert status == 2, err[-3000:]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err[-3000:]
     assert lines[0].startswith(f'error: cannot read video {video}: ')

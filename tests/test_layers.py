@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 PACKAGE = REPO / 'tsm_plugin'
 LAYERS = {
     'errors': 0,
@@ -200,6 +201,7 @@ def test_the_walk_sees_an_import_circle(tmp_path):
     assert added in circles, circles
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'module',
     [

@@ -6,63 +6,35 @@ plugin by tests/conftest.py."""
 
 import copy
 import pickle
-from pathlib import Path
 
 import pytest
 import torch
 
-from tests.helpers import torch_threads
+from tests.helpers import tiny_cfg, torch_threads
 from tsm_plugin.apis import test as test_api
-from tsm_plugin.utils.config import (
-    iter_datasets,
-    load_config,
-    set_data_root,
-    set_epochs,
-    set_loader_option,
-    set_num_frames,
-)
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
 TRAINED = 8
 FRAMES = (2, 4, 8)
 CROP = 32
+#: The fixtures that train (or test on a Runner): a test using one is slow.
+SLOW_FIXTURES = frozenset({'trained', 'tools_test_runs'})
 
 
-def tiny_cfg(data_root, work_dir):
-    """The demo config, CPU-test sized: 32 px, 8 frames, batch 2, 1 epoch."""
-    cfg = load_config(DEMO)
-    set_data_root(cfg, str(data_root))
-    set_loader_option(cfg, 'batch_size', 2)
-    set_loader_option(cfg, 'num_workers', 0)
-    set_num_frames(cfg, TRAINED)
-    set_epochs(cfg, 1)
-    for ds in iter_datasets(cfg):
-        for t in ds.pipeline:
-            if t.type == 'Resize':
-                t.scale = (
-                    (CROP, CROP)
-                    if not t.get('keep_ratio', True)
-                    else (-1, CROP + 4)
-                )
-            elif t.type == 'CenterCrop':
-                t.crop_size = CROP
-            elif t.type == 'MultiScaleCrop':
-                t.input_size = CROP
-    cfg.train_dataloader.dataset.indices = 4  # 2 iterations
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.default_hooks.checkpoint.pop('save_best', None)
-    cfg.default_hooks.logger.interval = 1
+def tfd_cfg(data_root, work_dir):
+    """The tiny demo config (:func:`tests.helpers.tiny_cfg`: 32 px, 8
+    frames, batch 2, 1 epoch) on 4 training videos, with the TFD hook
+    alone."""
+    cfg = tiny_cfg(
+        data_root, work_dir, frames=TRAINED, epochs=1, crop=CROP, indices=4
+    )  # 2 iterations
     cfg.default_hooks.tfd.frames = FRAMES
     for name in (
         'non_finite_loss',
         'preemption',
         'skipped_videos',
         'eval_autocast',
-    ):  # the TFD hook alone, as before
+    ):  # the TFD hook alone
         cfg.default_hooks.pop(name)
-    cfg.randomness = dict(seed=0)
-    cfg.work_dir = str(work_dir)
     return cfg
 
 
@@ -72,7 +44,7 @@ def trained(synthetic_ssv2, tmp_path_factory):
     from mmengine.runner import Runner
 
     work = tmp_path_factory.mktemp('tfd_run')
-    cfg = tiny_cfg(synthetic_ssv2, work)
+    cfg = tfd_cfg(synthetic_ssv2, work)
     cfg_file = work / 'tiny.py'
     cfg.dump(str(cfg_file))
     with torch_threads(1):  # tiny convs: a second thread only waits

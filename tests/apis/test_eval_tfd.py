@@ -4,12 +4,10 @@ import json
 import struct
 from pathlib import Path
 
+from tests.helpers import RECIPE
 from tests.tfd_fixtures import TRAINED
 from tsm_plugin.apis import eval_tfd as eval_api
 from tsm_plugin.apis import test as test_api
-
-REPO = Path(__file__).resolve().parents[2]
-RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
 
 
 def _png_size(path):

@@ -5,11 +5,12 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from tests.helpers import DEMO, REPO, one_thread_fixture
+from tests.helpers import DEMO, REPO, one_thread_fixture, torch_threads
 from tsm_plugin.apis import preflight
 from tsm_plugin.apis.preflight import Row, Status, training
 from tsm_plugin.apis.preflight.context import Context
@@ -33,6 +34,7 @@ def _table(out):
     return rows
 
 
+@pytest.mark.slow
 def test_preflight_passes_on_the_synthetic_set(
     synthetic_ssv2, tmp_path, capsys
 ):
@@ -96,6 +98,7 @@ def broken_set(synthetic_ssv2, tmp_path):
     return root, bad_train, bad_val
 
 
+@pytest.mark.slow
 def test_preflight_fails_and_lists_bad_videos(broken_set, tmp_path, capsys):
     root, bad_train, bad_val = broken_set
     bad_list = tmp_path / 'bad.txt'
@@ -138,6 +141,7 @@ def test_preflight_fails_and_lists_bad_videos(broken_set, tmp_path, capsys):
     assert out.rstrip().endswith('preflight: FAILED (3 failed, 0 warnings)')
 
 
+@pytest.mark.slow
 def test_preflight_cli_names_missing_paths(synthetic_ssv2, tmp_path):
     root = tmp_path / 'ssv2'
     shutil.copytree(synthetic_ssv2 / 'labels', root / 'labels')
@@ -193,15 +197,12 @@ def _context(root, work_dir, *options):
     return Context.from_args(args)
 
 
-@pytest.mark.parametrize('precision', ['fp32', 'bf16'])
-def test_step_runs_inside_the_optim_context(
-    synthetic_ssv2, tmp_path, precision
-):
-    ctx = _context(
-        synthetic_ssv2, tmp_path, f'optim_wrapper.precision={precision}'
-    )
+def _step(root, work_dir, precision):
+    """The CPU training step check in ``precision``: (context, its rows,
+    conv1's input and output dtypes)."""
+    ctx = _context(root, work_dir, f'optim_wrapper.precision={precision}')
     seen = []
-    ctx.model.backbone.conv1.register_forward_hook(
+    hook = ctx.model.backbone.conv1.register_forward_hook(
         lambda module, inputs, output: seen.append(
             (inputs[0].dtype, output.dtype)
         )
@@ -209,6 +210,29 @@ def test_step_runs_inside_the_optim_context(
     rows = preflight.run_check(
         'forward+backward (cpu)', check_step, ctx, 'cpu'
     )
+    hook.remove()
+    return ctx, rows, seen
+
+
+@pytest.fixture(scope='module')
+def fp32_step(synthetic_ssv2, tmp_path_factory):
+    """The demo's (fp32) step, once: the checkpoint checks start from its
+    trained context."""
+    with torch_threads(1):
+        return _step(
+            synthetic_ssv2, tmp_path_factory.mktemp('preflight'), 'fp32'
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('precision', ['fp32', 'bf16'])
+def test_step_runs_inside_the_optim_context(
+    request, synthetic_ssv2, tmp_path, precision
+):
+    if precision == 'fp32':
+        ctx, rows, seen = request.getfixturevalue('fp32_step')
+    else:
+        ctx, rows, seen = _step(synthetic_ssv2, tmp_path, precision)
     assert [r.status for r in rows] == [Status.PASS], rows
     assert f', {precision}, ' in rows[0].detail
     dtype = {'fp32': torch.float32, 'bf16': torch.bfloat16}[precision]
@@ -218,19 +242,15 @@ def test_step_runs_inside_the_optim_context(
     assert set(ctx.trained) == {'cpu'}
 
 
-def _trained(root, work_dir):
-    ctx = _context(root, work_dir)
-    assert (
-        preflight.run_check('step', check_step, ctx, 'cpu')[0].status
-        is Status.PASS
-    )
+def _trained(fp32_step):
+    ctx, rows, _ = fp32_step
+    assert rows[0].status is Status.PASS
     return ctx
 
 
-def test_checkpoint_goes_through_the_atomic_writer(
-    synthetic_ssv2, tmp_path, monkeypatch
-):
-    ctx = _trained(synthetic_ssv2, tmp_path)
+@pytest.mark.slow
+def test_checkpoint_goes_through_the_atomic_writer(fp32_step, monkeypatch):
+    ctx = _trained(fp32_step)
     written = []
 
     def spy(ckpt, path):
@@ -240,7 +260,7 @@ def test_checkpoint_goes_through_the_atomic_writer(
     monkeypatch.setattr(training, 'save_checkpoint_file', spy)
     rows = preflight.run_check('checkpoint', check_checkpoint, ctx)
     assert rows[0].status is Status.PASS, rows
-    assert len(written) == 1 and not list(tmp_path.glob('*.pth'))
+    assert len(written) == 1 and not list(Path(ctx.work_dir).glob('*.pth'))
 
     def refuse(ckpt, path):
         raise OSError(f'disk full: {path}')
@@ -252,10 +272,9 @@ def test_checkpoint_goes_through_the_atomic_writer(
     ]
 
 
-def test_checkpoint_check_sees_a_changed_value(
-    synthetic_ssv2, tmp_path, monkeypatch
-):
-    ctx = _trained(synthetic_ssv2, tmp_path)
+@pytest.mark.slow
+def test_checkpoint_check_sees_a_changed_value(fp32_step, monkeypatch):
+    ctx = _trained(fp32_step)
 
     def load_and_change(path, map_location=None):
         ckpt = load_checkpoint_file(path, map_location)

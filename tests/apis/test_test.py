@@ -1,16 +1,11 @@
 """tools/test.py: --num-frames goes through the one frame-count override."""
 
-from pathlib import Path
-
 import pytest
 
-from tests.helpers import frame_settings
+from tests.helpers import RECIPE, frame_settings
 from tsm_plugin.apis import test as test_api
 from tsm_plugin.errors import InputError
 from tsm_plugin.utils.config import load_config
-
-REPO = Path(__file__).resolve().parents[2]
-RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
 
 
 def test_tools_test_num_frames_goes_through_the_same_override(tmp_path):

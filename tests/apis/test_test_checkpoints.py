@@ -23,6 +23,9 @@ from tsm_plugin.engine.checkpoint import load_checkpoint_file
 NUM_CLASSES = 8  # the demo config's
 VIDEOS = 2  # one batch of the test split: the scores of its first videos
 
+# The session's TFD training run, and tools/test.py's body on a Runner.
+pytestmark = pytest.mark.slow
+
 
 def run(trained, ckpt, work, *options, precision=None):
     """tools/test.py's body on the first test videos; (result, dumped

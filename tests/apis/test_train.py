@@ -2,31 +2,29 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 import torch
 
-from tests.helpers import capture_hook
+from tests.helpers import (
+    DEMO,
+    RECIPE,
+    REPO,
+    capture_hook,
+    one_thread_fixture,
+)
 from tsm_plugin.apis import train as train_api
 
-REPO = Path(__file__).resolve().parents[2]
-RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
-DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
+# Tiny convolutions: a second torch thread only waits (and, on shared
+# cores, makes each step several times slower).
+one_thread = one_thread_fixture('module')
 
 
-def run_tool(*args, cwd):
-    return subprocess.run(
-        [sys.executable, str(REPO / 'tools' / 'train.py'), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
-def test_help_lists_the_plan_flags(tmp_path):
-    out = run_tool(RECIPE, '--help', cwd=tmp_path)  # any cwd, no PYTHONPATH
-    assert out.returncode == 0, out.stderr
+def test_help_lists_the_plan_flags(capsys):
+    with pytest.raises(SystemExit) as done:
+        train_api.main([RECIPE, '--help'])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
     for flag in (
         '--work-dir',
         '--resume',
@@ -44,19 +42,28 @@ def test_help_lists_the_plan_flags(tmp_path):
         '--num_workers',
         '--checkpoint_dir',
     ):
-        assert flag in out.stdout, flag
+        assert flag in out, flag
 
 
-def test_missing_data_root_is_one_line(tmp_path):
+def test_missing_data_root_is_one_line(tmp_path, capsys):
     missing = tmp_path / 'no' / 'ssv2'
-    out = run_tool(RECIPE, '--data-root', str(missing), cwd=tmp_path)
-    assert out.returncode == 2
-    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert train_api.main([RECIPE, '--data-root', str(missing)]) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
     assert lines == [f'error: --data-root does not exist: {missing}']
 
 
+@pytest.mark.slow
 def test_missing_config_is_one_line(tmp_path):
-    out = run_tool('configs/nope.py', cwd=tmp_path)
+    """The real tools/train.py, from any directory without PYTHONPATH: one
+    line and exit status 2."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / 'train.py'), 'configs/nope.py'],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert (
         out.stderr.strip() == 'error: config file not found: configs/nope.py'
@@ -107,6 +114,7 @@ def _runner(argv):
     args = train_api.build_parser().parse_args(argv)
     cfg = train_api.load_config(args.config, args.cfg_options)
     cfg = train_api.merge_args(cfg, args)
+    cfg.default_hooks.pop('tfd', None)  # no TFD sweep after training
     runner = Runner.from_cfg(cfg)
     capture = capture_hook()
     runner.register_hook(capture)
@@ -114,7 +122,7 @@ def _runner(argv):
 
 
 def _short_run(config, data_root, work_dir, *cfg_options):
-    """The argv of a seeded, unvalidated run: 4 clips a batch, no workers."""
+    """The argv of a seeded, unvalidated run: 2 clips a batch, no workers."""
     return [
         str(config),
         '--data-root',
@@ -122,7 +130,7 @@ def _short_run(config, data_root, work_dir, *cfg_options):
         '--work-dir',
         str(work_dir),
         '--batch-size',
-        '4',
+        '2',
         '--num-workers',
         '0',
         '--seed',
@@ -133,12 +141,15 @@ def _short_run(config, data_root, work_dir, *cfg_options):
     ]
 
 
+@pytest.mark.slow
 def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
     common = _short_run(
         DEMO,
         synthetic_ssv2,
         tmp_path,
         'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'num_frames=4',  # the demo at 4 frames on 4 videos: 2 iterations
+        'train_dataloader.dataset.indices=4',
     )
     first, _ = _runner(common + ['--epochs', '3'])
     # Stop after 2 of 3 epochs, as if the job had been killed there.
@@ -175,13 +186,14 @@ def test_resume_continues_at_epoch_3(synthetic_ssv2, tmp_path):
     assert (tmp_path / 'epoch_3.pth').exists()
 
 
+@pytest.mark.slow
 def test_ffn_demo_resumes_after_2_epochs(synthetic_ssv2, tmp_path):
     common = _short_run(
         REPO / 'configs' / 'ffn_demo_synthetic.py',
         synthetic_ssv2,
         tmp_path,
         'load_from=None',  # from scratch: no make demo checkpoint here
-        'train_dataloader.dataset.indices=8',  # 2 iterations an epoch
+        'train_dataloader.dataset.indices=4',  # 2 iterations an epoch
     )
     first, _ = _runner(common + ['--epochs', '3'])
     first.train_loop._max_epochs = 2  # killed after 2 of 3 epochs

@@ -12,6 +12,7 @@ from tsm_plugin.apis import train as train_api
 from tsm_plugin.utils.config import load_config, set_num_frames
 
 one_thread = one_thread_fixture('module')
+pytestmark = pytest.mark.slow  # two Runner trainings (module fixture)
 
 TRAIN_TAGS = ('loss', 'loss_cls', 'lr', 'top1_acc', 'top5_acc')
 VAL_TAGS = ('acc/top1', 'acc/top5')

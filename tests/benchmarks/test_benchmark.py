@@ -4,7 +4,6 @@ settings (real models, real videos from the synthetic set)."""
 
 import json
 import statistics
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,12 +12,9 @@ from mmengine.config import Config
 from benchmarks import _stock, _timing, cli, data_pipeline
 from benchmarks.model_step import recipe_settings
 from tests.benchmarks._reports import assert_rate_is_the_median, ratio_of
+from tests.helpers import DEMO, RECIPE
 from tsm_plugin.testing.demo_inputs import fake_batch
 from tsm_plugin.utils.config import load_config
-
-REPO = Path(__file__).resolve().parents[2]
-DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
-RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
 
 
 def _types(pipeline):
@@ -171,6 +167,7 @@ def test_recipe_settings_read_the_config():
     assert recipe_settings(amp)['precision'] == 'fp16'
 
 
+@pytest.mark.slow
 def test_model_mode_compares_on_the_same_batch(tmp_path, capsys):
     out = tmp_path / 'model.json'
     assert (
@@ -221,6 +218,7 @@ def test_model_fake_batch_is_the_same_for_both_sides():
     assert not torch.equal(a['inputs'][0], c['inputs'][0])
 
 
+@pytest.mark.slow
 def test_data_mode_on_real_videos(tmp_path, synthetic_ssv2):
     out = tmp_path / 'data.json'
     assert (
@@ -255,6 +253,7 @@ def test_data_mode_on_real_videos(tmp_path, synthetic_ssv2):
         assert len(floor) < len(full) and full[: len(floor)] == floor
 
 
+@pytest.mark.slow
 def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
     # Skewed times: the mean and the median differ on every side.
     fed = {
@@ -292,6 +291,7 @@ def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
     assert report['speedup'] == 2.0  # means would give 2.25
 
 
+@pytest.mark.slow
 def test_tfd_mode_on_real_videos(tmp_path, synthetic_ssv2):
     out = tmp_path / 'tfd.json'
     assert (

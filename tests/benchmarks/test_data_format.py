@@ -5,14 +5,14 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from benchmarks import cli
 from tests.benchmarks._reports import assert_rate_is_the_median, ratio_of
-
-DEMO = str(
-    Path(__file__).resolve().parents[2] / 'configs/tsm_demo_synthetic.py'
-)
+from tests.helpers import DEMO
 
 
+@pytest.mark.slow
 def test_format_default_reports_speedup_per_core_and_storage(
     tmp_path, synthetic_ssv2, capsys
 ):

@@ -8,6 +8,7 @@ import pytest
 from benchmarks import cli
 
 
+@pytest.mark.slow
 def test_ffn_mode_times_both_steps_on_the_same_settings(tmp_path, capsys):
     out = tmp_path / 'ffn.json'
     argv = (

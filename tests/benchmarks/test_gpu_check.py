@@ -18,8 +18,8 @@ import pytest
 
 from benchmarks import gpu_check
 from benchmarks.gpu_report import estimate_hours
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / 'tools' / 'gpu_check.sh'
 SECTIONS = list(gpu_check.MIN_SECONDS)
 FFN_MODE = 'ffn' in gpu_check.benchmark_modes()
@@ -76,6 +76,7 @@ def dry_run(tmp_path_factory):
     return proc, report, out, seconds
 
 
+@pytest.mark.slow
 def test_dry_run_writes_every_section_measured(dry_run):
     proc, report, out, seconds = dry_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -117,6 +118,7 @@ def test_dry_run_writes_every_section_measured(dry_run):
     assert env['recipe_precision'] in ('fp32', 'bf16')
 
 
+@pytest.mark.slow
 def test_dry_run_table_in_json_and_markdown(dry_run):
     _, report, out, _ = dry_run
     md = (out / 'gpu_check.md').read_text()

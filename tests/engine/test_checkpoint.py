@@ -1,18 +1,20 @@
 """Atomic checkpoints (a kill at any moment leaves a resumable work dir) and
 safe loading (a checkpoint never runs code)."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tests.engine import _toy
-from tests.helpers import REPO, Payload, capture_hook
+from tests.helpers import DEMO, REPO, Payload, capture_hook
 from tsm_plugin.engine import checkpoint as ckpt
 from tsm_plugin.engine.hooks import Preempted, PreemptionHook
 from tsm_plugin.errors import InputError
@@ -20,66 +22,103 @@ from tsm_plugin.utils import atomic
 
 # A child that trains the toy model for 3 epochs, keeping ONE checkpoint
 # (mmengine deletes the previous one before writing the next), and SIGKILLs
-# itself while saving the checkpoint named by argv[3] at the moment named by
-# argv[2]. An ``iter_N.pth`` is a preemption save: SIGTERM in iteration N.
+# itself while saving the checkpoint named ``target`` at the ``moment``
+# named. An ``iter_N.pth`` is a preemption save: SIGTERM in iteration N.
+# One interpreter imports the stack once and forks a child per case (each
+# child patches only itself), then prints each child's exit status.
 KILLER = textwrap.dedent("""
-    import os, signal, sys
+    import json, os, signal, sys
+    # What the Runner imports lazily: once here, not once per fork.
+    import matplotlib.pyplot, torch._dynamo
     from tests.engine import _toy
     from tsm_plugin.engine.hooks import PreemptionHook
     from tsm_plugin.utils import atomic
 
-    work_dir, moment, target = sys.argv[1:4]
-    def die():
-        os.kill(os.getpid(), signal.SIGKILL)
+    def train_and_die(work_dir, moment, target):
+        def die():
+            os.kill(os.getpid(), signal.SIGKILL)
 
-    write, replace = atomic.AtomicFile.write, os.replace
-    def killing_write(self, data):
-        if moment == 'mid-write' and self.path.endswith(target):
-            self._file.write(data[:len(data) // 2])
-            self._file.flush()
-            die()
-        if moment == 'before-pointer' and self.path.endswith(
-                'last_checkpoint') and target in data:
-            die()
-        return write(self, data)
-    def killing_replace(src, dst):
-        if moment == 'before-rename' and dst.endswith(target):
-            die()
-        return replace(src, dst)
-    atomic.AtomicFile.write = killing_write
-    atomic.os.replace = killing_replace
-    preempt = target.startswith('iter_')
-    hooks = ([PreemptionHook(), _toy.SigtermAt(int(target[5:-4]))]
-             if preempt else [])
-    _toy.make_runner(work_dir, max_epochs=3, max_keep_ckpts=1,
-                     resumable=preempt, custom_hooks=hooks).train()
+        write, replace = atomic.AtomicFile.write, os.replace
+        def killing_write(self, data):
+            if moment == 'mid-write' and self.path.endswith(target):
+                self._file.write(data[:len(data) // 2])
+                self._file.flush()
+                die()
+            if moment == 'before-pointer' and self.path.endswith(
+                    'last_checkpoint') and target in data:
+                die()
+            return write(self, data)
+        def killing_replace(src, dst):
+            if moment == 'before-rename' and dst.endswith(target):
+                die()
+            return replace(src, dst)
+        atomic.AtomicFile.write = killing_write
+        atomic.os.replace = killing_replace
+        preempt = target.startswith('iter_')
+        hooks = ([PreemptionHook(), _toy.SigtermAt(int(target[5:-4]))]
+                 if preempt else [])
+        _toy.make_runner(work_dir, max_epochs=3, max_keep_ckpts=1,
+                         resumable=preempt, custom_hooks=hooks).train()
+
+    status = {}
+    for case in json.loads(sys.argv[1]):
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                train_and_die(*case)
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+            os._exit(1)  # it was not killed
+        _, code = os.waitpid(pid, 0)
+        status[case[0]] = (-os.WTERMSIG(code) if os.WIFSIGNALED(code)
+                           else os.WEXITSTATUS(code))
+    print('STATUS ' + json.dumps(status))
 """)
 # The repository root, where ``tests.engine._toy`` is found.
 CHILD_ENV = dict(os.environ, PYTHONPATH=str(REPO))
+KILLS = [
+    ('mid-write', 'epoch_2.pth'),
+    ('before-rename', 'epoch_2.pth'),
+    ('before-pointer', 'epoch_2.pth'),
+    # A preemption save (iteration 6 = epoch 2, batch 2) killed likewise.
+    ('mid-write', 'iter_6.pth'),
+    ('before-rename', 'iter_6.pth'),
+]
 
 
-@pytest.mark.parametrize(
-    'moment,target',
-    [
-        ('mid-write', 'epoch_2.pth'),
-        ('before-rename', 'epoch_2.pth'),
-        ('before-pointer', 'epoch_2.pth'),
-        # A preemption save (iteration 6 = epoch 2, batch 2) killed likewise.
-        ('mid-write', 'iter_6.pth'),
-        ('before-rename', 'iter_6.pth'),
-    ],
-)
-def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
-    tmp_path, moment, target
-):
+@pytest.fixture(scope='module')
+def killed_saves(tmp_path_factory):
+    """Each case of KILLS killed in its own work dir: {case: (work dir,
+    exit status, the children's stderr)}."""
+    root = tmp_path_factory.mktemp('killed')
+    cases = [(str(root / f'{m}-{t[:-4]}'), m, t) for m, t in KILLS]
     child = subprocess.run(
-        [sys.executable, '-c', KILLER, str(tmp_path), moment, target],
+        [sys.executable, '-c', KILLER, json.dumps(cases)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         env=CHILD_ENV,
     )
-    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert child.returncode == 0, child.stderr[-3000:]
+    line = next(
+        ln for ln in child.stdout.splitlines() if ln.startswith('STATUS ')
+    )
+    status = json.loads(line[len('STATUS ') :])
+    return {
+        (m, t): (Path(work), status[work], child.stderr)
+        for work, m, t in cases
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('moment,target', KILLS)
+def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
+    killed_saves, moment, target
+):
+    tmp_path, returncode, stderr = killed_saves[moment, target]
+    assert returncode == -signal.SIGKILL, stderr[-2000:]
 
     pointer = (tmp_path / 'last_checkpoint').read_text().strip()
     assert pointer.endswith('epoch_1.pth')
@@ -113,6 +152,7 @@ def test_kill_during_checkpoint_save_leaves_resumable_work_dir(
     ) == ['epoch_3.pth']
 
 
+@pytest.mark.slow
 def test_preemption_checkpoints_count_towards_max_keep_ckpts(tmp_path):
     """Preempted five times (SIGTERM, resume, ...) with max_keep_ckpts=2:
     never more than the 2 newest checkpoints, last_checkpoint at the
@@ -260,6 +300,7 @@ def test_bad_checkpoint_files_fail_with_one_line(tmp_path):
     assert loaded['meta']['epoch'] == 1 and 'state_dict' in loaded
 
 
+@pytest.mark.slow
 def test_test_cli_refuses_malicious_checkpoint_in_one_line(
     tmp_path, synthetic_ssv2
 ):
@@ -268,7 +309,7 @@ def test_test_cli_refuses_malicious_checkpoint_in_one_line(
         [
             sys.executable,
             str(REPO / 'tools' / 'test.py'),
-            str(REPO / 'configs' / 'tsm_demo_synthetic.py'),
+            DEMO,
             str(evil),
             '--data-root',
             str(synthetic_ssv2),

@@ -11,6 +11,7 @@ from mmengine.structures import BaseDataElement
 from torch.utils.data import Dataset
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
+from tests.helpers import one_thread_fixture
 from tsm_plugin.engine import precision
 from tsm_plugin.engine.data_preprocessor import (
     ChannelsLastActionDataPreprocessor,
@@ -20,6 +21,10 @@ from tsm_plugin.engine.hooks import eval_autocast_hook  # noqa: F401
 from tsm_plugin.engine.optim_wrapper import AutocastOptimWrapper
 from tsm_plugin.engine.precision import scores_to_float32
 from tsm_plugin.errors import InputError
+
+# Tiny convolutions (and bf16 emulated where the CPU has no AMX): a second
+# torch thread only waits.
+one_thread = one_thread_fixture('module')
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ STOP_AT = 8  # SIGTERM during iteration 8 = epoch 2, batch 2 of 6
 
 # One torch thread: the same float reductions in every run of the module.
 one_thread = one_thread_fixture('module')
+# Every test trains on a real Runner (one launches tools/train.py).
+pytestmark = pytest.mark.slow
 
 
 class _Record:
@@ -97,34 +99,43 @@ def _assert_same_weights(a, b):
 def reference(synthetic_ssv2, tmp_path_factory):
     """An uninterrupted run (no dataloader workers)."""
     work = tmp_path_factory.mktemp('reference')
-    cfg = _tiny.tiny_cfg(synthetic_ssv2, work, epochs=EPOCHS, indices=INDICES)
+    cfg = _tiny.reliability_cfg(
+        synthetic_ssv2, work, epochs=EPOCHS, indices=INDICES
+    )
     runner, hook = _train(cfg)
     assert len(hook.seen) == EPOCHS * 6
     return _state(runner), hook.seen
 
 
 @pytest.mark.parametrize(
-    'workers,stop_at',
+    'workers,stop_at,seed',
     [
-        (0, STOP_AT),
-        (1, STOP_AT),  # exact with workers too (and equal to the 0-worker run)
-        (
-            0,
-            6,
-        ),  # in the last iteration of epoch 1, before its end-of-epoch save
+        (0, STOP_AT, None),  # no fixed seed, as configs set (see below)
+        (1, STOP_AT, 0),  # exact with workers too (equal to the 0-worker run)
+        (0, 6, 0),  # in the last iteration of epoch 1, before its epoch save
     ],
 )
 def test_sigterm_mid_epoch_then_exact_resume(
-    synthetic_ssv2, tmp_path, reference, workers, stop_at
+    synthetic_ssv2, tmp_path, reference, monkeypatch, workers, stop_at, seed
 ):
+    """Without a fixed seed (configs set none) each start draws one: the
+    resumed run must go on with the interrupted run's seed (data order,
+    augmentation, dropout), not the one it drew itself. The draws are made
+    known (the first run draws 0, the resumed one another seed), so the
+    uninterrupted run of the first run's seed is ``reference`` (seed 0)."""
+    from mmengine.runner import utils as runner_utils
+
     ref_weights, ref_seen = reference
-    cfg = _tiny.tiny_cfg(
+    draws = iter([0, 1234567])
+    monkeypatch.setattr(runner_utils, 'sync_random_seed', lambda: next(draws))
+    cfg = _tiny.reliability_cfg(
         synthetic_ssv2,
         tmp_path,
         epochs=EPOCHS,
         indices=INDICES,
         workers=workers,
     )
+    cfg.randomness = dict(seed=seed)
     previous = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Preempted) as stop:
         _train(cfg, signal_at=stop_at)
@@ -135,41 +146,19 @@ def test_sigterm_mid_epoch_then_exact_resume(
     meta = torch.load(saved)['meta']
     epoch = (stop_at - 1) // 6  # the epoch in progress (0-based)
     assert (meta['epoch'], meta['iter']) == (epoch, stop_at)
+    assert meta['seed'] == 0
     assert not (tmp_path / f'epoch_{epoch + 1}.pth').exists()
 
     cfg.resume = True
     runner, hook = _train(cfg)
+    if seed is None:
+        assert next(draws, None) is None  # it drew its own seed, 1234567
+    assert runner.seed == meta['seed']
     # It went on with the next batch: same clips, same lr, same pixels.
     assert hook.seen[0][0] == stop_at
     assert hook.seen == ref_seen[stop_at:]
     _assert_same_weights(_state(runner), ref_weights)
     assert (tmp_path / f'epoch_{epoch + 1}.pth').exists()
-
-
-def test_resume_without_a_fixed_seed_keeps_the_run_s_seed(
-    synthetic_ssv2, tmp_path
-):
-    """Configs set no seed: each start draws one. The resumed run must go on
-    with the interrupted run's seed (data order, augmentation, dropout),
-    not the one it drew itself."""
-    cfg = _tiny.tiny_cfg(
-        synthetic_ssv2, tmp_path / 'run', epochs=EPOCHS, indices=INDICES
-    )
-    cfg.randomness = dict(seed=None)
-    with pytest.raises(Preempted):
-        _train(cfg, signal_at=STOP_AT)
-    seed = torch.load(tmp_path / 'run' / f'iter_{STOP_AT}.pth')['meta']['seed']
-    cfg.resume = True
-    resumed, rest = _train(cfg)
-    assert resumed.seed == seed
-
-    cfg = _tiny.tiny_cfg(
-        synthetic_ssv2, tmp_path / 'ref', epochs=EPOCHS, indices=INDICES
-    )
-    cfg.randomness = dict(seed=seed)  # the same run, never interrupted
-    reference, whole = _train(cfg)
-    assert rest.seen == whole.seen[STOP_AT:]
-    _assert_same_weights(_state(resumed), _state(reference))
 
 
 def test_sigterm_to_train_cli_exits_3_and_resumes_exactly(
@@ -180,7 +169,7 @@ def test_sigterm_to_train_cli_exits_3_and_resumes_exactly(
     finishes the run."""
     ref_weights, _ = reference
     config = tmp_path / 'tiny.py'
-    _tiny.tiny_cfg(
+    _tiny.reliability_cfg(
         synthetic_ssv2, tmp_path, epochs=EPOCHS, indices=INDICES, workers=2
     ).dump(str(config))
     work = tmp_path / 'work'
@@ -242,7 +231,7 @@ def test_sigterm_to_train_cli_exits_3_and_resumes_exactly(
 
 
 def test_nan_loss_stops_before_saving(synthetic_ssv2, tmp_path, capsys):
-    cfg = _tiny.tiny_cfg(
+    cfg = _tiny.reliability_cfg(
         synthetic_ssv2, tmp_path, epochs=EPOCHS, indices=INDICES
     )
     with pytest.raises(NonFiniteLossError) as err:
@@ -273,7 +262,7 @@ def test_train_cli_exit_codes(synthetic_ssv2, tmp_path, capsys):
         def __init__(self, nan_at=None, signal_at=None):
             _Record.__init__(self, nan_at=nan_at, signal_at=signal_at)
 
-    base = _tiny.tiny_cfg(synthetic_ssv2, tmp_path, epochs=2, indices=4)
+    base = _tiny.reliability_cfg(synthetic_ssv2, tmp_path, epochs=2, indices=4)
     for name, hook, code in (
         ('nan', dict(nan_at=2), 1),
         ('sig', dict(signal_at=2), 3),

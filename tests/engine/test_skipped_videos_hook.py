@@ -4,9 +4,13 @@ the per-epoch count of replaced samples is logged."""
 import json
 import shutil
 
+import pytest
+
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
 from tests.engine import _tiny
 from tests.helpers import stop_workers, torch_threads
+
+pytestmark = pytest.mark.slow  # a Runner training with 2 workers
 
 
 def test_training_skips_bad_videos_in_workers(
@@ -20,7 +24,7 @@ def test_training_skips_bad_videos_in_workers(
     videos = root / '20bn-something-something-v2'
     (videos / f'{items[0]["id"]}.webm').write_bytes(b'')
     (videos / f'{items[3]["id"]}.webm').write_text('not a video')
-    cfg = _tiny.tiny_cfg(
+    cfg = _tiny.reliability_cfg(
         root, tmp_path / 'work', epochs=1, workers=2, indices=6
     )
     # The scalars go where a real run's go: <work_dir>/<time>/vis_data.

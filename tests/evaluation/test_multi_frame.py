@@ -7,7 +7,8 @@ import math
 import numpy as np
 import torch
 
-from tests.tfd_fixtures import CROP, FRAMES, tiny_cfg
+from tests.helpers import tiny_cfg
+from tests.tfd_fixtures import CROP, FRAMES
 from tsm_plugin.evaluation import MultiFrameTestSample
 from tsm_plugin.utils.config import set_num_frames
 

@@ -5,7 +5,8 @@ paths."""
 import pytest
 import torch
 
-from tests.tfd_fixtures import CROP, FRAMES, TRAINED, tiny_cfg
+from tests.helpers import tiny_cfg
+from tests.tfd_fixtures import CROP, FRAMES, TRAINED
 from tsm_plugin.evaluation import run_sweep
 from tsm_plugin.models.frame_counts import frame_count, set_model_num_frames
 from tsm_plugin.utils.config import load_config, set_num_frames

@@ -4,12 +4,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from tests.helpers import REPO
 from tsm_plugin.apis import make_synthetic
 from tsm_plugin.datasets.transforms import segment_indices
 from tsm_plugin.errors import ConfigValueError, ExitStatus, InputError
@@ -20,7 +20,6 @@ from tsm_plugin.testing.synthetic_ssv2 import (
     make_synthetic_ssv2,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = dict(
     num_train_per_class=1,
     num_val_per_class=0,
@@ -102,6 +101,7 @@ def test_existing_set_needs_overwrite(tmp_path):
     assert len(os.listdir(out['video_dir'])) == 8
 
 
+@pytest.mark.slow
 def test_cli_runs_from_any_directory(tmp_path, capsys):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     out = tmp_path / 'set'

@@ -2,12 +2,10 @@
 the top-level num_frames/frame_counts/max_epochs at load, and the one check
 of a frame count."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from tests.helpers import frame_settings
+from tests.helpers import DEMO, RECIPE, REPO, frame_settings
 from tsm_plugin.errors import ConfigValueError, InputError
 from tsm_plugin.utils.config import (
     check_count,
@@ -16,9 +14,6 @@ from tsm_plugin.utils.config import (
     set_num_frames,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
-DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
 FFN = str(REPO / 'configs' / 'ffn_r50_4-8-16f_ssv2.py')
 FFN_DEMO = str(REPO / 'configs' / 'ffn_demo_synthetic.py')
 

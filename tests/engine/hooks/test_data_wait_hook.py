@@ -97,6 +97,7 @@ def _warnings(lines):
     return [m for level, m in lines if level == logging.WARNING]
 
 
+@pytest.mark.slow
 def test_slow_data_warns_once_naming_the_fix(tmp_path):
     runner, lines = _train(tmp_path, _Set(sleep=0.05))
     # data: 2 x 50 ms per iteration, compute 50 ms: ~2/3 waiting
@@ -124,12 +125,14 @@ def test_slow_data_warns_once_naming_the_fix(tmp_path):
     assert all('data_wait: ' in m and 'clips_per_s: ' in m for m in logged)
 
 
+@pytest.mark.slow
 def test_fast_data_stays_silent(tmp_path):
     runner, lines = _train(tmp_path, _Set())
     assert _warnings(lines) == []
     assert runner.message_hub.get_scalar('train/data_wait').current() < 0.2
 
 
+@pytest.mark.slow
 def test_a_slow_start_is_warm_up(tmp_path):
     # The first window (4 items) waits, as a loader starting up does.
     runner, lines = _train(tmp_path, _Set(sleep=0.05, slow_items=4))

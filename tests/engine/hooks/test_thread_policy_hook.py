@@ -140,6 +140,7 @@ def test_each_worker_computes_in_one_thread():
         assert [int(n) for n in loader] == [1, 1]
 
 
+@pytest.mark.slow
 def test_demo_config_counts_train_and_val_workers(
     synthetic_ssv2, tmp_path, machine
 ):
