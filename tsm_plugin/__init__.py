@@ -1,9 +1,11 @@
 """TSM on Something-Something V2 as an MMAction2 plugin, with TFD evaluation.
 
 Importing the package registers nothing (configs import
-:mod:`tsm_plugin.registration`); it only makes the pinned mmaction2 wheel
-importable (:func:`tsm_plugin.compat.apply_import_fixes`, which touches
-``sys.modules`` alone), so any of our modules can be imported on its own.
+:mod:`tsm_plugin.registration`); it only applies the import fixes of the
+pinned stack (:func:`tsm_plugin.compat.apply_import_fixes`: the mmaction2
+wheel made importable, mmengine's package lookups made to work without
+``pkg_resources``), so any of our modules can be imported on its own and
+``mmaction::`` configs load.
 
 Layers, imports pointing down only (``tests/test_layers.py``)::
 

@@ -1,25 +1,28 @@
 """Each fix in tsm_plugin.compat, proven needed and proven working.
 
-The "stock" tests run a fresh interpreter that loads the fix modules by path
-(without importing ``tsm_plugin``, which applies the import fixes), so they
-see the published stack as it is; ``compat.<fix>()`` applies one fix there
-through the package's own once-only rule (``apply_fix`` of
-``compat/_once.py``, loaded by path too). Where the stack has been fixed
-upstream they skip: the fix is then no longer needed.
+The stock failures are shown in ONE fresh interpreter (the ``probes``
+fixture), which loads the fix modules by path (without importing
+``tsm_plugin``, which applies the import fixes), so it sees the published
+stack as it is. For each fix in turn it runs the stock code, applies the fix
+there (``compat.<fix>()``, through the package's own once-only rule,
+``apply_fix`` of ``compat/_once.py``, loaded by path too) and runs the fixed
+code, and reports each of these probes apart: one start-up of torch and
+mmaction instead of one per probe. The order is the one the fixes need
+(mmaction imports first; the process group last). Where the stack has been
+fixed upstream the tests skip: the fix is then no longer needed.
 """
 
+import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tests.helpers import Payload
+from tests.helpers import REPO, Payload
 
-REPO = Path(__file__).resolve().parents[2]
 LOAD_COMPAT = textwrap.dedent(f"""
     import importlib.util, sys, types
 
@@ -39,6 +42,7 @@ LOAD_COMPAT = textwrap.dedent(f"""
     compat = types.SimpleNamespace(
         stub_missing_drn=_fix('mmaction_drn'),
         alias_importlib_metadata=_fix('importlib_metadata_alias'),
+        find_packages=_fix('package_paths'),
         allow_checkpoint_globals=_fix('checkpoint_globals'),
         fix_resnet_tsm_init=_fix('resnet_tsm_init'),
         fix_cpu_dist_init=_fix('dist_cpu_init'),
@@ -46,60 +50,23 @@ LOAD_COMPAT = textwrap.dedent(f"""
         fix_runner_timestamp=_fix('runner_timestamp'))
 """)
 
-
-def run_py(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, '-c', LOAD_COMPAT + code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_drn_stub_makes_mmaction_models_importable():
-    stock = run_py('import mmaction.models')
-    if stock.returncode == 0:
-        pytest.skip('this mmaction2 ships localizers/drn: no stub needed')
-    assert "No module named 'mmaction.models.localizers.drn'" in stock.stderr
-
-    fixed = run_py(
-        textwrap.dedent("""
-        assert compat.stub_missing_drn()
-        import mmaction.models
-        from mmaction.models.localizers import DRN
+# Runs PROBES (a list of (name, code)) in order in one namespace (with the
+# paths of argv[1]), each apart: its stdout and, if it raised, its traceback.
+RUN_PROBES = textwrap.dedent("""
+    import contextlib, io, json, traceback
+    results = {}
+    space = dict(compat=compat, sys=sys, **json.loads(sys.argv[1]))
+    for name, code in PROBES:
+        out = io.StringIO()
         try:
-            DRN()
-        except ImportError as e:
-            assert '2714' in str(e)
-        else:
-            raise SystemExit('the stub DRN must refuse to build')
-    """)
-    )
-    assert fixed.returncode == 0, fixed.stderr
-
-
-def test_importlib_metadata_alias():
-    block = textwrap.dedent("""
-        import importlib.abc
-        class Block(importlib.abc.MetaPathFinder):  # as if not installed
-            def find_spec(self, name, path=None, target=None):
-                if name == 'importlib_metadata':
-                    raise ModuleNotFoundError(name)
-        sys.meta_path.insert(0, Block())
-    """)
-    stock = run_py(block + 'import mmaction.utils.dependency')
-    assert stock.returncode != 0
-    assert 'importlib_metadata' in stock.stderr
-
-    fixed = run_py(
-        block
-        + textwrap.dedent("""
-        assert compat.alias_importlib_metadata()
-        from mmaction.utils.dependency import satisfy_requirement
-        assert satisfy_requirement('mmengine>=0.1')
-    """)
-    )
-    assert fixed.returncode == 0, fixed.stderr
+            with contextlib.redirect_stdout(out):
+                exec(code, space)
+            results[name] = dict(ok=True, out=out.getvalue())
+        except BaseException:
+            results[name] = dict(ok=False, out=out.getvalue(),
+                                 error=traceback.format_exc())
+    print('PROBES ' + json.dumps(results))
+""")
 
 
 def _mmengine_like_checkpoint(path):
@@ -124,25 +91,237 @@ def _mmengine_like_checkpoint(path):
     torch.save(ckpt, path)
 
 
-def test_checkpoint_allow_list(tmp_path):
-    path = tmp_path / 'ckpt.pth'
-    _mmengine_like_checkpoint(path)
-    stock = run_py(f'import torch; torch.load({str(path)!r})')
-    if stock.returncode == 0:
-        pytest.skip('this torch does not load with weights_only=True')
-    assert 'weights_only' in stock.stderr
+#: mmaction2's own 16-frame TSM recipe, through mmengine's package lookup.
+MMACTION_TSM = (
+    'mmaction::recognition/tsm/'
+    'tsm_imagenet-pretrained-r50_8xb16-1x1x16-50e_sthv2-rgb.py'
+)
 
-    fixed = run_py(
-        textwrap.dedent(f"""
-        import torch
-        assert compat.allow_checkpoint_globals()
-        ckpt = torch.load({str(path)!r})   # weights_only=True, the default
-        buf = ckpt['message_hub']['log_scalars']['train/loss']
-        assert float(buf.current()) == 0.5
-        assert int(ckpt['meta']['seed']) == 7
-    """)
+
+def _inheriting_config(folder):
+    """A config of ours inheriting mmaction2's, the documented way."""
+    path = folder / 'inherits_mmaction.py'
+    path.write_text(f'_base_ = [{MMACTION_TSM!r}]\n')
+    return path
+
+
+BLOCK_IMPORTLIB_METADATA = """
+import importlib.abc
+class Block(importlib.abc.MetaPathFinder):  # as if not installed
+    def find_spec(self, name, path=None, target=None):
+        if name == 'importlib_metadata':
+            raise ModuleNotFoundError(name)
+block = Block()
+sys.meta_path.insert(0, block)
+"""
+
+ONE_RANK_WORLD = """
+import os, socket
+s = socket.socket(); s.bind(('127.0.0.1', 0))
+os.environ.update(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+                  MASTER_ADDR='127.0.0.1',
+                  MASTER_PORT=str(s.getsockname()[1]))
+s.close()
+import torch
+from mmengine.dist import init_dist
+"""
+
+TWO_RUNNERS_IN_ONE_SECOND = """
+import glob, os, time
+import torch
+from mmengine.runner import Runner
+def two_runners(work, now):
+    real, time.time = time.time, lambda: now  # both start in one second
+    def build(name):
+        runner = Runner(model=torch.nn.Linear(1, 1), default_scope='mmengine',
+                        work_dir=os.path.join(work, name))
+        runner.logger.info(f'line of run {name}')
+        return runner
+    try:
+        a, b = build('a'), build('b')
+    finally:
+        time.time = real
+    for name in 'ab':
+        logs = glob.glob(os.path.join(work, name, '*', '*.log'))
+        text = ''.join(open(f).read() for f in logs)
+        print(name, len(logs), text.count('line of run a'),
+              text.count('line of run b'))
+    print('one logger', a.logger is b.logger)
+"""
+
+
+METADATA_FIXED = """
+assert compat.alias_importlib_metadata()
+from mmaction.utils.dependency import satisfy_requirement
+assert satisfy_requirement('mmengine>=0.1')
+sys.meta_path.remove(block)
+"""
+
+DRN_FIXED = """
+assert compat.stub_missing_drn()
+import mmaction.models
+from mmaction.models.localizers import DRN
+try:
+    DRN()
+except ImportError as e:
+    assert '2714' in str(e)
+else:
+    raise SystemExit('the stub DRN must refuse to build')
+"""
+
+RESNET_TSM_STOCK = """
+from mmaction.models.backbones.resnet_tsm import ResNetTSM
+ResNetTSM(depth=18, num_segments=4, pretrained=None).init_weights()
+"""
+
+CHECKPOINT_FIXED = """
+import torch
+assert compat.allow_checkpoint_globals()
+ckpt = torch.load(CKPT)   # weights_only=True, the default
+buf = ckpt['message_hub']['log_scalars']['train/loss']
+assert float(buf.current()) == 0.5
+assert int(ckpt['meta']['seed']) == 7
+"""
+
+PACKAGE_PATHS_FIXED = """
+assert compat.find_packages()
+assert not compat.find_packages()  # idempotent
+from mmengine.config import Config
+cfg = Config.fromfile(INHERITING)
+assert cfg.model.backbone.type == 'ResNetTSM'
+assert cfg.model.backbone.num_segments == 16
+"""
+
+LAUNCHER_FIXED = """
+assert compat.fix_cpu_dist_init()
+assert not compat.fix_cpu_dist_init()  # idempotent
+init_dist('pytorch', backend='nccl')  # the config's backend
+assert torch.distributed.get_backend() == 'gloo'
+assert torch.cuda.set_device.__name__ == 'set_device'
+
+from mmengine.model import MMDistributedDataParallel as DDP
+try:  # what Runner.wrap_model passes
+    DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
+except ValueError as e:
+    assert 'device_ids' in str(e)
+else:
+    raise SystemExit('stock DDP took device_ids on CPU: drop the fix')
+assert compat.fix_cpu_ddp_device_ids()
+assert not compat.fix_cpu_ddp_device_ids()
+model = DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
+model(torch.ones(2, 3)).sum().backward()
+assert model.module.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
+"""
+
+#: (name, code), in the order the fixes need: importlib_metadata and the
+#: DRN stub before any mmaction model, the process group last. The code
+#: sees CKPT, INHERITING and WORK (paths) and ``compat``.
+PROBES = [
+    (
+        'metadata_stock',
+        BLOCK_IMPORTLIB_METADATA + 'import mmaction.utils.dependency',
+    ),
+    ('metadata_fixed', METADATA_FIXED),
+    ('drn_stock', 'import mmaction.models'),
+    ('drn_fixed', DRN_FIXED),
+    ('resnet_tsm_stock', RESNET_TSM_STOCK),
+    ('checkpoint_stock', 'import torch; torch.load(CKPT)'),
+    ('checkpoint_fixed', CHECKPOINT_FIXED),
+    (
+        'package_paths_stock',
+        'from mmengine.config import Config; Config.fromfile(INHERITING)',
+    ),
+    ('package_paths_fixed', PACKAGE_PATHS_FIXED),
+    (
+        'timestamp_stock',
+        TWO_RUNNERS_IN_ONE_SECOND + "two_runners(WORK + '/stock', 1.7e9)",
+    ),
+    # Another second: the stock Runners' loggers hold the first one.
+    (
+        'timestamp_fixed',
+        'compat.fix_runner_timestamp()\n'
+        "two_runners(WORK + '/fixed', 1.7e9 + 10)",
+    ),
+    (
+        'launcher_stock',
+        ONE_RANK_WORLD + "init_dist('pytorch', backend='nccl')",
+    ),
+    ('launcher_fixed', ONE_RANK_WORLD + LAUNCHER_FIXED),
+]
+
+
+@pytest.fixture(scope='module')
+def probes(tmp_path_factory) -> dict:
+    """Every probe's result, by name: ``ok``, ``out`` and ``error`` (its
+    traceback). The launcher probes run only without CUDA (with CUDA the
+    stock launcher works and the fix does nothing)."""
+    folder = tmp_path_factory.mktemp('compat_probes')
+    paths = dict(
+        CKPT=str(folder / 'ckpt.pth'),
+        INHERITING=str(_inheriting_config(folder)),
+        WORK=str(folder),
     )
-    assert fixed.returncode == 0, fixed.stderr
+    _mmengine_like_checkpoint(paths['CKPT'])
+    listed = [
+        p
+        for p in PROBES
+        if not (torch.cuda.is_available() and p[0].startswith('launcher_'))
+    ]
+    code = f'PROBES = {listed!r}\n' + RUN_PROBES
+    done = subprocess.run(
+        [sys.executable, '-c', LOAD_COMPAT + code, json.dumps(paths)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(
+        ln for ln in done.stdout.splitlines() if ln.startswith('PROBES ')
+    )
+    return json.loads(line[len('PROBES ') :])
+
+
+def _fixed(result):
+    assert result['ok'], result.get('error')
+    return result
+
+
+def _stock_fails_then_fixed(probes, fix, message, skip):
+    """``<fix>_stock`` failed with ``message`` (or the test skips: the stack
+    no longer needs the fix), and ``<fix>_fixed`` passed."""
+    stock = probes[f'{fix}_stock']
+    if stock['ok']:
+        pytest.skip(skip)
+    assert message in stock['error'], stock['error']
+    _fixed(probes[f'{fix}_fixed'])
+
+
+@pytest.mark.slow
+def test_drn_stub_makes_mmaction_models_importable(probes):
+    _stock_fails_then_fixed(
+        probes,
+        'drn',
+        "No module named 'mmaction.models.localizers.drn'",
+        skip='this mmaction2 ships localizers/drn: no stub needed',
+    )
+
+
+@pytest.mark.slow
+def test_importlib_metadata_alias(probes):
+    stock = probes['metadata_stock']
+    assert not stock['ok']
+    assert 'importlib_metadata' in stock['error']
+    _fixed(probes['metadata_fixed'])
+
+
+@pytest.mark.slow
+def test_checkpoint_allow_list(probes):
+    _stock_fails_then_fixed(
+        probes,
+        'checkpoint',
+        'weights_only',
+        skip='this torch does not load with weights_only=True',
+    )
 
 
 def test_allow_list_keeps_weights_only_on(tmp_path):
@@ -187,118 +366,100 @@ def test_resnet_tsm_init_without_pretrained():
     x = torch.randn(4, 3, 32, 32)
     assert model(x).shape == (4, 512, 1, 1)
 
-    stock = run_py(
-        textwrap.dedent("""
-        compat.stub_missing_drn(); compat.alias_importlib_metadata()
-        from mmaction.models.backbones.resnet_tsm import ResNetTSM
-        ResNetTSM(depth=18, num_segments=4, pretrained=None).init_weights()
-    """)
+
+@pytest.mark.slow
+def test_stock_resnet_tsm_init_without_pretrained_fails(probes):
+    assert not probes['resnet_tsm_stock']['ok']  # what the fix exists for
+
+
+# --------------------------------------------------------------------------
+# package_paths: mmaction2's configs, found without pkg_resources
+# --------------------------------------------------------------------------
+@pytest.mark.slow
+def test_stock_mmengine_cannot_find_mmaction_configs(probes):
+    _stock_fails_then_fixed(
+        probes,
+        'package_paths',
+        "No module named 'pkg_resources'",
+        skip='pkg_resources is installed: no fix needed',
     )
-    assert stock.returncode != 0  # the breakage the fix exists for
 
 
-no_cuda = pytest.mark.skipif(
-    torch.cuda.is_available(), reason='the CPU path is taken only without CUDA'
-)
+def test_a_config_inheriting_mmaction2_s_loads(tmp_path):
+    """Importing tsm_plugin is enough (``_base_`` is read before the
+    config's ``custom_imports``); mmengine.hub finds the same file."""
+    from mmengine.config import Config
+    from mmengine.hub import get_config
+
+    import tsm_plugin  # noqa: F401
+
+    cfg = Config.fromfile(str(_inheriting_config(tmp_path)))
+    assert cfg.model.backbone.type == 'ResNetTSM'
+    assert cfg.model.backbone.num_segments == 16
+    assert cfg.model.cls_head.num_classes == 174  # SSv2's
+    hub = get_config(MMACTION_TSM)
+    assert hub.filename.endswith(MMACTION_TSM.split('::')[1])
+    assert hub.model.backbone == cfg.model.backbone
+
+
+def test_package_lookups_match_the_installed_wheel():
+    """What stock mmengine answers with pkg_resources installed."""
+    import os.path as osp
+
+    import mmaction
+
+    from tsm_plugin.compat import package_paths
+
+    folder = osp.dirname(mmaction.__file__)
+    assert package_paths.get_installed_path('mmaction2') == folder
+    assert package_paths.get_installed_path('mmaction') == folder
+    assert package_paths.package2module('mmaction2') == 'mmaction'
+    assert package_paths.is_installed('mmaction2')
+    assert package_paths.is_installed('mmaction')  # by import name
+    assert not package_paths.is_installed('no_such_package_here')
 
 
 # --------------------------------------------------------------------------
 # dist_cpu_init, ddp_cpu_device_ids
 # --------------------------------------------------------------------------
-ONE_RANK_WORLD = textwrap.dedent("""
-    import os, socket
-    s = socket.socket(); s.bind(('127.0.0.1', 0))
-    os.environ.update(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
-                      MASTER_ADDR='127.0.0.1',
-                      MASTER_PORT=str(s.getsockname()[1]))
-    s.close()
-    import torch
-    from mmengine.dist import init_dist
-""")
+no_cuda = pytest.mark.skipif(
+    torch.cuda.is_available(), reason='the CPU path is taken only without CUDA'
+)
 
 
 @no_cuda
-def test_stock_launcher_fails_without_cuda():
-    stock = run_py(ONE_RANK_WORLD + "init_dist('pytorch', backend='nccl')")
-    if stock.returncode == 0:
+@pytest.mark.slow
+def test_stock_launcher_fails_without_cuda(probes):
+    stock = probes['launcher_stock']
+    if stock['ok']:
         pytest.skip('this mmengine starts without CUDA: no fix needed')
-    assert 'cuda' in stock.stderr.lower(), stock.stderr
+    assert 'cuda' in stock['error'].lower(), stock['error']
 
 
 @no_cuda
-def test_cpu_launcher_uses_gloo_and_ddp_wraps_cpu_model():
-    fixed = run_py(
-        ONE_RANK_WORLD
-        + textwrap.dedent("""
-        assert compat.fix_cpu_dist_init()
-        assert not compat.fix_cpu_dist_init()  # idempotent
-        init_dist('pytorch', backend='nccl')  # the config's backend
-        assert torch.distributed.get_backend() == 'gloo'
-        assert torch.cuda.set_device.__name__ == 'set_device'
-
-        from mmengine.model import MMDistributedDataParallel as DDP
-        try:  # what Runner.wrap_model passes
-            DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
-        except ValueError as e:
-            assert 'device_ids' in str(e)
-        else:
-            raise SystemExit('stock DDP took device_ids on CPU: drop the fix')
-        assert compat.fix_cpu_ddp_device_ids()
-        assert not compat.fix_cpu_ddp_device_ids()
-        model = DDP(module=torch.nn.Linear(3, 1), device_ids=[0])
-        model(torch.ones(2, 3)).sum().backward()
-        assert model.module.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
-    """)
-    )
-    assert fixed.returncode == 0, fixed.stderr
+@pytest.mark.slow
+def test_cpu_launcher_uses_gloo_and_ddp_wraps_cpu_model(probes):
+    _fixed(probes['launcher_fixed'])
 
 
 # --------------------------------------------------------------------------
 # runner_timestamp
 # --------------------------------------------------------------------------
-TWO_RUNNERS_IN_ONE_SECOND = textwrap.dedent("""
-    import glob, os, sys, time
-    import torch
-    from mmengine.runner import Runner
-    time.time = lambda: 1.7e9  # both Runners start in the same second
-    work = sys.argv[1]
-    def build(name):
-        runner = Runner(model=torch.nn.Linear(1, 1), default_scope='mmengine',
-                        work_dir=os.path.join(work, name))
-        runner.logger.info(f'line of run {name}')
-        return runner
-    a, b = build('a'), build('b')
-    for name in 'ab':
-        logs = glob.glob(os.path.join(work, name, '*', '*.log'))
-        text = ''.join(open(f).read() for f in logs)
-        print(name, len(logs), text.count('line of run a'),
-              text.count('line of run b'))
-    print('one logger', a.logger is b.logger)
-""")
+def _printed(result) -> list:
+    """The probe's 3 lines of counts (after the Runners' log lines)."""
+    return _fixed(result)['out'].strip().splitlines()[-3:]
 
 
-def run_two_runners(tmp_path, fix: bool) -> str:
-    code = ('compat.fix_runner_timestamp()\n' if fix else '') + (
-        TWO_RUNNERS_IN_ONE_SECOND
-    )
-    done = subprocess.run(
-        [sys.executable, '-c', LOAD_COMPAT + code, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-3:]
-
-
-def test_stock_second_runner_in_a_second_logs_into_the_first(tmp_path):
-    stock = run_two_runners(tmp_path, fix=False)
+@pytest.mark.slow
+def test_stock_second_runner_in_a_second_logs_into_the_first(probes):
+    stock = _printed(probes['timestamp_stock'])
     if stock[-1] == 'one logger False':
         pytest.skip('this mmengine separates Runners of one second')
     # run b's line lands in run a's file; b's log directory has no log
     assert stock == ['a 1 1 1', 'b 0 0 0', 'one logger True']
 
 
-def test_each_runner_of_a_second_gets_its_own_log(tmp_path):
-    fixed = run_two_runners(tmp_path, fix=True)
+@pytest.mark.slow
+def test_each_runner_of_a_second_gets_its_own_log(probes):
+    fixed = _printed(probes['timestamp_fixed'])
     assert fixed == ['a 1 1 0', 'b 1 0 1', 'one logger False']

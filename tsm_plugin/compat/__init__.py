@@ -7,8 +7,11 @@ upstream bug, and is covered by a test in ``tests/compat/`` that shows the
 stock failure first. Only bugs are fixed here; policy (atomic checkpoints,
 safe loading, resume) is registered components that configs name.
 
-* :data:`IMPORT_FIXES` make ``import mmaction.models`` work at all; importing
-  :mod:`tsm_plugin` applies them (they touch ``sys.modules`` only).
+* :data:`IMPORT_FIXES` make ``import mmaction.models`` work at all (they
+  touch ``sys.modules`` only), and mmaction2's configs load
+  (``_base_ = ['mmaction::...']``, :mod:`.package_paths`); importing
+  :mod:`tsm_plugin` applies them, before any config is parsed (a config's
+  ``custom_imports`` are read only after it is parsed).
 * :func:`apply` applies every fix once, in order
   (:mod:`tsm_plugin.registration` calls it).
 
@@ -29,12 +32,13 @@ from . import (
     dist_cpu_init,
     importlib_metadata_alias,
     mmaction_drn,
+    package_paths,
     resnet_tsm_init,
     runner_timestamp,
 )
 from ._once import apply_fix
 
-IMPORT_FIXES = (importlib_metadata_alias, mmaction_drn)
+IMPORT_FIXES = (importlib_metadata_alias, mmaction_drn, package_paths)
 STACK_FIXES = (
     checkpoint_globals,
     resnet_tsm_init,
@@ -50,7 +54,8 @@ def _run(fixes) -> None:
 
 
 def apply_import_fixes() -> None:
-    """Make ``import mmaction.models`` work (no mmaction import here)."""
+    """Make ``import mmaction.models`` work and mmaction2's configs load
+    (no mmaction import here)."""
     _run(IMPORT_FIXES)
     # mmcv-lite has no compiled ops by design; mmcv warns about it on every
     # import of mmaction.models. TSM needs none of them.
