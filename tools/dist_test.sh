@@ -11,10 +11,6 @@ if [ $# -lt 3 ]; then
     echo "usage: $0 CONFIG CHECKPOINT NGPUS [tools/test.py flags]" >&2
     exit 2
 fi
-CONFIG=$1
-CHECKPOINT=$2
-NGPUS=$3
-shift 3
 TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec "$TOOLS/launch.sh" torchrun "$NGPUS" "$TOOLS/test.py" "$CONFIG" \
-    "$CHECKPOINT" "$@"
+# CONFIG CHECKPOINT NGPUS [flags] -> torchrun NGPUS test.py CONFIG CHECKPOINT
+exec "$TOOLS/launch.sh" torchrun "$3" "$TOOLS/test.py" "$1" "$2" "${@:4}"

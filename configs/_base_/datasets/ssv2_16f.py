@@ -62,34 +62,36 @@ ssv2 = dict(
     label_file=label_file,
     data_prefix=data_prefix,
 )
-train_dataloader = dict(
+# What every split's dataloader shares.
+loader = dict(
     batch_size=8,  # clips per GPU; x4 GPUs = the total 32 lr 0.01 is for
     # Decoding is the cost of a clip: 'auto' = this process's cores - 1, at
     # most 8 (tsm_plugin/utils/workers.py); a number overrides it.
     num_workers='auto',
     persistent_workers=True,
+)
+train_dataloader = dict(
+    loader,
     # DefaultSampler's order, plus skip-ahead on resume and one seed per clip
     sampler=dict(type='ResumableSampler', shuffle=True),
     dataset=dict(
         ssv2,
         ann_file=ann_file_train,
         pipeline=train_pipeline,
-        on_bad_video='skip',
+        on_bad_video='skip',  # a broken .webm: logged once, replaced
     ),
-)  # a broken .webm: logged once, replaced
+)
 val_dataloader = dict(
-    batch_size=8,
-    num_workers='auto',
-    persistent_workers=True,
+    loader,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         ssv2,
         ann_file=ann_file_val,
         pipeline=val_pipeline,
         test_mode=True,
-        on_bad_video='raise',
+        on_bad_video='raise',  # a replaced clip would bias top-1
     ),
-)  # a replaced clip would bias top-1
+)
 # SSv2's test.json has no labels: report on the validation split, as papers do.
 test_dataloader = val_dataloader
 
