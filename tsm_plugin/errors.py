@@ -15,7 +15,7 @@ _WORKER_WRAPPER = 'Original Traceback (most recent call last):'
 
 
 class ExitStatus(enum.IntEnum):
-    """Exit statuses of ``tools/*.py`` (the README's contract)."""
+    """Exit statuses of ``tools/*.py`` (docs/reliability.md's table)."""
 
     OK = 0
     ERROR = 1  # a failure that is not the user's input (NaN loss, a bug)

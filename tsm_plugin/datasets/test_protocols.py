@@ -48,7 +48,7 @@ from mmcv.transforms import BaseTransform
 from ..errors import ConfigValueError
 from ..utils.config import SAMPLERS, eval_stage, iter_datasets, type_name
 
-#: The protocols, in the order the README lists them.
+#: The protocols, in the order docs/reproduce.md lists them.
 PROTOCOLS = ('efficient', 'accurate', 'zoo')
 #: How each multi-view protocol averages its views (the head's
 #: ``average_clips``): raw outputs in the TSM repo, softmax in mmaction2.
