@@ -27,8 +27,7 @@ import argparse
 import json
 import os
 import os.path as osp
-from multiprocessing import get_all_start_methods, get_context
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from mmengine.logging import print_log
 
@@ -37,6 +36,7 @@ from ..datasets.frame_bundle import BundleReader
 from ..datasets.video_io import PREPARED_MARKER, VideoReadError, open_video
 from ..errors import ConfigValueError, ExitStatus, InputError
 from ..utils.atomic import atomic_write, remove_stale_temporaries, write_json
+from ..utils.pool import map_jobs
 from ._cli import ArgumentParser, run_cli
 
 VIDEO_DIR = '20bn-something-something-v2'
@@ -116,15 +116,6 @@ def _convert_job(job: Tuple[str, str, str, int]) -> Outcome:
     return Outcome(vid, 'failed' if reason else 'converted', reason or '')
 
 
-def _progress(items: Iterable, total: int, enabled: bool) -> Iterator:
-    if not enabled:
-        yield from items
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(items, total=total, desc='prepare SSv2', unit='video')
-
-
 def _check_source(src: str) -> str:
     videos = osp.join(src, VIDEO_DIR)
     if not osp.isfile(osp.join(src, LABEL_DIR, 'labels.json')):
@@ -188,16 +179,6 @@ def _open_destination(src: str, dst: str, fmt: str, quality: int) -> str:
     _copy_labels(src, dst)
     remove_stale_temporaries(dst_videos)  # what a killed run left
     return src_videos
-
-
-def _convert_all(jobs: list, workers: int, progress: bool) -> List[Outcome]:
-    """Run the conversion jobs, in ``workers`` processes where > 1."""
-    if workers > 1 and len(jobs) > 1:
-        method = 'fork' if 'fork' in get_all_start_methods() else 'spawn'
-        with get_context(method).Pool(workers) as pool:
-            done = pool.imap_unordered(_convert_job, jobs, chunksize=4)
-            return list(_progress(done, len(jobs), progress))
-    return list(_progress(map(_convert_job, jobs), len(jobs), progress))
 
 
 def _write_failures(dst: str, failures: List[Tuple[str, str]]) -> str:
@@ -292,7 +273,13 @@ def prepare(
         f'{workers} worker(s)',
         logger='current',
     )
-    outcomes += _convert_all(jobs, workers, progress)
+    outcomes += map_jobs(
+        _convert_job,
+        jobs,
+        workers,
+        'prepare SSv2' if progress else None,
+        ordered=False,
+    )
     summary = _summary(src_videos, dst, fmt, outcomes)
     return dict(format=fmt, src=src, dst=dst, videos=len(ids), **summary)
 

@@ -4,18 +4,7 @@ import json
 import os
 import os.path as osp
 import shutil
-from multiprocessing import get_all_start_methods, get_context
-from typing import (
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Tuple,
-    TypeVar,
-)
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
@@ -23,6 +12,7 @@ from mmengine.logging import print_log
 from ...datasets.ssv2 import template_to_label
 from ...errors import ConfigValueError, InputError
 from ...utils.atomic import atomic_write
+from ...utils.pool import map_jobs
 from .encode import write_webm
 from .motions import TEMPLATES, Motion
 from .render import render_video
@@ -30,7 +20,6 @@ from .render import render_video
 VIDEO_DIR = '20bn-something-something-v2'
 LABEL_DIR = 'labels'
 SPLITS = ('train', 'validation', 'test')
-T = TypeVar('T')
 
 
 class VideoJob(NamedTuple):
@@ -74,23 +63,6 @@ def make_one(job: VideoJob) -> Tuple[str, str]:
         job.height,
     )
     return job.vid, name
-
-
-def _progress(iterable: Iterable[T], total: int, enabled: bool) -> Iterator[T]:
-    if not enabled:
-        yield from iterable
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:  # mmengine is always there
-        from mmengine.utils import ProgressBar
-
-        bar = ProgressBar(total)
-        for item in iterable:
-            bar.update()
-            yield item
-        return
-    yield from tqdm(iterable, total=total, desc='synthetic SSv2', unit='video')
 
 
 def _check_args(
@@ -171,18 +143,6 @@ def _jobs(
         for index, pos in enumerate(order)
     ]
     return plan, order, jobs
-
-
-def _run(jobs: List[VideoJob], workers: int, progress: bool) -> list:
-    """Each job's (id, placeholder), in the jobs' order."""
-    if workers > 1 and len(jobs) > 1:
-        # fork: the workers need nothing but numpy and PyAV (spawn would
-        # re-import mmaction in each, seconds per worker).
-        method = 'fork' if 'fork' in get_all_start_methods() else 'spawn'
-        with get_context(method).Pool(workers) as pool:
-            done = pool.imap(make_one, jobs, chunksize=4)
-            return list(_progress(done, len(jobs), progress))
-    return list(_progress(map(make_one, jobs), len(jobs), progress))
 
 
 def _splits(
@@ -291,7 +251,9 @@ def make_synthetic_ssv2(
         max_seconds=max_seconds,
         textured=textured,
     )
-    done = _run(jobs, workers, progress)
+    done = map_jobs(
+        make_one, jobs, workers, 'synthetic SSv2' if progress else None
+    )
     splits = _splits(plan, order, done, list(counts))
     paths = _write_labels(out_dir, video_dir, label_dir, splits)
     print_log(
