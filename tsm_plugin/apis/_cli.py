@@ -7,11 +7,12 @@ error (:class:`~tsm_plugin.errors.InputError`) is printed as one line.
 import argparse
 import os.path as osp
 import sys
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from mmengine.config import DictAction
 
 from ..errors import ExitStatus, InputError
+from ..utils.config import set_loader_option
 from ..utils.device import describe_device
 
 
@@ -55,6 +56,19 @@ def add_data_args(
         type=int,
         help='dataloader (decoding) workers per process',
     )
+
+
+def set_loader_args(
+    cfg, args: argparse.Namespace, batch_loaders: Sequence[str]
+) -> None:
+    """Apply :func:`add_data_args`' loader flags: ``--batch-size`` to the
+    dataloaders named in ``batch_loaders``, ``--num-workers`` to all."""
+    if args.batch_size is not None:
+        set_loader_option(
+            cfg, 'batch_size', args.batch_size, loaders=batch_loaders
+        )
+    if args.num_workers is not None:
+        set_loader_option(cfg, 'num_workers', args.num_workers)
 
 
 def add_cfg_options(

@@ -29,13 +29,14 @@ from ..evaluation import (
     write_report,
 )
 from ..evaluation.report import report_markdown
-from ..utils.config import (
-    check_frame_counts,
-    load_config,
-    set_data_root,
-    set_loader_option,
+from ..utils.config import check_frame_counts, load_config, set_data_root
+from ._cli import (
+    ArgumentParser,
+    add_cfg_options,
+    add_data_args,
+    run_cli,
+    set_loader_args,
 )
-from ._cli import ArgumentParser, add_cfg_options, add_data_args, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,15 +120,7 @@ def _sweep(
     set_eval_precision(cfg, args.precision)
     if args.data_root:
         set_data_root(cfg, args.data_root)
-    if args.batch_size is not None:
-        set_loader_option(
-            cfg,
-            'batch_size',
-            args.batch_size,
-            loaders=('val_dataloader', 'test_dataloader'),
-        )
-    if args.num_workers is not None:
-        set_loader_option(cfg, 'num_workers', args.num_workers)
+    set_loader_args(cfg, args, ('val_dataloader', 'test_dataloader'))
     report = run_sweep(
         cfg,
         checkpoint,

@@ -23,12 +23,7 @@ from ..engine.hooks.eval_autocast_hook import (
     used_precision,
 )
 from ..engine.precision import PRECISIONS
-from ..utils.config import (
-    load_config,
-    set_data_root,
-    set_loader_option,
-    set_num_frames,
-)
+from ..utils.config import load_config, set_data_root, set_num_frames
 from . import _cli
 
 
@@ -84,12 +79,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.num_frames is not None:
         set_num_frames(cfg, args.num_frames, what='--num-frames')
     apply_test_protocol(cfg, args.protocol)
-    if args.batch_size is not None:
-        set_loader_option(
-            cfg, 'batch_size', args.batch_size, loaders=('test_dataloader',)
-        )
-    if args.num_workers is not None:
-        set_loader_option(cfg, 'num_workers', args.num_workers)
+    _cli.set_loader_args(cfg, args, ('test_dataloader',))
     cfg.launcher = args.launcher
     set_eval_precision(cfg, args.precision)
     check_sync_bn(cfg)

@@ -20,12 +20,7 @@ from ..engine.checkpoint import existing_checkpoint, find_resumable_checkpoint
 from ..engine.distributed import check_sync_bn
 from ..engine.hooks import NonFiniteLossError, Preempted
 from ..errors import ExitStatus
-from ..utils.config import (
-    load_config,
-    set_data_root,
-    set_epochs,
-    set_loader_option,
-)
+from ..utils.config import load_config, set_data_root, set_epochs
 from . import _cli
 
 
@@ -100,12 +95,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         set_data_root(cfg, args.data_root)
     if args.epochs is not None:
         set_epochs(cfg, args.epochs)
-    if args.batch_size is not None:
-        set_loader_option(
-            cfg, 'batch_size', args.batch_size, loaders=('train_dataloader',)
-        )
-    if args.num_workers is not None:
-        set_loader_option(cfg, 'num_workers', args.num_workers)
+    _cli.set_loader_args(cfg, args, ('train_dataloader',))
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None

@@ -16,7 +16,7 @@ from mmcv.transforms import BaseTransform
 
 from ..errors import ConfigValueError
 from ..utils.config import check_frame_counts
-from .transforms import segment_indices
+from .transforms import segment_indices, set_frame_inds
 
 MODES = ('independent', 'nested')
 
@@ -104,12 +104,10 @@ class MultiCountSampleFrames(BaseTransform):
         self.mode = mode
 
     def transform(self, results: dict) -> dict:
-        results['frame_inds'] = multi_count_indices(
+        inds = multi_count_indices(
             results['total_frames'], self.frame_counts, self.mode
         )
-        results['clip_len'] = 1
-        results['frame_interval'] = None
-        results['num_clips'] = sum(self.frame_counts)
+        set_frame_inds(results, inds, sum(self.frame_counts))
         results['frame_counts'] = self.frame_counts
         return results
 

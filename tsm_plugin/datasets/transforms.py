@@ -69,6 +69,18 @@ def segment_indices(
     return np.minimum(np.floor(inds), total - 1).astype(np.int64)
 
 
+def set_frame_inds(results: dict, frame_inds, num_clips: int) -> dict:
+    """Set the keys mmaction2's ``SampleFrames`` sets: ``frame_inds``,
+    ``clip_len=1``, ``frame_interval=None`` and ``num_clips`` (so
+    ``FormatShape`` and ``Recognizer2D`` work unchanged); returns
+    ``results``."""
+    results['frame_inds'] = frame_inds
+    results['clip_len'] = 1
+    results['frame_interval'] = None
+    results['num_clips'] = num_clips
+    return results
+
+
 @TRANSFORMS.register_module()
 class VideoInit(BaseTransform):
     """Open ``results['filename']`` with decord or PyAV.
@@ -130,13 +142,10 @@ class SegmentSampleFrames(BaseTransform):
         self.test_mode = test_mode
 
     def transform(self, results: dict) -> dict:
-        results['frame_inds'] = segment_indices(
+        inds = segment_indices(
             results['total_frames'], self.num_clips, self.test_mode
         )
-        results['clip_len'] = 1
-        results['frame_interval'] = None
-        results['num_clips'] = self.num_clips
-        return results
+        return set_frame_inds(results, inds, self.num_clips)
 
     def __repr__(self):
         return (
