@@ -5,7 +5,7 @@ the report's first fields."""
 import copy
 import statistics
 import time
-from typing import Callable, List
+from typing import Callable, Dict, List
 
 from mmaction.registry import DATASETS
 from mmengine.dataset import pseudo_collate
@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from tsm_plugin.testing.synthetic_ssv2 import VIDEO_DIR
 
-from ._timing import device_name, summarize
+from ._timing import device_name, round_robin, summarize
 from ._videos import BENCH_SET
 
 
@@ -78,6 +78,16 @@ def data_side(times: List[float]) -> dict:
         median_ms=s['median_ms'],
         times=s['times'],
     )
+
+
+def timed_sides(datasets: Dict[str, object], args) -> Dict[str, dict]:
+    """Each dataset's figures (:func:`data_side`) from loading its samples
+    round robin with the others (``args.warmup``, then ``args.iters``
+    loads each)."""
+    times = round_robin(
+        {k: cycle(d) for k, d in datasets.items()}, args.warmup, args.iters
+    )
+    return {name: data_side(ts) for name, ts in times.items()}
 
 
 def report_head(args, videos: int, **first) -> dict:

@@ -18,9 +18,9 @@ from tsm_plugin.apis.prepare_ssv2 import prepare, resolve_format
 from tsm_plugin.errors import InputError
 from tsm_plugin.utils.config import type_name
 
-from ._data import cycle, data_side, median_rate, ours_dataset, report_head
+from ._data import median_rate, ours_dataset, report_head, timed_sides
 from ._stock import decode_prefix
-from ._timing import log, ratio, round_robin
+from ._timing import log, ratio
 from ._videos import data_setup
 
 
@@ -68,10 +68,7 @@ def bench_format(args: argparse.Namespace) -> dict:
         f'data --format {fmt}: {n} videos from {root} against their copy '
         f'in {prep["dst"]}; pipeline = {args.config} train_pipeline'
     )
-    times = round_robin(
-        {k: cycle(d) for k, d in datasets.items()}, args.warmup, args.iters
-    )
-    sides = {name: data_side(ts) for name, ts in times.items()}
+    sides = timed_sides(datasets, args)
     report = dict(
         report_head(args, n, format=fmt),
         pipeline=[type_name(t) for t in pipeline],

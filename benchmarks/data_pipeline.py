@@ -32,14 +32,13 @@ from ._args import (
 )
 from ._data import (
     VIDEO_DIR,
-    cycle,
-    data_side,
     loader_rate,
     ours_dataset,
     report_head,
+    timed_sides,
 )
 from ._stock import decode_prefix, stock_train_pipeline
-from ._timing import log, ratio, round_robin
+from ._timing import log, ratio
 from ._videos import DEFAULT_CACHE, data_setup
 from .data_format import bench_format, format_prepared
 
@@ -110,10 +109,7 @@ def bench_data(args: argparse.Namespace) -> dict:
         f'data: {n} SSv2-sized videos (240p, 12 fps, 2-6 s, VP9) from '
         f'{root}; ours = {args.config} train_pipeline'
     )
-    times = round_robin(
-        {k: cycle(d) for k, d in datasets.items()}, args.warmup, args.iters
-    )
-    sides = {name: data_side(ts) for name, ts in times.items()}
+    sides = timed_sides(datasets, args)
     workers = args.workers
     rates = {'ours': [], 'mmaction2': []}
     if workers > 0:

@@ -9,7 +9,6 @@ memory format, batch and size, round robin in one run.
 """
 
 import argparse
-import copy
 
 from tsm_plugin.engine.precision import (
     precision_name,
@@ -22,7 +21,7 @@ from tsm_plugin.utils.config import load_config
 from tsm_plugin.utils.device import resolve_device
 
 from ._args import add_json, add_step_flags, add_timing, int_at_least
-from ._build import init_scope
+from ._build import init_scope, optim_wrapper_cfg, scratch_model_cfg
 from ._timing import device_name, log, round_robin, summarize, sync_fn
 from .model_step import (
     NUM_FAKE_BATCHES,
@@ -33,27 +32,6 @@ from .model_step import (
 
 FFN_CONFIG = 'configs/ffn_r50_4-8-16f_ssv2.py'
 TSM_CONFIG = 'configs/tsm_r50_16f_ssv2.py'
-
-
-def _model_cfg(cfg, channels_last):
-    """The config's model from scratch, our channels_last preprocessor."""
-    model = copy.deepcopy(cfg.model)
-    model.backbone.pretrained = None
-    pre = dict(model.data_preprocessor)
-    pre.pop('channels_last', None)
-    model.data_preprocessor = dict(
-        pre,
-        type='ChannelsLastActionDataPreprocessor',
-        channels_last=channels_last,
-    )
-    return model
-
-
-def _wrapper_cfg(cfg, precision: str) -> dict:
-    wrapper = copy.deepcopy(cfg.optim_wrapper)
-    for key in ('type', 'precision', 'loss_scale', 'dtype'):
-        wrapper.pop(key, None)
-    return dict(wrapper, type='AutocastOptimWrapper', precision=precision)
 
 
 def bench_ffn(args: argparse.Namespace) -> dict:
@@ -70,16 +48,14 @@ def bench_ffn(args: argparse.Namespace) -> dict:
     cl = resolve_channels_last(channels_last, device)
     num_classes = tsm_cfg.model.cls_head.num_classes
 
-    ffn_model = _model_cfg(ffn_cfg, channels_last)
+    ffn_model = scratch_model_cfg(ffn_cfg, channels_last)
     ffn_model.cls_head.num_classes = num_classes
     train_cfg = dict(ffn_model.get('train_cfg') or {})
     if args.split_stages is not None:
         train_cfg['split_stages'] = args.split_stages
     ffn_model.train_cfg = check_train_cfg(train_cfg)
     split_stages = ffn_model.train_cfg['split_stages']
-    tsm_model = _model_cfg(tsm_cfg, channels_last)
-    tsm_model.backbone.num_segments = frames
-    tsm_model.cls_head.num_segments = frames
+    tsm_model = scratch_model_cfg(tsm_cfg, channels_last, frames)
     for name, model in (('ffn', ffn_model), ('tsm', tsm_model)):
         if args.depth:
             model.backbone.depth = args.depth
@@ -101,9 +77,10 @@ def bench_ffn(args: argparse.Namespace) -> dict:
             fake_batch(batch, total, args.size, num_classes, seed)
             for seed in range(NUM_FAKE_BATCHES)
         ]
-        steps[name] = _step_fn(
-            model, _wrapper_cfg(cfg, precision), device, batches
+        wrapper = optim_wrapper_cfg(
+            cfg, type='AutocastOptimWrapper', precision=precision
         )
+        steps[name] = _step_fn(model, wrapper, device, batches)
     times = round_robin(
         steps, args.warmup, args.iters, sync_fn(device), label='ffn'
     )

@@ -24,7 +24,13 @@ from tsm_plugin.utils.config import load_config
 from tsm_plugin.utils.device import device_type_of, resolve_device
 
 from ._args import add_json, add_step_flags, add_timing, int_at_least, positive
-from ._build import build_model, init_scope
+from ._build import (
+    build_model,
+    init_scope,
+    optim_wrapper_cfg,
+    preprocessor_cfg,
+    scratch_model_cfg,
+)
 from ._timing import device_name, log, ratio, round_robin, summarize, sync_fn
 
 DEFAULT_CONFIG = 'configs/tsm_r50_16f_ssv2.py'
@@ -103,18 +109,7 @@ def model_cfgs(cfg, frames: int, precision: str, channels_last) -> tuple:
     same depth and shift with the same head and ``ActionDataPreprocessor``.
     Both use the recipe's optimizer, constructor and clipping.
     """
-    ours = copy.deepcopy(cfg.model)
-    ours.backbone.pretrained = None
-    ours.backbone.num_segments = frames
-    ours.cls_head.num_segments = frames
-    pre = dict(ours.data_preprocessor)
-    pre.pop('channels_last', None)
-    ours.data_preprocessor = dict(
-        pre,
-        type='ChannelsLastActionDataPreprocessor',
-        channels_last=channels_last,
-    )
-
+    ours = scratch_model_cfg(cfg, channels_last, frames)
     stock = copy.deepcopy(ours)
     stock.backbone = dict(
         type='ResNetTSM',
@@ -125,15 +120,13 @@ def model_cfgs(cfg, frames: int, precision: str, channels_last) -> tuple:
         pretrained=None,
         pretrained2d=False,
     )
-    stock.data_preprocessor = dict(pre, type='ActionDataPreprocessor')
-
-    wrapper = copy.deepcopy(cfg.optim_wrapper)
-    for key in ('type', 'precision', 'loss_scale', 'dtype'):
-        wrapper.pop(key, None)
-    ours_wrapper = dict(
-        wrapper, type='AutocastOptimWrapper', precision=precision
+    stock.data_preprocessor = preprocessor_cfg(
+        ours, type='ActionDataPreprocessor'
     )
-    stock_wrapper = dict(wrapper, type='OptimWrapper')
+    ours_wrapper = optim_wrapper_cfg(
+        cfg, type='AutocastOptimWrapper', precision=precision
+    )
+    stock_wrapper = optim_wrapper_cfg(cfg, type='OptimWrapper')
     return ours, stock, ours_wrapper, stock_wrapper
 
 
