@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = str(REPO / 'configs' / 'tsm_demo_synthetic.py')
 RECIPE = str(REPO / 'configs' / 'tsm_r50_16f_ssv2.py')
 TOOLS = REPO / 'tools'
+#: tools/train.py's flags of a short seeded run: 2 clips a batch, no
+#: dataloader workers, no validation.
+SHORT_RUN = '--batch-size 2 --num-workers 0 --seed 0 --no-validate'.split()
 # What a shell may have exported that would change the scripts' defaults.
 LAUNCH_ENV = (
     'MASTER_PORT',
@@ -143,6 +146,23 @@ def decode_steps(
     ]
 
 
+def record_decodes(sample) -> list:
+    """Make a ``MultiFrameTestSample``'s decoder record the frame indices
+    it is asked for; returns the list they land in (an array a decoding).
+    """
+    import numpy as np
+
+    requested = []
+    decode = sample.decode[-1]
+
+    def counting_decode(results):
+        requested.append(np.asarray(results['frame_inds']).copy())
+        return decode(results)
+
+    sample.decode[-1] = counting_decode
+    return requested
+
+
 def tsm_train_crops(size: int, short_side: int) -> list:
     """mmaction2's TSM training crops (short side, multi-scale crop with
     TSM's scales and 13 fixed positions, square resize), at ``size``."""
@@ -158,6 +178,25 @@ def tsm_train_crops(size: int, short_side: int) -> list:
         ),
         dict(type='Resize', scale=(size, size), keep_ratio=False),
     ]
+
+
+def tsm_recognizer(
+    depth: int = 18, frames: int = 8, num_classes: int = 5, **head
+) -> dict:
+    """The config of our TSM: a ``Recognizer2D`` of a TSMResNet-``depth``
+    at ``frames`` frames and a TSMHead of ``num_classes`` classes
+    (``head``: more of its keys)."""
+    return dict(
+        type='Recognizer2D',
+        backbone=dict(type='TSMResNet', depth=depth, num_segments=frames),
+        cls_head=dict(
+            type='TSMHead',
+            num_classes=num_classes,
+            in_channels=512 if depth < 50 else 2048,
+            num_segments=frames,
+            **head,
+        ),
+    )
 
 
 #: The last two steps of every recognition pipeline.

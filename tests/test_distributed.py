@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import DEMO, REPO, clean_env, run_script
+from tests.helpers import DEMO, REPO, SHORT_RUN, clean_env, run_script
 
 no_cuda = pytest.mark.skipif(
     torch.cuda.is_available(), reason='the CPU path is taken only without CUDA'
@@ -168,16 +168,7 @@ def ckpt_digest(path):
     return weights_digest(torch.load(path, map_location='cpu')['state_dict'])
 
 
-COMMON = [
-    '--batch-size',
-    '2',
-    '--num-workers',
-    '0',
-    '--seed',
-    '0',
-    '--no-validate',
-    '--auto-scale-lr',
-]
+COMMON = [*SHORT_RUN, '--auto-scale-lr']
 
 
 def _snapshot(work) -> dict:

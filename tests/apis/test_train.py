@@ -10,6 +10,7 @@ from tests.helpers import (
     DEMO,
     RECIPE,
     REPO,
+    SHORT_RUN,
     capture_hook,
     one_thread_fixture,
 )
@@ -122,20 +123,15 @@ def _runner(argv):
 
 
 def _short_run(config, data_root, work_dir, *cfg_options):
-    """The argv of a seeded, unvalidated run: 2 clips a batch, no workers."""
+    """The argv of a short run (:data:`~tests.helpers.SHORT_RUN`) of
+    ``config`` on ``data_root``."""
     return [
         str(config),
         '--data-root',
         str(data_root),
         '--work-dir',
         str(work_dir),
-        '--batch-size',
-        '2',
-        '--num-workers',
-        '0',
-        '--seed',
-        '0',
-        '--no-validate',
+        *SHORT_RUN,
         '--cfg-options',
         *cfg_options,
     ]

@@ -9,10 +9,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from benchmarks import _stock, _timing, cli, data_pipeline
+from benchmarks import _data, _stock, _timing, cli
 from benchmarks.model_step import recipe_settings
 from tests.benchmarks._reports import assert_rate_is_the_median, ratio_of
-from tests.helpers import DEMO, RECIPE
+from tests.helpers import DEMO, PACK, RECIPE, decode_steps
 from tsm_plugin.testing.demo_inputs import fake_batch
 from tsm_plugin.utils.config import load_config
 
@@ -32,8 +32,15 @@ def _bench(mode, *flags, root=None, cache=None):
     return cli.main(argv + [str(f) for f in flags])
 
 
-def _read(path):
-    with open(path) as f:
+def _report(tmp_path, mode, flags, videos=None):
+    """:func:`_bench` with ``flags`` (a string) and ``--json
+    TMP_PATH/MODE.json``, which must exit 0; returns the JSON report.
+    ``videos``: the ``--data-root``, with ``tmp_path`` the ``--cache``."""
+    out = tmp_path / f'{mode}.json'
+    argv = [*flags.split(), '--json', out]
+    cache = None if videos is None else tmp_path
+    assert _bench(mode, *argv, root=videos, cache=cache) == 0
+    with open(out) as f:
         return json.load(f)
 
 
@@ -62,20 +69,14 @@ def test_summarize_reports_the_median_and_ratio_divides():
 
 
 def test_stock_test_pipeline_swaps_decoders_and_unfolds_fusion():
-    ours = [
-        dict(type='VideoInit', backend='pyav'),
-        dict(type='SegmentSampleFrames', num_clips=8, test_mode=True),
-        dict(type='VideoDecode'),
-        dict(
-            type='FusedCropResize',
-            transforms=[
-                dict(type='Resize', scale=(-1, 64)),
-                dict(type='CenterCrop', crop_size=56),
-            ],
-        ),
-        dict(type='FormatShape', input_format='NCHW'),
-        dict(type='PackActionInputs'),
-    ]
+    fused = dict(
+        type='FusedCropResize',
+        transforms=[
+            dict(type='Resize', scale=(-1, 64)),
+            dict(type='CenterCrop', crop_size=56),
+        ],
+    )
+    ours = [*decode_steps(8, test_mode=True, backend='pyav'), fused, *PACK]
     assert _stock.stock_test_pipeline(ours) == [
         dict(type='DecordInit'),
         dict(
@@ -169,19 +170,12 @@ def test_recipe_settings_read_the_config():
 
 @pytest.mark.slow
 def test_model_mode_compares_on_the_same_batch(tmp_path, capsys):
-    out = tmp_path / 'model.json'
-    assert (
-        _bench(
-            'model',
-            *(
-                '--frames 2 --size 32 --warmup 0 --iters 3 --amp bf16 '
-                '--channels-last --device cpu --json'
-            ).split(),
-            str(out),
-        )
-        == 0
+    report = _report(
+        tmp_path,
+        'model',
+        '--frames 2 --size 32 --warmup 0 --iters 3 --amp bf16 '
+        '--channels-last --device cpu',
     )
-    report = _read(out)
     ours, stock = report['ours'], report['mmaction2']
     same = report['ours_fp32_nchw']
     assert (ours['precision'], ours['memory_format']) == (
@@ -220,18 +214,9 @@ def test_model_fake_batch_is_the_same_for_both_sides():
 
 @pytest.mark.slow
 def test_data_mode_on_real_videos(tmp_path, synthetic_ssv2):
-    out = tmp_path / 'data.json'
-    assert (
-        _bench(
-            'data',
-            *'--warmup 0 --iters 3 --workers 0 --json'.split(),
-            str(out),
-            root=str(synthetic_ssv2),
-            cache=str(tmp_path),
-        )
-        == 0
+    report = _report(
+        tmp_path, 'data', '--warmup 0 --iters 3 --workers 0', synthetic_ssv2
     )
-    report = _read(out)
     cfg = Config.fromfile(DEMO)
     ours, stock = report['ours'], report['mmaction2']
     assert ours['pipeline'] == _types(cfg.train_dataloader.dataset.pipeline)
@@ -268,20 +253,9 @@ def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
         seen.update(fns=sorted(fns), iters=iters)
         return {name: list(fed[name]) for name in fns}
 
-    monkeypatch.setattr(data_pipeline, 'round_robin', fake_round_robin)
-    out = tmp_path / 'data.json'
-    assert (
-        _bench(
-            'data',
-            *'--iters 3 --workers 0 --json'.split(),
-            str(out),
-            root=str(synthetic_ssv2),
-            cache=str(tmp_path),
-        )
-        == 0
-    )
+    monkeypatch.setattr(_data, 'round_robin', fake_round_robin)
+    report = _report(tmp_path, 'data', '--iters 3 --workers 0', synthetic_ssv2)
     assert seen == dict(fns=sorted(fed), iters=3)
-    report = _read(out)
     ours, stock = report['ours'], report['mmaction2']
     assert (ours['ms_per_clip'], ours['clips_per_s']) == (20.0, 50.0)
     assert (stock['ms_per_clip'], stock['clips_per_s']) == (40.0, 25.0)
@@ -293,18 +267,9 @@ def test_data_mode_reports_medians(tmp_path, synthetic_ssv2, monkeypatch):
 
 @pytest.mark.slow
 def test_tfd_mode_on_real_videos(tmp_path, synthetic_ssv2):
-    out = tmp_path / 'tfd.json'
-    assert (
-        _bench(
-            'tfd',
-            *'--frames 4 2 4 --workers 0 --json'.split(),
-            str(out),
-            root=str(synthetic_ssv2),
-            cache=str(tmp_path),
-        )
-        == 0
+    report = _report(
+        tmp_path, 'tfd', '--frames 4 2 4 --workers 0', synthetic_ssv2
     )
-    report = _read(out)
     assert report['frames'] == [2, 4]
     assert (
         set(report['ours']['top1'])

@@ -1,4 +1,5 @@
-"""A toy mmengine Runner (linear model, random tensors) for checkpoint tests.
+"""A toy mmengine Runner (linear model, random tensors) for checkpoint tests,
+and a toy image set for the precision tests' runners.
 
 The checkpoint machinery does not depend on the model, so these tests run in
 well under a second per training; resume exactness is tested on the real
@@ -28,6 +29,35 @@ class ToyDataset(Dataset):
 
     def __getitem__(self, idx):
         return dict(inputs=self.x[idx], labels=self.y[idx])
+
+
+class ImageSet(Dataset):
+    """``n`` random 3x8x8 images, each seeded by its index; labels 0, 1,
+    0, ..."""
+
+    metainfo = dict(classes=('a', 'b'))
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        return dict(inputs=torch.randn(3, 8, 8, generator=g), labels=i % 2)
+
+
+def image_loader(n: int) -> dict:
+    """A dataloader config over an :class:`ImageSet` of ``n``: batches of
+    2 in order, loaded in the process."""
+    return dict(
+        dataset=ImageSet(n),
+        batch_size=2,
+        num_workers=0,
+        collate_fn=dict(type='default_collate'),
+        sampler=dict(type='DefaultSampler', shuffle=False),
+    )
 
 
 class ToyModel(BaseModel):

@@ -171,7 +171,9 @@ def test_preemption_checkpoints_count_towards_max_keep_ckpts(tmp_path):
         'epoch_3',
     ]
     work, done, resume = tmp_path / 'work', 0, False
-    for stop in stops:
+
+    def preemptible(resume, *hooks):
+        """The run (3 epochs, 2 checkpoints kept) and what it starts from."""
         capture = capture_hook()
         runner = _toy.make_runner(
             work,
@@ -179,8 +181,12 @@ def test_preemption_checkpoints_count_towards_max_keep_ckpts(tmp_path):
             resume=resume,
             max_keep_ckpts=2,
             resumable=True,
-            custom_hooks=[PreemptionHook(), _toy.SigtermAt(stop), capture],
+            custom_hooks=[PreemptionHook(), *hooks, capture],
         )
+        return runner, capture
+
+    for stop in stops:
+        runner, capture = preemptible(resume, _toy.SigtermAt(stop))
         with pytest.raises(Preempted) as stopped:
             runner.train()
         assert capture.start == (done // 4, done)  # went on where it was
@@ -194,15 +200,7 @@ def test_preemption_checkpoints_count_towards_max_keep_ckpts(tmp_path):
         assert torch.load(newest)['meta']['iter'] == stop
         done, resume = stop, True
 
-    capture = capture_hook()
-    runner = _toy.make_runner(
-        work,
-        max_epochs=3,
-        resume=True,
-        max_keep_ckpts=2,
-        resumable=True,
-        custom_hooks=[PreemptionHook(), capture],
-    )
+    runner, capture = preemptible(True)
     runner.train()
     assert capture.start == (2, 10) and runner.iter == 12
     assert sorted(p.name for p in work.glob('*.pth')) == [

@@ -9,9 +9,9 @@ import uuid
 import pytest
 import torch
 from mmengine.model import BaseModel
-from torch.utils.data import Dataset
 
 import tsm_plugin.registration  # noqa: F401
+from tests.engine import _toy
 from tsm_plugin.engine.hooks.non_finite_loss_hook import NonFiniteLossError
 from tsm_plugin.engine.optim_wrapper import (
     SKIPPED_IN_A_ROW,
@@ -133,17 +133,6 @@ def test_an_overflowing_step_is_skipped_and_the_scale_halved():
     assert not torch.equal(before[0], net.conv.weight.detach())
 
 
-class _Set(Dataset):
-    metainfo = dict(classes=('a', 'b'))
-
-    def __len__(self):
-        return 12
-
-    def __getitem__(self, i):
-        g = torch.Generator().manual_seed(i)
-        return dict(inputs=torch.randn(3, 8, 8, generator=g), labels=i % 2)
-
-
 def _run(tmp_path, net, **hook):
     """6 fp16 iterations with clipping under NonFiniteLossHook."""
     from mmengine.runner import Runner
@@ -151,13 +140,7 @@ def _run(tmp_path, net, **hook):
     runner = Runner(
         model=net,
         work_dir=str(tmp_path),
-        train_dataloader=dict(
-            dataset=_Set(),
-            batch_size=2,
-            num_workers=0,
-            collate_fn=dict(type='default_collate'),
-            sampler=dict(type='DefaultSampler', shuffle=False),
-        ),
+        train_dataloader=_toy.image_loader(12),
         train_cfg=dict(by_epoch=True, max_epochs=1),
         optim_wrapper=dict(
             type='AutocastOptimWrapper',

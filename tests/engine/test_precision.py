@@ -8,10 +8,10 @@ import pytest
 import torch
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
-from torch.utils.data import Dataset
 
 import tsm_plugin.registration  # noqa: F401  (stack fixes + registration)
-from tests.helpers import one_thread_fixture
+from tests.engine import _toy
+from tests.helpers import one_thread_fixture, tsm_recognizer
 from tsm_plugin.engine import precision
 from tsm_plugin.engine.data_preprocessor import (
     ChannelsLastActionDataPreprocessor,
@@ -226,17 +226,6 @@ def test_to_channels_last_is_a_no_op_when_already_there():
 
 
 # ------------------------------------------------------------ eval hook --
-class _Set(Dataset):
-    metainfo = dict(classes=('a', 'b'))
-
-    def __len__(self):
-        return 4
-
-    def __getitem__(self, i):
-        g = torch.Generator().manual_seed(i)
-        return dict(inputs=torch.randn(3, 8, 8, generator=g), labels=i % 2)
-
-
 def _runner(tmp_path, wrapper_cfg, hook_cfg=None):
     from mmengine.evaluator import BaseMetric, Evaluator
     from mmengine.runner import Runner
@@ -251,21 +240,12 @@ def _runner(tmp_path, wrapper_cfg, hook_cfg=None):
             assert all(d is torch.float32 for d in results), results
             return dict(n=len(results))
 
-    def loader():
-        return dict(
-            dataset=_Set(),
-            batch_size=2,
-            num_workers=0,
-            collate_fn=dict(type='default_collate'),
-            sampler=dict(type='DefaultSampler', shuffle=False),
-        )
-
     return Runner(
         model=_Net(),
         work_dir=str(tmp_path),
-        train_dataloader=loader(),
-        val_dataloader=loader(),
-        test_dataloader=loader(),
+        train_dataloader=_toy.image_loader(4),
+        val_dataloader=_toy.image_loader(4),
+        test_dataloader=_toy.image_loader(4),
         train_cfg=dict(by_epoch=True, max_epochs=1),
         val_cfg=dict(),
         test_cfg=dict(),
@@ -341,15 +321,7 @@ def test_tsm_recognizer_trains_and_predicts_in_bf16():
     init_default_scope('mmaction')
     model = MODELS.build(
         dict(
-            type='Recognizer2D',
-            backbone=dict(type='TSMResNet', depth=18, num_segments=4),
-            cls_head=dict(
-                type='TSMHead',
-                num_classes=5,
-                in_channels=512,
-                num_segments=4,
-                average_clips='prob',
-            ),
+            tsm_recognizer(depth=18, frames=4, average_clips='prob'),
             data_preprocessor=dict(
                 type='ChannelsLastActionDataPreprocessor',
                 channels_last=True,

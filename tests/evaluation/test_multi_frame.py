@@ -4,10 +4,9 @@ the same samples as the plain pipeline."""
 import copy
 import math
 
-import numpy as np
 import torch
 
-from tests.helpers import tiny_cfg
+from tests.helpers import record_decodes, tiny_cfg
 from tests.tfd_fixtures import CROP, FRAMES
 from tsm_plugin.evaluation import MultiFrameTestSample
 from tsm_plugin.utils.config import set_num_frames
@@ -23,14 +22,7 @@ def test_multi_frame_sample_decodes_once_and_equals_plain_pipeline(
     cfg = tiny_cfg(synthetic_ssv2, tmp_path)
     ds_cfg = cfg.test_dataloader.dataset
     sample = MultiFrameTestSample(ds_cfg.pipeline, FRAMES)
-    requested = []
-    decode = sample.decode[-1]
-
-    def counting_decode(results):
-        requested.append(np.asarray(results['frame_inds']).copy())
-        return decode(results)
-
-    sample.decode[-1] = counting_decode
+    requested = record_decodes(sample)
     dataset = DATASETS.build(dict(ds_cfg, pipeline=[sample]))
     item = dataset[0]
     assert sorted(item) == list(FRAMES)

@@ -5,11 +5,10 @@ and averages the views as the originals do."""
 import json
 import pickle
 
-import numpy as np
 import pytest
 import torch
 
-from tests.helpers import one_thread_fixture
+from tests.helpers import one_thread_fixture, record_decodes
 from tests.tfd_fixtures import TRAINED
 from tsm_plugin.apis import eval_tfd as eval_api
 from tsm_plugin.apis import test as test_api
@@ -154,14 +153,7 @@ def test_all_views_of_all_frame_counts_come_from_one_decoding(
     apply_test_protocol(cfg, protocol)
     ds_cfg = cfg.test_dataloader.dataset
     sample = MultiFrameTestSample(ds_cfg.pipeline, FRAMES)
-    requested = []
-    decode = sample.decode[-1]
-
-    def counting_decode(results):
-        requested.append(np.asarray(results['frame_inds']).copy())
-        return decode(results)
-
-    sample.decode[-1] = counting_decode
+    requested = record_decodes(sample)
     item = DATASETS.build(dict(ds_cfg, pipeline=[sample]))[0]
     assert len(requested) == 1, 'one decode for all counts and views'
     opened = DATASETS.build(ds_cfg).get_data_info(0)

@@ -13,7 +13,7 @@ from mmaction.registry import MODELS
 from mmengine.registry import init_default_scope
 
 import tsm_plugin.registration  # noqa: F401
-from tests.helpers import one_thread_fixture, randomize
+from tests.helpers import one_thread_fixture, randomize, tsm_recognizer
 from tests.models._foreign_models import to_torchvision
 from tsm_plugin.apis import convert_checkpoint as convert_api
 from tsm_plugin.engine.checkpoint import load_checkpoint_file
@@ -36,10 +36,8 @@ def tsm(frames=8):
     init_default_scope('mmaction')
     return MODELS.build(
         dict(
-            type='Recognizer2D',
+            tsm_recognizer(frames=frames, average_clips='prob'),
             data_preprocessor=PRE,
-            backbone=dict(type='TSMResNet', depth=18, num_segments=frames),
-            cls_head=dict(HEAD, num_segments=frames),
         )
     )
 

@@ -9,7 +9,7 @@ from mmaction.registry import MODELS
 from mmengine.registry import init_default_scope
 
 import tsm_plugin.registration  # noqa: F401
-from tests.helpers import one_thread_fixture, randomize
+from tests.helpers import one_thread_fixture, randomize, tsm_recognizer
 from tests.models._foreign_models import (
     TSMRepoTSN,
     copy_by_position,
@@ -27,17 +27,7 @@ FRAMES = 8
 def ours(num_classes=5, depth=18, frames=FRAMES):
     init_default_scope('mmaction')
     return MODELS.build(
-        dict(
-            type='Recognizer2D',
-            backbone=dict(type='TSMResNet', depth=depth, num_segments=frames),
-            cls_head=dict(
-                type='TSMHead',
-                num_classes=num_classes,
-                in_channels=512 if depth < 50 else 2048,
-                num_segments=frames,
-                average_clips='prob',
-            ),
-        )
+        tsm_recognizer(depth, frames, num_classes, average_clips='prob')
     ).eval()
 
 

@@ -19,6 +19,7 @@ from tests.helpers import (
     ffn_train_pipeline,
     one_thread_fixture,
     random_bns,
+    tsm_recognizer,
 )
 from tsm_plugin.errors import ConfigValueError
 from tsm_plugin.models.distillation_loss import TemporalDistillationLoss
@@ -245,18 +246,7 @@ def test_tsm_optimizer_constructor_groups(model):
 
 def test_resnet50_with_174_classes_adds_145600_parameters():
     ffn = build(depth=50, num_classes=174)
-    tsm = MODELS.build(
-        dict(
-            type='Recognizer2D',
-            backbone=dict(type='TSMResNet', depth=50, num_segments=16),
-            cls_head=dict(
-                type='TSMHead',
-                num_classes=174,
-                in_channels=2048,
-                num_segments=16,
-            ),
-        )
-    )
+    tsm = MODELS.build(tsm_recognizer(depth=50, frames=16, num_classes=174))
 
     def count(m):
         return sum(p.numel() for p in m.parameters())
