@@ -2,10 +2,14 @@
 
 Pinned stack: mmaction2 1.2.0, mmengine 0.10.7, mmcv-lite 2.1.0, torch 2.13.
 Each module has one ``apply() -> bool`` (True when it changed something),
-guarded so that it does nothing on a stack that no longer needs it, cites the
-upstream bug, and is covered by a test in ``tests/compat/`` that shows the
-stock failure first. Only bugs are fixed here; policy (atomic checkpoints,
-safe loading, resume) is registered components that configs name.
+applied once per process (:mod:`._once`), cites the upstream bug, and is
+covered by a test in ``tests/compat/`` that shows the stock failure first.
+Where the stock behaviour can be told from the stack itself (a missing
+``pkg_resources``, torch's ``add_safe_globals``), the fix checks it and
+does nothing on a stack that no longer needs it; the others patch the
+pinned versions unconditionally. Only bugs are fixed here; policy (atomic
+checkpoints, safe loading, resume) is registered components that configs
+name.
 
 * :data:`IMPORT_FIXES` make ``import mmaction.models`` work at all (they
   touch ``sys.modules`` only), and mmaction2's configs load
