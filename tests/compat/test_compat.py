@@ -43,6 +43,7 @@ LOAD_COMPAT = textwrap.dedent(f"""
         stub_missing_drn=_fix('mmaction_drn'),
         alias_importlib_metadata=_fix('importlib_metadata_alias'),
         find_packages=_fix('package_paths'),
+        load_scoped_configs=_fix('scoped_config_paths'),
         allow_checkpoint_globals=_fix('checkpoint_globals'),
         fix_resnet_tsm_init=_fix('resnet_tsm_init'),
         fix_cpu_dist_init=_fix('dist_cpu_init'),
@@ -183,6 +184,15 @@ assert float(buf.current()) == 0.5
 assert int(ckpt['meta']['seed']) == 7
 """
 
+SCOPED_PATHS_FIXED = """
+assert compat.load_scoped_configs()
+assert not compat.load_scoped_configs()  # idempotent
+from mmengine.config import Config
+cfg = Config.fromfile(MMACTION_TSM)
+assert cfg.model.backbone.num_segments == 16
+assert cfg.filename.endswith(MMACTION_TSM.split('::')[1])
+"""
+
 PACKAGE_PATHS_FIXED = """
 assert compat.find_packages()
 assert not compat.find_packages()  # idempotent
@@ -215,7 +225,7 @@ assert model.module.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
 
 #: (name, code), in the order the fixes need: importlib_metadata and the
 #: DRN stub before any mmaction model, the process group last. The code
-#: sees CKPT, INHERITING and WORK (paths) and ``compat``.
+#: sees CKPT, INHERITING and WORK (paths), MMACTION_TSM and ``compat``.
 PROBES = [
     (
         'metadata_stock',
@@ -232,6 +242,11 @@ PROBES = [
         'from mmengine.config import Config; Config.fromfile(INHERITING)',
     ),
     ('package_paths_fixed', PACKAGE_PATHS_FIXED),
+    (
+        'scoped_paths_stock',
+        'from mmengine.config import Config; Config.fromfile(MMACTION_TSM)',
+    ),
+    ('scoped_paths_fixed', SCOPED_PATHS_FIXED),
     (
         'timestamp_stock',
         TWO_RUNNERS_IN_ONE_SECOND + "two_runners(WORK + '/stock', 1.7e9)",
@@ -260,6 +275,7 @@ def probes(tmp_path_factory) -> dict:
         CKPT=str(folder / 'ckpt.pth'),
         INHERITING=str(_inheriting_config(folder)),
         WORK=str(folder),
+        MMACTION_TSM=MMACTION_TSM,
     )
     _mmengine_like_checkpoint(paths['CKPT'])
     listed = [
@@ -400,6 +416,36 @@ def test_a_config_inheriting_mmaction2_s_loads(tmp_path):
     hub = get_config(MMACTION_TSM)
     assert hub.filename.endswith(MMACTION_TSM.split('::')[1])
     assert hub.model.backbone == cfg.model.backbone
+
+
+@pytest.mark.slow
+def test_stock_config_fromfile_takes_no_package_scope(probes):
+    """Stock ``Config.fromfile`` opens ``mmaction::...`` as a path."""
+    _stock_fails_then_fixed(
+        probes,
+        'scoped_paths',
+        'No such file or directory',
+        skip='Config.fromfile resolves package::path: no fix needed',
+    )
+
+
+def test_config_fromfile_loads_mmaction2_s_recipe_by_scope():
+    """The file ``_base_`` and ``mmengine.hub`` load; a wrong name is one
+    line naming it (``tools/*.py`` take such names too)."""
+    from mmengine.config import Config
+    from mmengine.hub import get_config
+
+    from tsm_plugin.errors import InputError
+    from tsm_plugin.utils.config import load_config
+
+    cfg = Config.fromfile(MMACTION_TSM)
+    assert cfg.filename == get_config(MMACTION_TSM).filename
+    assert cfg.model.backbone.type == 'ResNetTSM'
+    assert cfg.model.backbone.num_segments == 16
+    assert load_config(MMACTION_TSM).model == cfg.model
+    for name in ('mmaction::recognition/tsm/none.py', 'no_such_pkg::a/b.py'):
+        with pytest.raises(InputError, match=f'config not found: {name}'):
+            load_config(name)
 
 
 def test_package_lookups_match_the_installed_wheel():

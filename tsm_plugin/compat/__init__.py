@@ -13,7 +13,8 @@ name.
 
 * :data:`IMPORT_FIXES` make ``import mmaction.models`` work at all (they
   touch ``sys.modules`` only), and mmaction2's configs load
-  (``_base_ = ['mmaction::...']``, :mod:`.package_paths`); importing
+  (``_base_ = ['mmaction::...']``, :mod:`.package_paths`;
+  ``Config.fromfile('mmaction::...')``, :mod:`.scoped_config_paths`); importing
   :mod:`tsm_plugin` applies them, before any config is parsed (a config's
   ``custom_imports`` are read only after it is parsed).
 * :func:`apply` applies every fix once, in order
@@ -39,16 +40,23 @@ from . import (
     package_paths,
     resnet_tsm_init,
     runner_timestamp,
+    scoped_config_paths,
 )
 from ._once import apply_fix
 
-IMPORT_FIXES = (importlib_metadata_alias, mmaction_drn, package_paths)
+IMPORT_FIXES = (
+    importlib_metadata_alias,
+    mmaction_drn,
+    package_paths,
+    scoped_config_paths,
+)
 STACK_FIXES = (
     checkpoint_globals,
     resnet_tsm_init,
     dist_cpu_init,
     ddp_cpu_device_ids,
     runner_timestamp,
+    scoped_config_paths,
 )
 
 

@@ -49,18 +49,35 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     values are carried, so an option on a nested key wins; an option on a
     carried key (``num_frames=8``) is carried too.
 
+    ``path`` is a file, or an installed package's config by scope
+    (``mmaction::recognition/tsm/...``, :mod:`tsm_plugin.compat`).
+
     Raises:
         InputError: a missing file, or a carried value out of range.
     """
-    if not osp.isfile(path):
-        raise InputError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    cfg = _read(path)
     carry(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
         carry(cfg, [k for k in CARRIED if k in cfg_options])
     resolve_num_workers(cfg, DATALOADERS)  # num_workers='auto'
     return cfg
+
+
+def _read(path: str) -> Config:
+    if '::' not in path:
+        if not osp.isfile(path):
+            raise InputError(f'config file not found: {path}')
+        return Config.fromfile(path)
+    try:  # mmengine's lookup raises these four for a name it cannot find
+        return Config.fromfile(path)
+    except (
+        AssertionError,  # a package mmengine does not know
+        FileNotFoundError,
+        ModuleNotFoundError,
+        ValueError,  # no folder after ``::``
+    ) as e:
+        raise InputError(f'config not found: {path}: {e}') from None
 
 
 def carry(cfg: Config, keys: Sequence[str] = CARRIED) -> None:
