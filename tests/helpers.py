@@ -310,11 +310,13 @@ class Payload:
 
 
 def stop_workers(runner):
-    """Shut a runner's persistent dataloader workers down now: left to the
+    """Shut a runner's persistent dataloader workers down now (left to the
     garbage collector, torch waits ~5 s per worker, which would land on
-    whichever later test happens to collect them."""
-    from tsm_plugin.engine.hooks import shutdown_workers
+    whichever later test happens to collect them), and give back the
+    signal handlers of a run that stopped on an error."""
+    from tsm_plugin.engine.hooks import release_signals, shutdown_workers
 
+    release_signals(runner)
     for loop in (runner._train_loop, runner._val_loop, runner._test_loop):
         shutdown_workers(getattr(loop, 'dataloader', None))
 

@@ -20,6 +20,8 @@ from tsm_plugin.engine.hooks import (
     PREEMPTED_EXIT_CODE,
     NonFiniteLossError,
     Preempted,
+    PreemptionHook,
+    release_signals,
 )
 
 EPOCHS = 2
@@ -234,8 +236,10 @@ def test_nan_loss_stops_before_saving(synthetic_ssv2, tmp_path, capsys):
     cfg = _tiny.reliability_cfg(
         synthetic_ssv2, tmp_path, epochs=EPOCHS, indices=INDICES
     )
+    handler = signal.getsignal(signal.SIGTERM)
     with pytest.raises(NonFiniteLossError) as err:
         _train(cfg, nan_at=9)  # epoch 2, batch 3
+    assert signal.getsignal(signal.SIGTERM) == handler  # given back
     message = str(err.value)
     assert message.startswith(
         'loss is nan at iteration 9 (epoch 2, batch 3/6)'
@@ -272,10 +276,36 @@ def test_train_cli_exit_codes(synthetic_ssv2, tmp_path, capsys):
         path = tmp_path / f'{name}.py'
         cfg.dump(str(path))
         capsys.readouterr()
+        handler = signal.getsignal(signal.SIGTERM)
         status = train_api.main(
             [str(path), '--work-dir', str(tmp_path / name)]
         )
+        # A failed run calls no after_train; main gives the handlers back.
+        assert signal.getsignal(signal.SIGTERM) == handler, name
         err = capsys.readouterr().err.strip().splitlines()
         assert status == code, err
         prefix = 'error: loss is nan' if code == 1 else 'preempted: SIGTERM'
         assert err[-1].startswith(prefix), err[-1]
+
+
+def test_a_forked_child_dies_on_sigterm_as_without_the_hook():
+    """While the hook holds SIGTERM, a child forked from the main process
+    (a worker pool; not a dataloader worker, which guards itself) still
+    ends on it: multiprocessing's Pool.terminate() waits on exactly that."""
+    import multiprocessing as mp
+    from types import SimpleNamespace
+
+    hook = PreemptionHook(signals=('SIGTERM',))
+    handler = signal.getsignal(signal.SIGTERM)
+    hook.before_train(SimpleNamespace(train_dataloader=None, val_loop=None))
+    try:
+        assert signal.getsignal(signal.SIGTERM) == hook._on_signal
+        child = mp.get_context('fork').Process(target=time.sleep, args=(60,))
+        child.start()
+        child.terminate()
+        child.join(timeout=20)
+        assert child.exitcode == -signal.SIGTERM, child.exitcode
+        assert hook._received is None  # the main process saw nothing
+    finally:
+        release_signals(SimpleNamespace(hooks=[hook]))
+    assert signal.getsignal(signal.SIGTERM) == handler

@@ -18,7 +18,7 @@ from mmengine.config import Config
 
 from ..engine.checkpoint import existing_checkpoint, find_resumable_checkpoint
 from ..engine.distributed import check_sync_bn
-from ..engine.hooks import NonFiniteLossError, Preempted
+from ..engine.hooks import NonFiniteLossError, Preempted, release_signals
 from ..errors import ExitStatus
 from ..utils.config import load_config, set_data_root, set_epochs
 from . import _cli
@@ -143,7 +143,10 @@ def train(args: argparse.Namespace):
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = Runner.from_cfg(cfg)
     _cli.log_device(runner)
-    return runner.train()
+    try:
+        return runner.train()
+    finally:  # a run ended by an error calls no after_train
+        release_signals(runner)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -8,7 +8,8 @@
   in fp32 unless told;
 * :class:`HeapReuseHook`: freed host memory kept for the next step (CPU);
 * :class:`NonFiniteLossHook`: a NaN/inf loss stops the run before a save;
-* :class:`PreemptionHook`: SIGTERM/SIGUSR1 saves a checkpoint, exits 3;
+* :class:`PreemptionHook`: SIGTERM/SIGUSR1 saves a checkpoint, exits 3
+  (:func:`release_signals` gives its handlers back after a failed run);
 * :class:`SkippedVideosHook`: samples replaced for an unusable video,
   counted per epoch;
 * :class:`ThreadPolicyHook`: one torch thread per dataloader worker, the
@@ -25,6 +26,7 @@ from .preemption_hook import (
     PREEMPTED_EXIT_CODE,
     Preempted,
     PreemptionHook,
+    release_signals,
     shutdown_workers,
 )
 from .skipped_videos_hook import SkippedVideosHook
@@ -43,5 +45,6 @@ __all__ = [
     'PreemptionHook',
     'SkippedVideosHook',
     'ThreadPolicyHook',
+    'release_signals',
     'shutdown_workers',
 ]

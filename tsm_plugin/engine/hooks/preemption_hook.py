@@ -137,8 +137,15 @@ class PreemptionHook(Hook):
         self._training.value = 0
 
     def _on_signal(self, signum, frame) -> None:
-        if os.getpid() == self._pid:  # not in a forked child
-            self._received = signum
+        if os.getpid() != self._pid:
+            # A process forked from this one (a worker pool; dataloader
+            # workers install GuardedWorkerInit's handler) ends as it would
+            # without the hook: a flag-only handler would leave it unkillable,
+            # and multiprocessing's Pool.terminate() waiting on it forever.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self._received = signum
 
     @staticmethod
     def _loaders(runner) -> list:
@@ -238,3 +245,12 @@ class PreemptionHook(Hook):
         # already the next one): the checkpoint resumes at that epoch.
         if self._previous and self._should_stop():
             self._save_and_stop(runner, runner.iter)
+
+
+def release_signals(runner) -> None:
+    """Give back the handlers a :class:`PreemptionHook` of ``runner``
+    installed; for a run that ended by an exception, after which mmengine
+    calls no hook (idempotent)."""
+    for hook in runner.hooks:
+        if isinstance(hook, PreemptionHook):
+            hook._restore()
