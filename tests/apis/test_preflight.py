@@ -3,14 +3,12 @@ wrong on a broken one."""
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.helpers import DEMO, REPO, one_thread_fixture, torch_threads
+from tests.helpers import DEMO, one_thread_fixture, torch_threads
 from tsm_plugin.apis import preflight
 from tsm_plugin.apis.preflight import Row, Status, training
 from tsm_plugin.apis.preflight.context import Context
@@ -142,30 +140,26 @@ def test_preflight_fails_and_lists_bad_videos(broken_set, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_preflight_cli_names_missing_paths(synthetic_ssv2, tmp_path):
+def test_preflight_cli_names_missing_paths(synthetic_ssv2, tmp_path, capsys):
     root = tmp_path / 'ssv2'
     shutil.copytree(synthetic_ssv2 / 'labels', root / 'labels')
     (root / 'labels' / 'validation.json').unlink()
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / 'tools' / 'preflight.py'),
-            DEMO,
-            '--data-root',
-            str(root),
-            '--workers',
-            '1',
-            '--work-dir',
-            str(tmp_path / 'work'),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={'OMP_NUM_THREADS': '1', 'PATH': '/usr/bin:/bin'},
-    )
-    assert out.returncode == 1, out.stderr[-2000:]
-    rows = _table(out.stdout)
+    capsys.readouterr()
+    with torch_threads(1):
+        status = preflight.main(
+            [
+                DEMO,
+                '--data-root',
+                str(root),
+                '--workers',
+                '1',
+                '--work-dir',
+                str(tmp_path / 'work'),
+            ]
+        )
+    out = capsys.readouterr()
+    assert status == 1, out.err[-2000:]
+    rows = _table(out.out)
     videos = root / '20bn-something-something-v2'
     assert rows['paths'] == (
         'FAIL',

@@ -71,6 +71,22 @@ def test_missing_config_is_one_line(tmp_path):
     )
 
 
+#: How every tools/*.py finds the repository's packages from any directory.
+BOOTSTRAP = (
+    'sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))\n'
+)
+
+
+def test_every_tool_starts_as_train_py_does():
+    """The bootstrap the test above runs is every Python tool's (their
+    mains are tested in-process), before it imports its main."""
+    for tool in sorted((REPO / 'tools').glob('*.py')):
+        text = tool.read_text()
+        assert BOOTSTRAP in text, tool.name
+        main = text.index(' import main  # noqa: E402')
+        assert text.index(BOOTSTRAP) < main, tool.name
+
+
 def test_plan_flags_reach_the_config(synthetic_ssv2, tmp_path):
     args = train_api.build_parser().parse_args(
         [

@@ -300,13 +300,16 @@ def test_bad_checkpoint_files_fail_with_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_test_cli_refuses_malicious_checkpoint_in_one_line(
-    tmp_path, synthetic_ssv2
+    tmp_path, synthetic_ssv2, capsys
 ):
+    """tools/test.py's main (its start from any directory is
+    tests/apis/test_train.py's)."""
+    from tsm_plugin.apis import test as test_api
+
     evil, target = _malicious_checkpoint(tmp_path)
-    out = subprocess.run(
+    capsys.readouterr()
+    status = test_api.main(
         [
-            sys.executable,
-            str(REPO / 'tools' / 'test.py'),
             DEMO,
             str(evil),
             '--data-root',
@@ -315,14 +318,11 @@ def test_test_cli_refuses_malicious_checkpoint_in_one_line(
             str(tmp_path / 'w'),
             '--num-workers',
             '0',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
+        ]
     )
-    assert out.returncode == 2, out.stderr[-2000:]
-    assert out.stderr.strip() == (
+    err = capsys.readouterr().err
+    assert status == 2, err[-2000:]
+    assert err.strip() == (
         f'error: checkpoint refused: {evil} holds a pickled object that '
         'mmengine/mmaction2 checkpoints never contain (pathlib.Path); '
         'nothing from it was run. Load only checkpoints from a trusted '
