@@ -288,24 +288,40 @@ def test_train_cli_exit_codes(synthetic_ssv2, tmp_path, capsys):
         assert err[-1].startswith(prefix), err[-1]
 
 
+def _report_handler(conn):
+    conn.send(str(signal.getsignal(signal.SIGTERM)))
+    time.sleep(60)
+
+
 def test_a_forked_child_dies_on_sigterm_as_without_the_hook():
     """While the hook holds SIGTERM, a child forked from the main process
-    (a worker pool; not a dataloader worker, which guards itself) still
-    ends on it: multiprocessing's Pool.terminate() waits on exactly that."""
+    (a worker pool; not a dataloader worker, which guards itself) has the
+    handler from before the hook and ends on SIGTERM, even one sent before
+    it got it back: multiprocessing's Pool.terminate() waits on that."""
     import multiprocessing as mp
     from types import SimpleNamespace
 
+    fork = mp.get_context('fork')
     hook = PreemptionHook(signals=('SIGTERM',))
     handler = signal.getsignal(signal.SIGTERM)
     hook.before_train(SimpleNamespace(train_dataloader=None, val_loop=None))
     try:
         assert signal.getsignal(signal.SIGTERM) == hook._on_signal
-        child = mp.get_context('fork').Process(target=time.sleep, args=(60,))
-        child.start()
-        child.terminate()
-        child.join(timeout=20)
-        assert child.exitcode == -signal.SIGTERM, child.exitcode
+        here, there = fork.Pipe()
+        settled = fork.Process(target=_report_handler, args=(there,))
+        early = fork.Process(target=time.sleep, args=(60,))
+        settled.start()
+        there.close()
+        assert here.poll(20)
+        assert here.recv() == str(handler)  # given back after the fork
+        early.start()
+        for child in (settled, early):
+            child.terminate()  # early: at once, maybe before the give-back
+            child.join(timeout=20)
+            assert child.exitcode == -signal.SIGTERM, child.exitcode
         assert hook._received is None  # the main process saw nothing
     finally:
         release_signals(SimpleNamespace(hooks=[hook]))
+        for child in fork.active_children():
+            child.kill()
     assert signal.getsignal(signal.SIGTERM) == handler

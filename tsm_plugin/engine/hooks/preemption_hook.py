@@ -19,6 +19,7 @@ import os
 import os.path as osp
 import signal
 import threading
+import weakref
 from typing import Optional, Sequence
 
 from mmaction.registry import HOOKS
@@ -100,6 +101,28 @@ class GuardedWorkerInit:
             self.init_fn(worker_id)
 
 
+#: The hooks holding signals in this process.
+_HOLDING: 'weakref.WeakSet[PreemptionHook]' = weakref.WeakSet()
+
+
+def _give_back_in_child() -> None:
+    """After a fork, in the child: the handlers the hooks replaced.
+
+    A child of the trainer (a worker pool) then ends on SIGTERM as it would
+    without the hook, even while stuck in native code where no Python
+    handler runs; with the hook's flag-only handler it could not be
+    terminated, and multiprocessing's ``Pool.terminate()`` would wait on it
+    forever. Dataloader workers install their own
+    (:class:`GuardedWorkerInit`). The shared ``training`` flag is the
+    parent's and stays as it is.
+    """
+    for hook in list(_HOLDING):
+        hook._give_back()
+
+
+os.register_at_fork(after_in_child=_give_back_in_child)
+
+
 @HOOKS.register_module()
 class PreemptionHook(Hook):
     """On SIGTERM/SIGUSR1: finish the iteration, save, exit with status 3.
@@ -137,15 +160,17 @@ class PreemptionHook(Hook):
         self._training.value = 0
 
     def _on_signal(self, signum, frame) -> None:
-        if os.getpid() != self._pid:
-            # A process forked from this one (a worker pool; dataloader
-            # workers install GuardedWorkerInit's handler) ends as it would
-            # without the hook: a flag-only handler would leave it unkillable,
-            # and multiprocessing's Pool.terminate() waiting on it forever.
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+        if os.getpid() == self._pid:
+            self._received = signum
             return
-        self._received = signum
+        # A forked child, signalled before _give_back_in_child ran: what
+        # the handler the hook replaced would have done.
+        previous = self._previous.get(signum)
+        self._give_back()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            os.kill(os.getpid(), signum)
 
     @staticmethod
     def _loaders(runner) -> list:
@@ -175,11 +200,16 @@ class PreemptionHook(Hook):
         self._pid = os.getpid()
         for signum in self.signals:
             self._previous[signum] = signal.signal(signum, self._on_signal)
+        _HOLDING.add(self)
         self._guard_workers(runner)
         self._training.value = 1
 
     def _restore(self) -> None:
         self._stop_guarding()
+        self._give_back()
+
+    def _give_back(self) -> None:
+        _HOLDING.discard(self)
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous = {}
