@@ -1,6 +1,6 @@
 """What the ``data`` mode and its ``--format`` variant share: our dataset
-over a set, one sample per call, a DataLoader's clips/s, a side's figures,
-the report's first fields."""
+over a set, one sample per call, a DataLoader's clips/s (the GPU check's
+loader sections too), a side's figures, the report's first fields."""
 
 import copy
 import statistics
@@ -9,7 +9,7 @@ from typing import Callable, Dict, List
 
 from mmaction.registry import DATASETS
 from mmengine.dataset import pseudo_collate
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 
 from tsm_plugin.testing.synthetic_ssv2 import VIDEO_DIR
 
@@ -40,22 +40,41 @@ def cycle(dataset) -> Callable[[], None]:
     return load
 
 
-def loader_rate(dataset, workers: int, batch: int) -> float:
-    """Clips/s of a DataLoader pass, after each worker's first batch."""
+def loader_rate(dataset, workers: int, batch: int, seconds=None) -> float:
+    """Clips/s a DataLoader serves from ``dataset``, its start-up untimed.
+
+    Without ``seconds``: one pass over the set, after each worker's first
+    batch. With ``seconds``: clips drawn with replacement for that long, so
+    the rate does not depend on the set's size, after ``3 x workers``
+    batches (each worker's start-up and the prefetched queue). The workers
+    are shut down either way.
+    """
+    sampler = None
+    if seconds is not None:
+        sampler = RandomSampler(dataset, replacement=True, num_samples=10**8)
     loader = DataLoader(
         dataset,
         batch_size=batch,
+        sampler=sampler,
         num_workers=workers,
         collate_fn=pseudo_collate,
         shuffle=False,
     )
     it = iter(loader)
-    for _ in range(max(1, workers)):  # start-up: every worker's first batch
-        next(it)
-    start, clips = time.perf_counter(), 0
-    for data in it:
-        clips += len(data['inputs'])
-    return clips / (time.perf_counter() - start)
+    try:
+        for _ in range(max(1, workers) * (1 if seconds is None else 3)):
+            next(it)
+        start, clips = time.perf_counter(), 0
+        if seconds is None:
+            for data in it:
+                clips += len(data['inputs'])
+        while seconds is not None and time.perf_counter() - start < seconds:
+            clips += len(next(it)['inputs'])
+        return clips / (time.perf_counter() - start)
+    finally:
+        shutdown = getattr(it, '_shutdown_workers', None)
+        if shutdown is not None:
+            shutdown()
 
 
 def median_rate(dataset, args) -> float:

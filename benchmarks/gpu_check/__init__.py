@@ -37,7 +37,7 @@ sizes (:mod:`.sizes`) on whatever device there is (a CPU in the tests).
 Modules: :mod:`.sizes` (the recipe, full and dry-run sizes),
 :mod:`.budget` (each section's minimum, the alarm), :mod:`.check` (the
 state and the guarded loop), :mod:`.sections` (the nine sections),
-:mod:`.training` (the Runner and DataLoader runs they make), :mod:`.cli`
+:mod:`.training` (the Runner runs they make), :mod:`.cli`
 (flags and exit status; ``python -m benchmarks.gpu_check``). The table
 itself is :mod:`benchmarks.gpu_report`.
 """
@@ -50,7 +50,6 @@ from .sizes import RECIPE, SIZES
 from .training import (
     drop_missing_tensorboard,
     ensure_distutils,
-    loader_rate,
     shrink_crops,
 )
 
@@ -66,7 +65,6 @@ __all__ = [
     'build_parser',
     'drop_missing_tensorboard',
     'ensure_distutils',
-    'loader_rate',
     'main',
     'run',
     'shrink_crops',

@@ -19,7 +19,7 @@ from tsm_plugin.utils.workers import available_cores
 from .._timing import device_name, log
 from .budget import NotAvailable
 from .sizes import RECIPE, REPO, VIDEO_DIR
-from .training import ensure_distutils, loader_rate, train_recipe
+from .training import ensure_distutils, train_recipe
 
 if TYPE_CHECKING:
     from .check import GpuCheck
@@ -242,6 +242,7 @@ def _loader(check: 'GpuCheck', root: str, res: dict) -> None:
     )
 
     from .._build import init_scope
+    from .._data import loader_rate
 
     init_scope()
     s = check.sizes

@@ -1,10 +1,10 @@
-"""Training and loading as the check runs them: the recipe's Runner on a
-video set (shrunk for the dry run), a DataLoader's clips/s, and what a bare
-GPU machine's Python needs for either (distutils, TensorBoard)."""
+"""Training as the check runs it: the recipe's Runner on a video set
+(shrunk for the dry run), and what a bare GPU machine's Python needs for it
+(distutils, TensorBoard). A DataLoader's clips/s is the data benchmark's
+(:func:`benchmarks._data.loader_rate`)."""
 
 import math
 import os.path as osp
-import time
 from typing import List, Optional
 
 import torch
@@ -58,38 +58,6 @@ def shrink_crops(pipeline: list, size: int) -> None:
         if tuple(t.get('scale') or ()) == (-1, 256):
             t['scale'] = (-1, size * 8 // 7)
         shrink_crops(t.get('transforms') or [], size)
-
-
-def loader_rate(dataset, workers: int, batch: int, seconds: float) -> float:
-    """Clips/s of a DataLoader over ``dataset`` for ``seconds``.
-
-    Clips are drawn with replacement, so the rate does not depend on the
-    set's size; the first ``3 x workers`` batches (each worker's start-up
-    and the prefetched queue) are not timed.
-    """
-    from mmengine.dataset import pseudo_collate
-    from torch.utils.data import DataLoader, RandomSampler
-
-    sampler = RandomSampler(dataset, replacement=True, num_samples=10**8)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=pseudo_collate,
-    )
-    it = iter(loader)
-    try:
-        for _ in range(3 * max(1, workers)):
-            next(it)
-        start, clips = time.perf_counter(), 0
-        while time.perf_counter() - start < seconds:
-            clips += len(next(it)['inputs'])
-        return clips / (time.perf_counter() - start)
-    finally:
-        shutdown = getattr(it, '_shutdown_workers', None)
-        if shutdown is not None:
-            shutdown()
 
 
 def _train_cfg(recipe: str, root: str, videos: int, work_dir: str, s: dict):
