@@ -21,6 +21,7 @@ from .datasets import (  # noqa: E402
 )
 from .engine import (  # noqa: E402
     checkpoint,
+    count_blending,
     data_preprocessor,
     hooks,
     loops,
@@ -29,19 +30,24 @@ from .engine import (  # noqa: E402
 )
 from .models import (  # noqa: E402
     distillation_loss,
+    ensemble_recognizer,
     ffn_recognizer,
     ffn_resnet,
+    flexible_recognizer,
     tsm_resnet,
 )
 
 REGISTERED = (
     checkpoint,
+    count_blending,
     crop_resize,
     data_preprocessor,
     distillation_loss,
+    ensemble_recognizer,
     evaluation,
     ffn_recognizer,
     ffn_resnet,
+    flexible_recognizer,
     hooks,
     loops,
     multi_count_sampling,

@@ -8,6 +8,10 @@
 * :mod:`.ffn_fused`: FFN's training step, every branch in one pass;
 * :mod:`.ffn_recognizer`, :mod:`.distillation_loss`: ``FFNRecognizer`` and
   its Temporal Distillation loss;
+* :mod:`.flexible_recognizer`: ``FlexibleRecognizer2D``, a TSM trained on
+  batches of several frame counts (FFN's Proportional Sampling);
+* :mod:`.ensemble_recognizer`: ``EnsembleRecognizer``, trained models'
+  predictions averaged (FFN's TSM-Ensemble);
 * :mod:`.frame_counts`: a module's settable frame count, branch routing;
 * :mod:`.state_dict_keys`: one naming of the weights of every codebase;
 * :mod:`.pretrained`: a backbone's ``pretrained`` file, read and loaded;

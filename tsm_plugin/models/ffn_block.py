@@ -5,10 +5,14 @@ the convolutions of a block are shared by all frame counts ("Weight
 Sharing"); every BatchNorm is private to a frame count ("specialized
 normalization", Eq. 6), and so is a depthwise 1x1 conv applied with a
 residual add to the block's shifted input ("Weight Alteration", Eq. 7-9).
+The "w/o WS" ablation (Sec. 5.4, Tab. 4) gives every branch its own convs
+(:class:`BranchConvs`).
 A block runs one branch at a time, as the paper and the official code write
 it; :mod:`~tsm_plugin.models.ffn_fused` runs every branch of a training
 step in one pass. Used by :class:`~tsm_plugin.models.ffn_resnet.FFNResNet`.
 """
+
+import functools
 
 import torch
 import torch.nn as nn
@@ -38,6 +42,40 @@ class BranchBNs(nn.ModuleList):
         return self[branch if len(self) > 1 else 0](x)
 
 
+class BranchConvs(nn.ModuleList):
+    """One ``nn.Conv2d`` per branch: FFN's "w/o WS" ablation (Sec. 5.4).
+
+    State-dict keys ``<name>.<i>.weight``; :meth:`forward` runs branch
+    ``b``'s conv. Built by :func:`make_conv`, which gives one shared
+    ``nn.Conv2d`` (keys ``<name>.weight``) when the convs are shared.
+
+    Args:
+        num (int): How many: the number of branches.
+        *args, **kwargs: ``nn.Conv2d``'s.
+    """
+
+    def __init__(self, num: int, *args, **kwargs) -> None:
+        super().__init__(nn.Conv2d(*args, **kwargs) for _ in range(num))
+
+    def forward(self, x: torch.Tensor, branch: int) -> torch.Tensor:
+        """``x`` through branch ``branch``'s conv."""
+        return self[branch](x)
+
+
+def make_conv(num_convs: int, *args, **kwargs) -> nn.Module:
+    """A conv shared by every branch (``num_convs`` 1: an ``nn.Conv2d``) or
+    one per branch (a :class:`BranchConvs` of ``num_convs``)."""
+    if num_convs == 1:
+        return nn.Conv2d(*args, **kwargs)
+    return BranchConvs(num_convs, *args, **kwargs)
+
+
+def run_conv(conv: nn.Module, x: torch.Tensor, branch: int) -> torch.Tensor:
+    """``x`` through a :func:`make_conv` conv: the shared one or branch
+    ``branch``'s."""
+    return conv(x, branch) if isinstance(conv, BranchConvs) else conv(x)
+
+
 class ResidualAdapter(nn.Conv2d):
     """FFN's Weight Alteration (Eq. 7-9): ``y = s + phi(s)``.
 
@@ -60,26 +98,35 @@ class ResidualAdapter(nn.Conv2d):
 
 
 class FFNDownsample(nn.Module):
-    """The identity path's shared 1x1 conv and per-branch BatchNorms."""
+    """The identity path's 1x1 conv (shared, or per branch for
+    ``num_convs`` > 1) and per-branch BatchNorms."""
 
     def __init__(
-        self, inplanes: int, planes: int, stride: int, num_norms: int
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int,
+        num_norms: int,
+        num_convs: int = 1,
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(inplanes, planes, 1, stride, bias=False)
+        self.conv = make_conv(
+            num_convs, inplanes, planes, 1, stride, bias=False
+        )
         self.bn = BranchBNs(planes, num_norms)
 
     def forward(self, x: torch.Tensor, branch: int) -> torch.Tensor:
-        return self.bn(self.conv(x), branch)
+        return self.bn(run_conv(self.conv, x, branch), branch)
 
 
 class FFNBlock(nn.Module):
     """A basic or bottleneck residual block with per-branch norms.
 
     `Frame Flexible Network <https://arxiv.org/abs/2303.14817>`_ on TSM's
-    residual ("blockres") shift: convolutions are shared; ``bn1``,
-    ``bn2`` (, ``bn3``) and the downsample's BN are :class:`BranchBNs`,
-    ``adapter`` holds one :class:`ResidualAdapter` per branch.
+    residual ("blockres") shift: convolutions are shared (or, for
+    ``num_convs`` > 1, :class:`BranchConvs`); ``bn1``, ``bn2`` (, ``bn3``)
+    and the downsample's BN are :class:`BranchBNs`, ``adapter`` holds one
+    :class:`ResidualAdapter` per branch.
 
     Args:
         kind (str): 'basic' (two 3x3 convs) or 'bottleneck' (1x1, 3x3, 1x1;
@@ -93,6 +140,8 @@ class FFNBlock(nn.Module):
         shift (bool): Whether to shift the residual input in time.
         shift_div (int): ``C // shift_div`` channels shift each way.
             Defaults to 8.
+        num_convs (int): Convs per place: 1 (shared, default) or the
+            number of branches ("w/o WS").
     """
 
     def __init__(
@@ -106,24 +155,26 @@ class FFNBlock(nn.Module):
         adapters: bool,
         shift: bool,
         shift_div: int = 8,
+        num_convs: int = 1,
     ) -> None:
         super().__init__()
         self.kind = kind
         self.shift = shift
         self.shift_div = shift_div
+        conv = functools.partial(make_conv, num_convs, bias=False)
         if kind == 'basic':
             out = planes
-            self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+            self.conv1 = conv(inplanes, planes, 3, stride, 1)
             self.bn1 = BranchBNs(planes, num_norms)
-            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+            self.conv2 = conv(planes, planes, 3, 1, 1)
             self.bn2 = BranchBNs(planes, num_norms)
         else:
             out = planes * 4
-            self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+            self.conv1 = conv(inplanes, planes, 1)
             self.bn1 = BranchBNs(planes, num_norms)
-            self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+            self.conv2 = conv(planes, planes, 3, stride, 1)
             self.bn2 = BranchBNs(planes, num_norms)
-            self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
+            self.conv3 = conv(planes, out, 1)
             self.bn3 = BranchBNs(out, num_norms)
         self.adapter = (
             nn.ModuleList(
@@ -133,7 +184,7 @@ class FFNBlock(nn.Module):
             else None
         )
         self.downsample = (
-            FFNDownsample(inplanes, out, stride, num_norms)
+            FFNDownsample(inplanes, out, stride, num_norms, num_convs)
             if stride != 1 or inplanes != out
             else None
         )
@@ -144,8 +195,8 @@ class FFNBlock(nn.Module):
         """Run branch ``branch`` on ``(N * num_segments, C, H, W)`` frames.
 
         Eq. 6-9 of the paper for one branch ``b``: the shifted input ``s``
-        through the adapter, ``s + phi_b(s)``, then the shared convs, each
-        followed by its BN of branch ``b``.
+        through the adapter, ``s + phi_b(s)``, then the convs (shared, or
+        branch ``b``'s), each followed by its BN of branch ``b``.
 
         Args:
             x (torch.Tensor): The frames, clip by clip.
@@ -161,9 +212,10 @@ class FFNBlock(nn.Module):
             out = temporal_shift(out, num_segments, self.shift_div)
         if self.adapter is not None:
             out = self.adapter[branch](out)
-        out = F.relu(self.bn1(self.conv1(out), branch), inplace=True)
-        out = self.bn2(self.conv2(out), branch)
+        out = run_conv(self.conv1, out, branch)
+        out = F.relu(self.bn1(out, branch), inplace=True)
+        out = self.bn2(run_conv(self.conv2, out, branch), branch)
         if self.kind == 'bottleneck':
             out = F.relu(out, inplace=True)
-            out = self.bn3(self.conv3(out), branch)
+            out = self.bn3(run_conv(self.conv3, out, branch), branch)
         return F.relu(out + identity, inplace=True)

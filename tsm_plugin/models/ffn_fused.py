@@ -20,6 +20,12 @@ gradients, BN statistics), reading the backbone's modules, faster:
 Which ``split_stages`` is fastest depends on the device and the frame size
 (``FFNRecognizer(train_cfg=dict(split_stages=...))``; docs/ffn.md, the
 training step and its cost).
+
+With ``joint_norm`` (a shared-BN backbone, the "w/o SN" ablation) every
+frame of every branch runs at once, the stem included, and each BatchNorm
+normalizes them all with one set of batch statistics (one running-statistics
+update per step) instead of each branch's own. The backbone's convs must be
+shared (``weight_sharing=True``).
 """
 
 from typing import List, NamedTuple, Sequence, Tuple
@@ -60,11 +66,12 @@ def run_branches(
     xs: Sequence[torch.Tensor],
     branches: Sequence[int],
     split_stages: int = 3,
+    joint_norm: bool = False,
 ) -> Tuple[torch.Tensor, ...]:
     """Every branch of an FFN backbone on its own frames, in one pass.
 
     Equal to ``tuple(backbone(x, branch=b) for x, b in zip(xs,
-    branches))``, up to float rounding.
+    branches))``, up to float rounding (not with ``joint_norm``).
 
     Args:
         backbone (FFNResNet): The backbone whose modules run.
@@ -74,14 +81,32 @@ def run_branches(
         split_stages (int): How many residual stages (0-4) run branch by
             branch after the stem; the rest run all the frames at once.
             Defaults to 3.
+        joint_norm (bool): One BatchNorm call over all the branches'
+            frames (needs a shared-BN backbone); ``split_stages`` is then
+            ignored. Defaults to False.
 
     Returns:
         tuple[torch.Tensor]: The last stage's features, one per branch.
+
+    Raises:
+        ValueError: the backbone's convs are not shared, or
+            ``joint_norm`` without shared BatchNorms.
     """
+    if getattr(backbone, 'num_convs', 1) != 1:
+        raise ValueError(
+            'run_branches needs shared convolutions (weight_sharing=True)'
+        )
+    if joint_norm and getattr(backbone, 'num_norms', 1) != 1:
+        raise ValueError('run_branches joint_norm needs shared_bn=True')
     chunks = [
         chunk(backbone, b, int(x.shape[0]))
         for x, b in zip(xs, branches, strict=True)
     ]
+    if joint_norm:
+        x = backbone.stem(torch.cat(xs), 0)
+        for block in _blocks(backbone, backbone.res_layers):
+            x = fused_block(block, x, chunks, joint_norm=True)
+        return x.split([c.frames for c in chunks])
     split = _blocks(backbone, backbone.res_layers[:split_stages])
     joint = _blocks(backbone, backbone.res_layers[split_stages:])
     feats = []
@@ -103,7 +128,10 @@ def _blocks(backbone: nn.Module, names: Sequence[str]) -> List[FFNBlock]:
 
 
 def fused_block(
-    block: FFNBlock, x: torch.Tensor, chunks: Sequence[Chunk]
+    block: FFNBlock,
+    x: torch.Tensor,
+    chunks: Sequence[Chunk],
+    joint_norm: bool = False,
 ) -> torch.Tensor:
     """:meth:`FFNBlock.forward` of each chunk's branch, the convs once.
 
@@ -114,24 +142,30 @@ def fused_block(
         block (FFNBlock): The block whose modules run.
         x (torch.Tensor): ``(sum(frames), C, H, W)``, the chunks in order.
         chunks (Sequence[Chunk]): Which branch runs on which frames.
+        joint_norm (bool): Each BN over all the chunks at once (a shared
+            BN). Defaults to False.
 
     Returns:
         torch.Tensor: The block's output, the chunks in the same order.
     """
+
+    def norm(bns: BranchBNs, y: torch.Tensor) -> torch.Tensor:
+        return chunked_norm(bns, y, chunks[:1] if joint_norm else chunks)
+
     identity = x
     if block.downsample is not None:
         conv, bns = block.downsample.conv, block.downsample.bn
-        identity = chunked_norm(bns, conv(x), chunks)
+        identity = norm(bns, conv(x))
     out = x
     if block.shift:
         parts = [(c.frames, c.segments) for c in chunks]
         out = temporal_shift_parts(out, parts, block.shift_div)
     out = adapted_conv(block, out, chunks)
-    out = F.relu(chunked_norm(block.bn1, out, chunks), inplace=True)
-    out = chunked_norm(block.bn2, block.conv2(out), chunks)
+    out = F.relu(norm(block.bn1, out), inplace=True)
+    out = norm(block.bn2, block.conv2(out))
     if block.kind == 'bottleneck':
         out = F.relu(out, inplace=True)
-        out = chunked_norm(block.bn3, block.conv3(out), chunks)
+        out = norm(block.bn3, block.conv3(out))
     return F.relu(out + identity, inplace=True)
 
 

@@ -9,10 +9,12 @@ ffn_resnet.FFNResNet` and the shared head; the loss is the cross-entropy of
 the largest count plus, for each smaller count, lambda times the Temporal
 Distillation KL from the largest (:class:`~tsm_plugin.models.
 distillation_loss.TemporalDistillationLoss`). At test a ``K``-frame clip
-runs the branch nearest to ``K`` (ties to the larger count).
+runs the branch nearest to ``K`` (ties to the larger count). The "w/o TD"
+ablation (Sec. 5.4, Tab. 4) trains every count on the labels instead
+(``branch_loss='ce'``).
 """
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmaction.models.recognizers import Recognizer2D
@@ -25,6 +27,10 @@ from .ffn_fused import run_branches
 
 # train_cfg keys and their defaults: how the training step runs the branches
 TRAIN_CFG = dict(fused=True, split_stages=3)
+# train_cfg keys taken when given (defaults: shared_bn_batch='branch')
+OPTIONAL_TRAIN_CFG = ('shared_bn_batch',)
+SHARED_BN_BATCHES = ('branch', 'joint')
+BRANCH_LOSSES = ('distill', 'ce')
 
 
 def check_train_cfg(train_cfg: OptConfigType) -> dict:
@@ -34,17 +40,57 @@ def check_train_cfg(train_cfg: OptConfigType) -> dict:
         ConfigValueError: on an unknown key or a bad value.
     """
     cfg = dict(TRAIN_CFG, **(train_cfg or {}))
-    unknown = sorted(set(cfg) - set(TRAIN_CFG))
+    known = sorted((*TRAIN_CFG, *OPTIONAL_TRAIN_CFG))
+    unknown = sorted(set(cfg) - set(known))
     fused, split = cfg.get('fused'), cfg.get('split_stages')
+    batch = cfg.get('shared_bn_batch', 'branch')
     if unknown:
-        bad = f'takes {sorted(TRAIN_CFG)} only, got {unknown[0]!r}'
+        bad = f'takes {known} only, got {unknown[0]!r}'
     elif not isinstance(fused, bool):
         bad = f'fused must be True or False, got {fused!r}'
     elif type(split) is not int or not 0 <= split <= 4:
         bad = f'split_stages must be an integer from 0 to 4, got {split!r}'
+    elif batch not in SHARED_BN_BATCHES:
+        bad = f'shared_bn_batch must be one of {SHARED_BN_BATCHES}, got '
+        bad += repr(batch)
     else:
         return cfg
     raise ConfigValueError(f'FFNRecognizer train_cfg {bad}')
+
+
+def check_ce_weights(
+    branch_loss: str, ce_weights: Optional[Sequence[float]], branches: int
+) -> Optional[Tuple[float, ...]]:
+    """``ce_weights`` as a tuple (None: 1 each), checked against
+    ``branch_loss`` and the number of branches.
+
+    Raises:
+        ConfigValueError: an unknown ``branch_loss``, weights with
+            'distill', or not one number >= 0 per branch.
+    """
+    if branch_loss not in BRANCH_LOSSES:
+        raise ConfigValueError(
+            f'FFNRecognizer branch_loss must be one of {BRANCH_LOSSES}, '
+            f'got {branch_loss!r}'
+        )
+    if ce_weights is None:
+        return None
+    if branch_loss != 'ce':
+        raise ConfigValueError(
+            f"FFNRecognizer ce_weights needs branch_loss='ce', got "
+            f'{branch_loss!r}'
+        )
+    ok = isinstance(ce_weights, (list, tuple)) and len(ce_weights) == branches
+    ok = ok and all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0
+        for w in ce_weights
+    )
+    if not ok:
+        raise ConfigValueError(
+            f'FFNRecognizer ce_weights must be {branches} numbers >= 0, one '
+            f'per frame count largest first, got {ce_weights!r}'
+        )
+    return tuple(float(w) for w in ce_weights)
 
 
 @MODELS.register_module()
@@ -58,7 +104,12 @@ class FFNRecognizer(Recognizer2D):
     * ``loss_cls`` (and ``top1_acc``/``top5_acc``): the head's loss on the
       largest count's logits;
     * ``loss_kl_<n>f`` for each smaller count ``n``: ``distill_loss`` of
-      that count's logits against the largest count's, detached.
+      that count's logits against the largest count's, detached;
+    * or, with ``branch_loss='ce'`` (the paper's "w/o TD": "calculating CE
+      loss on the predictions of all sub-networks respectively"),
+      ``loss_cls_<n>f``: the head's loss of that count's logits against
+      the labels, no KL; ``loss_cls`` and each ``loss_cls_<n>f`` times its
+      ``ce_weights`` entry.
 
     At test, ``K`` is the backbone's ``num_segments`` (the value the TFD
     sweep sets) when the input's frames per sample are a multiple of it
@@ -78,6 +129,7 @@ class FFNRecognizer(Recognizer2D):
         distill_loss (dict): The distillation loss's config; its
             ``loss_weight`` is FFN's lambda. Defaults to
             ``dict(type='TemporalDistillationLoss')`` (lambda 1, T 1).
+            Not built with ``branch_loss='ce'``.
         neck (dict, optional): Not supported; must be None.
         train_cfg (dict, optional): How the training step runs the
             branches; the result is the same either way. ``fused``: all of
@@ -87,9 +139,23 @@ class FFNRecognizer(Recognizer2D):
             stages the fused pass runs branch by branch before it runs the
             branches together; default 3, the fastest at the recipe's
             224 px on a CPU (docs/ffn.md, the training step and its cost).
+            A backbone without weight sharing always runs branch by
+            branch. ``shared_bn_batch`` (a ``shared_bn`` backbone, "w/o
+            SN"; the paper does not say how its BN batches the branches):
+            'branch' (default) normalizes each branch's frames with their
+            own batch statistics, as separate forward passes do, each
+            branch updating the running statistics in turn; 'joint'
+            normalizes all the branches' frames with one set of batch
+            statistics (:func:`~tsm_plugin.models.ffn_fused.run_branches`
+            ``joint_norm``, whatever ``fused`` says).
         test_cfg (dict, optional): Unused by the routing (the head reads
             ``average_clips`` from its own config). Defaults to None.
         data_preprocessor (dict, optional): As Recognizer2D's.
+        branch_loss (str): 'distill' (default, FFN's Temporal
+            Distillation) or 'ce' (every count on the labels, "w/o TD").
+        ce_weights (Sequence[float], optional): With 'ce', one weight per
+            frame count, largest first. Defaults to None: 1 each, the
+            paper's sum (it states no weights).
     """
 
     def __init__(
@@ -101,6 +167,8 @@ class FFNRecognizer(Recognizer2D):
         train_cfg: OptConfigType = None,
         test_cfg: OptConfigType = None,
         data_preprocessor: OptConfigType = None,
+        branch_loss: str = 'distill',
+        ce_weights: Optional[Sequence[float]] = None,
     ) -> None:
         if neck is not None:
             raise ConfigValueError(
@@ -122,8 +190,31 @@ class FFNRecognizer(Recognizer2D):
                 f'FFNRecognizer needs a backbone with frame_counts (an '
                 f'FFNResNet), got {type(self.backbone).__name__}'
             )
+        self._check_shared_bn_batch()
+        self.branch_loss = branch_loss
+        self.ce_weights = check_ce_weights(
+            branch_loss, ce_weights, len(counts)
+        )
         # registered after the head: fc_cls stays the last nn.Linear
-        self.distill_loss = MODELS.build(distill_loss)
+        self.distill_loss = (
+            MODELS.build(distill_loss) if branch_loss == 'distill' else None
+        )
+
+    def _check_shared_bn_batch(self) -> None:
+        """'joint' needs shared BatchNorms and shared convs."""
+        if self.train_cfg.get('shared_bn_batch', 'branch') == 'branch':
+            return
+        backbone = self.backbone
+        if not (getattr(backbone, 'shared_bn', False) and self.shares_convs):
+            raise ConfigValueError(
+                "FFNRecognizer train_cfg shared_bn_batch='joint' needs a "
+                'backbone with shared_bn=True and weight_sharing=True'
+            )
+
+    @property
+    def shares_convs(self) -> bool:
+        """Whether the backbone's branches share their convolutions."""
+        return getattr(self.backbone, 'num_convs', 1) == 1
 
     @property
     def train_order(self) -> List[Tuple[int, int]]:
@@ -182,8 +273,10 @@ class FFNRecognizer(Recognizer2D):
         parts = inputs.split([count for _, count in order], dim=1)
         xs = [part.flatten(0, 1) for part in parts]
         branches = [branch for branch, _ in order]
-        if self.train_cfg['fused']:
-            split = self.train_cfg['split_stages']
+        split = self.train_cfg['split_stages']
+        if self.train_cfg.get('shared_bn_batch') == 'joint':
+            feats = run_branches(self.backbone, xs, branches, joint_norm=True)
+        elif self.train_cfg['fused'] and self.shares_convs:
             feats = run_branches(self.backbone, xs, branches, split)
         else:
             feats = [self.backbone(x, branch=b) for x, b in zip(xs, branches)]
@@ -195,7 +288,8 @@ class FFNRecognizer(Recognizer2D):
     def loss(
         self, inputs: torch.Tensor, data_samples: SampleList, **kwargs
     ) -> dict:
-        """Cross-entropy on the largest count plus the distillation terms.
+        """Cross-entropy on the largest count plus the distillation terms
+        (or, with ``branch_loss='ce'``, the cross-entropy of every count).
 
         Args:
             inputs (torch.Tensor): See :meth:`branch_scores`.
@@ -204,7 +298,8 @@ class FFNRecognizer(Recognizer2D):
                 backbone's counts in input order.
 
         Returns:
-            dict: ``loss_cls``, ``top<k>_acc`` and ``loss_kl_<n>f``.
+            dict: ``loss_cls``, ``top<k>_acc`` and ``loss_kl_<n>f`` (or
+            ``loss_cls_<n>f``).
         """
         order = [count for _, count in self.train_order]
         packed = (
@@ -219,8 +314,18 @@ class FFNRecognizer(Recognizer2D):
             )
         (_, teacher), *students = self.branch_scores(inputs)
         losses = self.cls_head.loss_by_feat(teacher, data_samples)
+        if self.branch_loss == 'distill':
+            for count, student in students:
+                kl = self.distill_loss(student, teacher)
+                losses[f'loss_kl_{count}f'] = kl
+            return losses
         for count, student in students:
-            losses[f'loss_kl_{count}f'] = self.distill_loss(student, teacher)
+            ce = self.cls_head.loss_by_feat(student, data_samples)
+            losses[f'loss_cls_{count}f'] = ce['loss_cls']
+        if self.ce_weights is not None:
+            keys = ['loss_cls'] + [f'loss_cls_{c}f' for c, _ in students]
+            for key, weight in zip(keys, self.ce_weights):
+                losses[key] = weight * losses[key]
         return losses
 
     def test_frames(self, inputs: torch.Tensor) -> int:

@@ -8,12 +8,16 @@ BatchNorms ("specialized normalization", Eq. 6) and, at the input of every
 residual block after the temporal shift, its own depthwise 1x1 conv with a
 residual add, ``y = s + adapter(s)`` ("Weight Alteration", Eq. 7-9).
 
+The "w/o WS" ablation (Sec. 5.4, Tab. 4) gives each branch its own convs
+(``weight_sharing=False``).
+
 At test time a clip of ``K`` frames runs the branch whose frame count is
 nearest to ``K``, ties to the larger count (:func:`nearest_branch`), with
 the shift over ``K`` frames. The training step's pass over every branch at
 once is :mod:`~tsm_plugin.models.ffn_fused`'s.
 """
 
+import re
 from typing import Optional, Sequence
 
 import torch
@@ -24,7 +28,7 @@ from mmengine.model import BaseModule
 
 from ..errors import ConfigValueError
 from ..utils.config import check_frame_counts
-from .ffn_block import BranchBNs, FFNBlock
+from .ffn_block import BranchBNs, FFNBlock, make_conv, run_conv
 from .frame_counts import NumSegments, nearest_branch
 from .pretrained import load_pretrained
 
@@ -38,6 +42,15 @@ ARCH_SETTINGS = {
 }
 TRAIN_SHIFTS = ('branch', 'official')
 ADAPTER_INITS = ('zeros', 'official', 'as_written')
+# a private conv's key -> the shared conv's: ``layer1.0.conv1.2.weight`` ->
+# ``layer1.0.conv1.weight``, ``conv1.0.weight`` -> ``conv1.weight``
+_BRANCH_CONV = re.compile(r'((?:^|\.)conv\d?)\.\d+\.')
+
+
+def shared_conv_key(key: str) -> str:
+    """The weight-sharing network's name of a state-dict key: a private
+    conv's branch index dropped, any other key unchanged."""
+    return _BRANCH_CONV.sub(r'\1.', key)
 
 
 def _check_args(
@@ -113,13 +126,23 @@ class FFNResNet(NumSegments, BaseModule):
             paper's "w/o SN" ablation). Defaults to False.
         adapters (bool): Hold the Weight-Alteration adapters (False: "w/o
             WA"). Defaults to True.
+        weight_sharing (bool): One set of convolutions for all branches
+            (default, Eq. 2). False is the paper's "w/o WS" ablation: every
+            conv (stem, blocks, downsample) private to its branch
+            (:class:`~tsm_plugin.models.ffn_block.BranchConvs`, keys
+            ``layer1.0.conv1.<b>.weight``), ``len(frame_counts)`` times the
+            conv parameters. The paper does not say what else changes; only
+            the convs do here: the recognizer's head stays shared, adapters
+            and distillation are as configured. The one-pass training step
+            needs shared convs; the recognizer then runs branch by branch.
         pretrained (str, optional): A local ``.pth`` or
             ``'torchvision://resnet50'``, read by
             :func:`~tsm_plugin.models.pretrained.load_pretrained`: a
             single network (torchvision's ResNet, a TSM) loads its convs
             into the shared convs and every BN into all branches (the
             official code's ImageNet start); an FFN loads branch by branch.
-            Defaults to None.
+            Without weight sharing each loaded conv is copied into every
+            branch's. Defaults to None.
         norm_eval (bool): Keep every BatchNorm in eval mode during training
             (frozen running statistics). Defaults to False.
     """
@@ -136,6 +159,7 @@ class FFNResNet(NumSegments, BaseModule):
         adapters: bool = True,
         pretrained: Optional[str] = None,
         norm_eval: bool = False,
+        weight_sharing: bool = True,
     ) -> None:
         super().__init__()
         _check_args(depth, shift_div, train_shift, adapter_init)
@@ -146,14 +170,17 @@ class FFNResNet(NumSegments, BaseModule):
         self.adapter_init = adapter_init
         self.shared_bn = shared_bn
         self.adapters = adapters
+        self.weight_sharing = weight_sharing
         self.pretrained = pretrained
         self.norm_eval = norm_eval
         # BatchNorms per place: one per branch, or one shared
         self.num_norms = 1 if shared_bn else len(self.frame_counts)
+        # convolutions per place: one shared, or one per branch
+        self.num_convs = 1 if weight_sharing else len(self.frame_counts)
 
         kind, stage_blocks = ARCH_SETTINGS[depth]
         # the stem conv first: the optimizer constructor's "first conv"
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.conv1 = make_conv(self.num_convs, 3, 64, 7, 2, 3, bias=False)
         self.bn1 = BranchBNs(64, self.num_norms)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         self.res_layers = []
@@ -189,6 +216,7 @@ class FFNResNet(NumSegments, BaseModule):
                 adapters=self.adapters,
                 shift=i % every == 0,
                 shift_div=self.shift_div,
+                num_convs=self.num_convs,
             )
             for i in range(blocks)
         )
@@ -246,7 +274,8 @@ class FFNResNet(NumSegments, BaseModule):
 
     def stem(self, x: torch.Tensor, branch: int) -> torch.Tensor:
         """``conv1``, branch ``branch``'s ``bn1``, ReLU and max pooling."""
-        x = F.relu(self.bn1(self.conv1(x), branch), inplace=True)
+        x = run_conv(self.conv1, x, branch)
+        x = F.relu(self.bn1(x, branch), inplace=True)
         return self.maxpool(x)
 
     def shift_segments(self, frames: int, num_segments: int) -> int:
@@ -294,9 +323,37 @@ class FFNResNet(NumSegments, BaseModule):
             for block in getattr(self, name):
                 for adapter in block.adapter or ():
                     self._init_adapter(adapter.weight)
-        if self.pretrained:
+        if self.pretrained and self.weight_sharing:
             load_pretrained(self, self.pretrained)
+        elif self.pretrained:
+            self._load_pretrained_unshared()
         self._is_init = True
+
+    @torch.no_grad()
+    def _load_pretrained_unshared(self) -> None:
+        """``pretrained`` into private convs: loaded into a weight-sharing
+        twin (:func:`load_pretrained`), then each tensor the file filled is
+        copied into this network, a conv into every branch's."""
+        twin = FFNResNet(
+            self.depth,
+            self.frame_counts,
+            shift_div=self.shift_div,
+            shared_bn=self.shared_bn,
+            adapters=self.adapters,
+        )
+        own = self.state_dict()
+        before = {shared_conv_key(k): v.clone() for k, v in own.items()}
+        twin.load_state_dict(before)
+        load_pretrained(twin, self.pretrained)
+        after = twin.state_dict()
+        filled = {
+            key: after[shared_conv_key(key)]
+            for key in own
+            if not torch.equal(
+                after[shared_conv_key(key)], before[shared_conv_key(key)]
+            )
+        }
+        self.load_state_dict(filled, strict=False)
 
     @torch.no_grad()
     def _init_adapter(self, weight: torch.Tensor) -> None:

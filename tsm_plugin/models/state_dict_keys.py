@@ -89,14 +89,15 @@ def _ours(key: str, counts: Optional[Sequence[int]]) -> str:
         for pattern, repl in _SINGLE:
             name = pattern.sub(repl, name)
         return name
-    name = name.replace('downsample.conv.', 'downsample.0.')
+    # a branch's own conv (FFNResNet(weight_sharing=False)) is tagged too
     name = re.sub(
-        r'downsample\.bn\.(\d+)\.',
-        lambda m: f'downsample.1{_tag(counts, m[1])}.',
+        r'downsample\.(conv|bn)\.(\d+)\.',
+        lambda m: f'downsample.{int(m[1] == "bn")}{_tag(counts, m[2])}.',
         name,
     )
+    name = name.replace('downsample.conv.', 'downsample.0.')
     return re.sub(
-        r'(^|\.)(bn\d?|adapter)\.(\d+)\.',
+        r'(^|\.)(bn\d?|adapter|conv\d?)\.(\d+)\.',
         lambda m: f'{m[1]}{m[2]}{_tag(counts, m[3])}.',
         name,
     )

@@ -1,7 +1,7 @@
 """Config loading, the overrides shared by the tools, and the check of a
 frame count.
 
-A recipe sets three values once, at its top level, and :func:`load_config`
+A recipe sets these values once, at its top level, and :func:`load_config`
 carries them everywhere they live:
 
 * ``num_frames``: the frame count of the backbone's shift
@@ -11,16 +11,15 @@ carries them everywhere they live:
   (``model.backbone.frame_counts``), and the training sampler: each training
   pipeline's ``SegmentSampleFrames`` becomes ``MultiCountSampleFrames``, one
   video sampled at every count and decoded once;
+* ``train_frame_counts`` (FFN's Mixed and Proportional Sampling): that
+  training sampler and the data preprocessor's ``blending``, not the backbone;
 * ``max_epochs``: ``train_cfg.max_epochs`` and the end of the LR schedule.
 
-Each override changes every place a setting lives (all dataloaders, every
-scheduler), so neither a config nor a flag can leave it half-changed.
-
-A frame count is checked once, where it enters (a config, a flag, a
-module's constructor), by :func:`check_count`, or :func:`check_frame_counts`
-for a list of them. The vocabulary: ``num_frames`` in configs and on command
-lines, ``num_segments`` on modules, ``frames`` for the counts to evaluate,
-``frame_counts`` for a multi-count model's branches.
+Each override changes every place a setting lives, so nothing is left
+half-changed. A frame count is checked where it enters, by
+:func:`check_count` (:func:`check_frame_counts` for several). The words:
+``num_frames`` in configs and flags, ``num_segments`` on modules,
+``frames`` the counts to evaluate, ``frame_counts`` a model's branches.
 """
 
 import os.path as osp
@@ -35,25 +34,24 @@ DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: Frame samplers whose ``num_clips`` is the frame count, given or not.
 SAMPLERS = ('SegmentSampleFrames', 'SampleFrames')
 #: The top-level values :func:`load_config` carries into the config.
-CARRIED = ('num_frames', 'frame_counts', 'max_epochs')
+CARRIED = ('num_frames', 'frame_counts', 'train_frame_counts', 'max_epochs')
 #: The top-level pipelines (beside each dataset's) a frame count reaches.
 PIPELINES = ('train_pipeline', 'val_pipeline', 'test_pipeline')
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file; carry ``num_frames``, ``frame_counts`` and
-    ``max_epochs``; resolve ``num_workers='auto'``
-    (:mod:`tsm_plugin.utils.workers`).
+    """Load a config file; carry the values of :data:`CARRIED`; resolve
+    ``num_workers='auto'`` (:mod:`tsm_plugin.utils.workers`).
 
     ``cfg_options`` (``--cfg-options``) are merged after the file's own
     values are carried, so an option on a nested key wins; an option on a
-    carried key (``num_frames=8``) is carried too.
+    carried key (``num_frames=8``) is carried too. A default hook set to
+    None is removed (``default_hooks=dict(tfd=None)``).
 
     ``path`` is a file, or an installed package's config by scope
     (``mmaction::recognition/tsm/...``, :mod:`tsm_plugin.compat`).
 
-    Raises:
-        InputError: a missing file, or a carried value out of range.
+    Raises: InputError: a missing file, or a carried value out of range.
     """
     cfg = _read(path)
     carry(cfg)
@@ -61,6 +59,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         cfg.merge_from_dict(cfg_options)
         carry(cfg, [k for k in CARRIED if k in cfg_options])
     resolve_num_workers(cfg, DATALOADERS)  # num_workers='auto'
+    # None switches a default hook off (mmengine: only its own names)
+    hooks = cfg.get('default_hooks') or {}
+    for name in [k for k, v in hooks.items() if v is None]:
+        hooks.pop(name)
     return cfg
 
 
@@ -81,12 +83,15 @@ def _read(path: str) -> Config:
 
 
 def carry(cfg: Config, keys: Sequence[str] = CARRIED) -> None:
-    """Carry the config's top-level ``num_frames``, ``frame_counts`` and
-    ``max_epochs`` inward (those of ``keys`` the config sets)."""
-    if 'num_frames' in keys and cfg.get('num_frames') is not None:
-        set_num_frames(cfg, cfg.num_frames, what='num_frames')
-    if 'frame_counts' in keys and cfg.get('frame_counts') is not None:
-        set_frame_counts(cfg, cfg.frame_counts, what='frame_counts')
+    """Carry the config's top-level values of :data:`CARRIED` inward
+    (those of ``keys`` the config sets)."""
+    for key, setter in (
+        ('num_frames', set_num_frames),
+        ('frame_counts', set_frame_counts),
+        ('train_frame_counts', set_train_frame_counts),
+    ):
+        if key in keys and cfg.get(key) is not None:
+            setter(cfg, cfg[key], what=key)
     if (
         'max_epochs' in keys
         and cfg.get('max_epochs') is not None
@@ -303,17 +308,12 @@ def set_num_frames(
 def set_frame_counts(
     cfg: Config, frame_counts: Sequence[int], what: str = 'frame_counts'
 ) -> None:
-    """Train a multi-count model (FFN) at ``frame_counts``, everywhere at
-    once.
+    """Train a multi-count model (FFN) at ``frame_counts``, everywhere.
 
     The backbone's branches (``model.backbone.frame_counts``, in branch
-    order) and the training sampler: in the training pipelines (the train
-    dataloader's and the top-level ``train_pipeline``) a
-    ``SegmentSampleFrames`` becomes a ``MultiCountSampleFrames``, which
-    samples each video at every count and decodes it once; every
-    ``MultiCountSampleFrames`` takes the counts (largest first, the order it
-    concatenates them in). The test pipelines keep their one frame count,
-    ``num_frames``. The config's top-level ``frame_counts`` follows too.
+    order) and the training sampler (:func:`_sample_training_at`). The test
+    pipelines keep their one frame count, ``num_frames``. The config's
+    top-level ``frame_counts`` follows too.
 
     Raises:
         ConfigValueError: ``frame_counts`` is not a list of distinct
@@ -327,18 +327,42 @@ def set_frame_counts(
             'not a multi-count model (FFN)'
         )
     backbone['frame_counts'] = counts
-    sampler = dict(
-        type='MultiCountSampleFrames',
-        frame_counts=tuple(sorted(counts, reverse=True)),
-    )
+    _sample_training_at(cfg, counts)
+    cfg.frame_counts = counts
+
+
+def _sample_training_at(cfg: Config, counts: Sequence[int]) -> tuple:
+    """In the training pipelines (the train dataloader's and the top-level
+    ``train_pipeline``) a ``SegmentSampleFrames`` becomes a
+    ``MultiCountSampleFrames``, which samples each video at every count and
+    decodes it once; every ``MultiCountSampleFrames`` takes the counts
+    largest first (the order it concatenates them in), which it returns."""
+    largest_first = tuple(sorted(counts, reverse=True))
+    sampler = dict(type='MultiCountSampleFrames', frame_counts=largest_first)
     training = _pipelines(cfg, ('train_dataloader',), ('train_pipeline',))
     for pipeline in training:
         for i, transform in enumerate(pipeline):
             if type_name(transform) == 'SegmentSampleFrames':
                 pipeline[i] = ConfigDict(sampler)
             elif type_name(transform) == 'MultiCountSampleFrames':
-                transform['frame_counts'] = sampler['frame_counts']
-    cfg.frame_counts = counts
+                transform['frame_counts'] = largest_first
+    return largest_first
+
+
+def set_train_frame_counts(
+    cfg: Config, frame_counts: Sequence[int], what: str = 'train_frame_counts'
+) -> None:
+    """One network trained on clips of several counts (FFN's Mixed and
+    Proportional Sampling): the training sampler (:func:`_sample_training_at`)
+    and ``model.data_preprocessor.blending``'s ``frame_counts`` (largest
+    first), not the backbone. Raises ConfigValueError: not distinct integers
+    >= 1."""
+    counts = check_frame_counts(frame_counts, what)
+    largest_first = _sample_training_at(cfg, counts)
+    preprocessor = (cfg.get('model') or {}).get('data_preprocessor') or {}
+    if isinstance(preprocessor.get('blending'), dict):
+        preprocessor['blending']['frame_counts'] = largest_first
+    cfg.train_frame_counts = counts
 
 
 def get_num_frames(cfg: Config) -> int:
