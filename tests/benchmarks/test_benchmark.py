@@ -277,6 +277,7 @@ def test_tfd_mode_on_real_videos(tmp_path, synthetic_ssv2):
         == {'2', '4'}
     )
     assert len(report['ours']['times']) == 1
+    assert report['warmup_rounds'] == 1  # untimed, before the timed round
     assert report['speedup'] == pytest.approx(
         _median_ratio(report['mmaction2']['times'], report['ours']['times']),
         rel=1e-2,

@@ -25,217 +25,238 @@ Two paths give the same numbers:
   ``tools/test.py --num-frames N`` runs it (the reference the benchmark
   times).
 
+:func:`sweep_models` evaluates several models in that one pass: each batch
+runs through every model at each frame count (:mod:`.sweep_pass`), so a
+study of tens of models decodes each video once in all; a FLOP count is
+traced once per architecture, clip size and frame count
+(:class:`~.complexity.FlopCache`).
+
 The report (:func:`sweep_model`) holds ``precision``, ``trained_frames``,
 ``trained_counts`` (all of an FFN's branches), ``decode_once``, ``seconds``,
 ``stage``, ``classes``, ``protocol`` (``describe_protocol``) and ``results``,
 one dict per frame count: ``frames``, ``top1``, ``top5`` (fractions, as
 ``AccMetric`` gives them), ``mean1``, ``num_videos``, ``trained_frames``, per
 class ``class_correct`` and ``class_videos`` (:class:`~.per_class.
-ClassHits`), one clip's ``gflops`` and ``params_m`` (:mod:`.complexity`),
-and with ``keep_scores`` ``scores`` (``N x classes``, in dataset order).
+ClassHits`), one clip's ``gflops`` and ``params_m`` (:mod:`.complexity`;
+with them the report's ``complexity_input``, ``[C, H, W]``; none with
+``complexity=False``), and with ``keep_scores`` ``scores`` (``N x
+classes``, in dataset order).
 """
 
 import contextlib
 import copy
-import dataclasses
 import os.path as osp
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
 
 from ..datasets.test_protocols import (
-    AVERAGE,
     apply_test_protocol,
     describe_protocol,
     resolve_protocol,
-    set_model_average_clips,
 )
 from ..engine.checkpoint import existing_checkpoint
-from ..engine.hooks.eval_autocast_hook import used_precision
-from ..models.frame_counts import frame_count
-from ..utils.config import (
-    eval_stage,
-    get_num_frames,
-    iter_datasets,
-    set_num_frames,
-)
+from ..errors import ConfigValueError
+from ..utils.config import eval_stage, get_num_frames
 from ..utils.device import describe_device
 from .complexity import add_complexity
-from .multi_frame import MultiFrameTestSample
-from .per_class import ClassHits
 from .report import log_to_visualizer
+from .sweep_pass import (
+    FrameCountEvaluator,
+    ModelsPass,
+    decode_once_pass,
+    evaluating,
+    precision_of,
+    result_rows,
+    separate_passes,
+)
 
 __all__ = [
     'FrameCountEvaluator',
     'run_sweep',
     'sweep_model',
+    'sweep_models',
+    'trained_counts_of',
 ]
 
 
-class FrameCountEvaluator:
-    """One frame count's evaluator (built as ``Runner.build_evaluator``
-    builds one), and optionally the per-video scores."""
-
-    def __init__(self, evaluator_cfg, dataset, keep_scores: bool):
-        from mmengine.evaluator import Evaluator
-        from mmengine.registry import EVALUATOR
-
-        evaluator_cfg = copy.deepcopy(evaluator_cfg)
-        # As Runner.build_evaluator does.
-        if isinstance(evaluator_cfg, dict) and 'metrics' in evaluator_cfg:
-            evaluator_cfg.setdefault('type', 'Evaluator')
-            self.evaluator = EVALUATOR.build(evaluator_cfg)
-        else:
-            self.evaluator = Evaluator(evaluator_cfg)
-        if hasattr(dataset, 'metainfo'):
-            self.evaluator.dataset_meta = dataset.metainfo
-        self.scores: Optional[list] = [] if keep_scores else None
-        self.class_hits = ClassHits(
-            getattr(dataset, 'metainfo', {}).get('classes')
-        )
-        self.input_shape = None  # one sample's, for the FLOP count
-
-    def process(self, outputs, data_batch) -> None:
-        if self.input_shape is None:
-            self.input_shape = tuple(data_batch['inputs'][0].shape)
-        self.class_hits.update(outputs)
-        if self.scores is not None:
-            self.scores.extend(o.pred_score.detach().cpu() for o in outputs)
-        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
-
-
-#: Each frame count's evaluator.
-Evaluators = Dict[int, FrameCountEvaluator]
-#: Videos evaluated at each frame count.
-Videos = Dict[int, int]
-
-
-@dataclasses.dataclass
-class _Pass:
-    """What every pass over a test loader shares: the model, the evaluator
-    config, whether scores are kept, fp16 autocast and the logger."""
-
-    model: torch.nn.Module
-    evaluator_cfg: object
-    keep_scores: bool
-    fp16: bool
-    logger: object
-
-    def __call__(
-        self, loader, frames: Sequence[int], pick: Callable
-    ) -> Evaluators:
-        """One pass over ``loader``: each batch runs at each count ``T`` of
-        ``frames`` on ``pick(batch, T)``; returns each count's evaluator."""
-        from mmengine.runner.amp import autocast
-
-        evaluators = {
-            t: FrameCountEvaluator(
-                self.evaluator_cfg, loader.dataset, self.keep_scores
-            )
-            for t in frames
-        }
-        n = len(loader)
-        every = max(1, n // 10)
-        for i, batch in enumerate(loader):
-            for t, evaluator in evaluators.items():
-                data = pick(batch, t)
-                with frame_count(self.model, t), torch.no_grad():
-                    with autocast(enabled=self.fp16):
-                        outputs = self.model.test_step(data)
-                evaluator.process(outputs, data)
-            if (i + 1) % every == 0 or i + 1 == n:
-                print_log(f'TFD: batch {i + 1}/{n}', logger=self.logger)
-        return evaluators
-
-
-def _decode_once(
-    run: _Pass, loader_cfg, frames: Sequence[int]
-) -> Tuple[Evaluators, Videos]:
-    """Every frame count in one pass, each video decoded once for all of
-    them (:class:`~.multi_frame.MultiFrameTestSample`)."""
-    from mmengine.runner import Runner
-
-    loader_cfg = copy.deepcopy(loader_cfg)
-    for ds in iter_datasets({'loader': loader_cfg}, ('loader',)):
-        ds['pipeline'] = [MultiFrameTestSample(ds['pipeline'], frames)]
-    loader = Runner.build_dataloader(loader_cfg)
-    evaluators = run(loader, frames, lambda batch, t: batch[t])
-    return evaluators, {t: len(loader.dataset) for t in frames}
-
-
-def _separate(
-    run: _Pass, cfg, stage: str, frames: Sequence[int]
-) -> Tuple[Evaluators, Videos]:
-    """One pass per frame count, with the config's pipeline at that count
-    (as ``tools/test.py --num-frames`` runs it)."""
-    from mmengine.runner import Runner
-
-    evaluators, num_videos = {}, {}
-    for t in frames:
-        cfg_t = copy.deepcopy(cfg)
-        set_num_frames(cfg_t, t)
-        loader = Runner.build_dataloader(cfg_t[f'{stage}_dataloader'])
-        evaluators.update(run(loader, [t], lambda batch, _: batch))
-        num_videos[t] = len(loader.dataset)
-    return evaluators, num_videos
-
-
-def _rows(
-    evaluators: Evaluators,
-    num_videos: Videos,
-    frames: Sequence[int],
-    trained: int,
-    logger,
-) -> List[dict]:
-    """The report's ``results``: one row per frame count, logged."""
-    rows = []
-    for t in frames:
-        evaluator = evaluators[t]
-        metrics = evaluator.evaluator.evaluate(num_videos[t])
-        row = dict(frames=t, trained_frames=trained, num_videos=num_videos[t])
-        for key, value in metrics.items():
-            row[key.split('/')[-1]] = float(value)
-        row.update(evaluator.class_hits.counts(num_videos[t]))
-        if evaluator.scores is not None:
-            row['scores'] = torch.stack(evaluator.scores)
-        rows.append(row)
-        print_log(
-            f'TFD: {t:>3} frames: top-1 {100 * row["top1"]:.2f} '
-            f'top-5 {100 * row.get("top5", float("nan")):.2f} '
-            f'({row["num_videos"]} videos)',
-            logger=logger,
-        )
-    return rows
-
-
-def _precision(model: torch.nn.Module, fp16: bool) -> str:
-    """The precision the sweep ran in: EvalAutocastHook's (fp32 unless
-    told), else mmengine's ``test_cfg.fp16``."""
-    used = used_precision(model, 'test')
-    if used or not fp16:
-        return used or 'fp32'
-    return 'fp16' if torch.cuda.is_available() else 'bf16'
-
-
-@contextlib.contextmanager
-def _evaluating(model: torch.nn.Module, spec: dict) -> Iterator[None]:
-    """Eval mode, and the head's ``average_clips`` as the protocol says;
-    both restored on exit."""
+def trained_counts_of(model: torch.nn.Module) -> Optional[List[int]]:
+    """The frame counts a built model was trained at, read from it: its
+    backbone's ``frame_counts`` (an FFN's branches), else its
+    ``num_segments``; a model of several backbones (an ensemble's
+    members) all of theirs. ``None``: no backbone with ``num_segments``."""
     from mmengine.model import is_model_wrapper
 
     net = model.module if is_model_wrapper(model) else model
-    was_training = net.training
-    average = AVERAGE.get(spec['type'])  # None: the head's own
-    average_before = set_model_average_clips(net, average) if average else 0
-    model.eval()
-    try:
-        yield
-    finally:
-        if average:
-            set_model_average_clips(net, average_before)
-        net.train(was_training)
+    own = getattr(net, 'backbone', None)
+    backbones = (
+        [own]
+        if hasattr(own, 'num_segments')
+        else [
+            m
+            for name, m in net.named_modules()
+            if name.split('.')[-1] == 'backbone' and hasattr(m, 'num_segments')
+        ]
+    )
+    counts = set()
+    for b in backbones:
+        counts.update(getattr(b, 'frame_counts', None) or [b.num_segments])
+    return sorted(int(c) for c in counts) or None
+
+
+def _sweep(
+    models: Mapping[str, torch.nn.Module],
+    cfg,
+    frames: Sequence[int],
+    trained: Callable[[str, object], Tuple[int, List[int]]],
+    options: dict,
+) -> Dict[str, dict]:
+    """:func:`sweep_models`' body: ``trained(name, cfg)`` gives a model's
+    ``(trained_frames, trained_counts)``; ``options`` its keyword
+    arguments (``decode_once`` ... ``flop_cache``)."""
+    decode_once, keep_scores = options['decode_once'], options['keep_scores']
+    logger = options['logger'] or 'current'
+    frames, names = list(frames), list(models)
+    if not names:
+        raise ConfigValueError('sweep_models: no models to evaluate')
+    spec = resolve_protocol(options['protocol'], cfg)
+    cfg = copy.deepcopy(cfg)
+    apply_test_protocol(cfg, spec)
+    counts = {name: trained(name, cfg) for name in names}  # before the sweep
+    stage, loader_cfg, evaluator_cfg = eval_stage(cfg)
+    fp16 = bool((cfg.get(f'{stage}_cfg') or {}).get('fp16', False))
+    start = time.perf_counter()
+    whose = f'trained at {counts[names[0]][0]}'
+    if len(names) > 1:
+        whose = f'{len(names)} models {names}'
+    print_log(
+        f'TFD: {len(frames)} frame counts {frames}, {whose}, '
+        f'{"decode once" if decode_once else "separate"}',
+        logger=logger,
+    )
+    print_log(
+        f'TFD: protocol {spec["type"]}: {describe_protocol(spec)["summary"]}',
+        logger=logger,
+    )
+    run = ModelsPass(dict(models), evaluator_cfg, keep_scores, fp16, logger)
+    with contextlib.ExitStack() as stack:
+        for model in models.values():
+            stack.enter_context(evaluating(model, spec))
+        if decode_once:
+            evaluators, num_videos = decode_once_pass(run, loader_cfg, frames)
+        else:
+            evaluators, num_videos = separate_passes(run, cfg, stage, frames)
+        results = {
+            name: result_rows(
+                {t: evaluators[name, t] for t in frames},
+                num_videos,
+                frames,
+                counts[name][0],
+                logger,
+                f' {name}' if len(names) > 1 else '',
+            )
+            for name in names
+        }
+    seconds = time.perf_counter() - start
+    print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
+    reports = {}
+    for name, model in models.items():
+        first = evaluators[name, frames[0]]
+        reports[name] = report = dict(
+            precision=precision_of(model, fp16),
+            trained_frames=counts[name][0],
+            trained_counts=counts[name][1],
+            decode_once=decode_once,
+            seconds=round(seconds, 3),
+            stage=stage,
+            results=results[name],
+            classes=first.class_hits.names,
+            protocol=describe_protocol(spec),
+        )
+        if options['complexity']:  # GFLOPs, parameters at the fed size
+            add_complexity(
+                report, model, first.input_shape, logger, options['flop_cache']
+            )
+    return reports
+
+
+def sweep_models(
+    models: Mapping[str, torch.nn.Module],
+    cfg,
+    frames: Sequence[int],
+    decode_once: bool = True,
+    logger=None,
+    keep_scores: bool = False,
+    protocol=None,
+    complexity: bool = True,
+    flop_cache=None,
+    trained: Optional[Mapping[str, Sequence[int]]] = None,
+) -> Dict[str, dict]:
+    """Evaluate several built models at each frame count of ``frames``,
+    each video decoded once for all of them.
+
+    One pass over the config's test loader: each batch (each frame count's
+    sample, :class:`MultiFrameTestSample`) runs through every model at that
+    count, each (model, count) with its own :class:`FrameCountEvaluator`;
+    only the evaluators are per model. Models may be of different classes
+    (a TSM ``Recognizer2D``, an ``FFNRecognizer``, an ensemble); each is
+    set to eval mode and each frame count in turn and restored after.
+
+    Args:
+        models (Mapping[str, nn.Module]): the models by name (wrappers are
+            fine); the reports follow their order.
+        cfg (Config): the config whose test dataloader, test pipeline, test
+            evaluator and test protocol every model is evaluated under.
+        frames, decode_once, logger, keep_scores, protocol: see
+            :func:`sweep_model`.
+        complexity (bool): count one clip's GFLOPs and parameters per
+            frame count (:mod:`.complexity`); False leaves ``gflops``,
+            ``params_m`` and ``complexity_input`` out.
+        flop_cache (FlopCache | str | bool, optional): where the counts
+            are kept (:func:`~.complexity.count_complexity`): default this
+            process's memory; a path persists them.
+        trained (Mapping[str, Sequence[int]], optional): a model's trained
+            frame counts (``trained_counts``; ``trained_frames`` is their
+            largest); default: read from the model
+            (:func:`trained_counts_of`), else the config's.
+
+    Returns:
+        dict: per model name, the report :func:`sweep_model` gives for that
+        model alone (the module's docstring lists its keys), its
+        ``seconds`` those of the whole shared pass.
+    """
+    trained = dict(trained or {})
+
+    def of(name, cfg):
+        counts = trained.get(name) or trained_counts_of(models[name])
+        if counts:
+            counts = sorted(int(c) for c in counts)
+            return counts[-1], counts
+        return _config_trained(name, cfg)
+
+    return _sweep(
+        models,
+        cfg,
+        frames,
+        of,
+        dict(
+            decode_once=decode_once,
+            logger=logger,
+            keep_scores=keep_scores,
+            protocol=protocol,
+            complexity=complexity,
+            flop_cache=flop_cache,
+        ),
+    )
+
+
+def _config_trained(_name: str, cfg) -> Tuple[int, List[int]]:
+    """The config's trained count and counts (an FFN's branches)."""
+    count = get_num_frames(cfg)
+    counts = cfg.model.backbone.get('frame_counts') or (count,)
+    return count, sorted(int(c) for c in counts)
 
 
 def sweep_model(
@@ -246,12 +267,16 @@ def sweep_model(
     logger=None,
     keep_scores: bool = False,
     protocol=None,
+    complexity: bool = True,
+    flop_cache=None,
 ) -> dict:
     """Evaluate a built model at each frame count of ``frames``.
 
     The model is set to eval mode and each frame count in turn; its mode and
     frame count are restored afterwards. Runs on every rank under a
-    distributed launcher (the sampler shards, the evaluator gathers).
+    distributed launcher (the sampler shards, the evaluator gathers). The
+    one-model case of :func:`sweep_models`, with the trained counts the
+    config's (``model.backbone.num_segments``, ``frame_counts``).
 
     Args:
         model (nn.Module): the recognizer (a model wrapper is fine).
@@ -267,53 +292,21 @@ def sweep_model(
             (:mod:`~tsm_plugin.datasets.test_protocols`); default: the
             config's ``test_protocol``, else ``'efficient'``. The head's
             ``average_clips`` follows it for the sweep and is restored.
+        complexity, flop_cache: see :func:`sweep_models`.
 
     Returns:
         dict: the report (the module's docstring lists its keys).
     """
-    logger = logger or 'current'
-    frames = list(frames)
-    spec = resolve_protocol(protocol, cfg)
-    cfg = copy.deepcopy(cfg)
-    apply_test_protocol(cfg, spec)
-    trained = get_num_frames(cfg)
-    stage, loader_cfg, evaluator_cfg = eval_stage(cfg)
-    fp16 = bool((cfg.get(f'{stage}_cfg') or {}).get('fp16', False))
-    start = time.perf_counter()
-    print_log(
-        f'TFD: {len(frames)} frame counts {frames}, trained at '
-        f'{trained}, {"decode once" if decode_once else "separate"}',
-        logger=logger,
-    )
-    print_log(
-        f'TFD: protocol {spec["type"]}: {describe_protocol(spec)["summary"]}',
-        logger=logger,
-    )
-    run = _Pass(model, evaluator_cfg, keep_scores, fp16, logger)
-    with _evaluating(model, spec):
-        if decode_once:
-            evaluators, num_videos = _decode_once(run, loader_cfg, frames)
-        else:
-            evaluators, num_videos = _separate(run, cfg, stage, frames)
-        results = _rows(evaluators, num_videos, frames, trained, logger)
-    seconds = time.perf_counter() - start
-    print_log(f'TFD: done in {seconds:.1f} s', logger=logger)
-    # Every count a multi-branch model (FFN) trained at; TSM: the one.
-    trained_counts = cfg.model.backbone.get('frame_counts') or (trained,)
-    first = evaluators[frames[0]]
-    report = dict(
-        precision=_precision(model, fp16),
-        trained_frames=trained,
-        trained_counts=sorted(int(c) for c in trained_counts),
+    options = dict(
         decode_once=decode_once,
-        seconds=round(seconds, 3),
-        stage=stage,
-        results=results,
-        classes=first.class_hits.names,
-        protocol=describe_protocol(spec),
+        logger=logger,
+        keep_scores=keep_scores,
+        protocol=protocol,
+        complexity=complexity,
+        flop_cache=flop_cache,
     )
-    # GFLOPs and parameters per frame count, at the size the sweep fed.
-    return add_complexity(report, model, first.input_shape, logger=logger)
+    reports = _sweep({'model': model}, cfg, frames, _config_trained, options)
+    return reports['model']
 
 
 def run_sweep(
