@@ -120,3 +120,33 @@ def test_compare_puts_models_side_by_side(
     assert capsys.readouterr().err.startswith(
         'error: --compare takes CONFIG CKPT pairs'
     )
+
+
+def test_an_ensemble_config_evaluates_without_a_checkpoint(
+    trained, tools_test_runs, tmp_path
+):
+    """``none``: the config's model loads its own weights. An ensemble of
+    the same checkpoint twice scores as that checkpoint (tools/test.py's
+    top-1), at twice its GFLOPs."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(trained['cfg_file'])
+    member = dict(config=trained['cfg_file'], checkpoint=trained['ckpt'])
+    cfg.model = dict(type='EnsembleRecognizer', members=[member, member])
+    cfg_file = tmp_path / 'ensemble.py'
+    cfg.dump(str(cfg_file))
+    reports = {}
+    for name, argv in (
+        ('ensemble', [str(cfg_file), 'none']),
+        ('single', [trained['cfg_file'], trained['ckpt']]),
+    ):
+        out = tmp_path / name
+        assert (
+            eval_api.main(argv + ['--frames', '2', '8', '--out', str(out)])
+            == 0
+        )
+        reports[name] = json.loads((out / 'tfd.json').read_text())['results']
+    for ens, one in zip(reports['ensemble'], reports['single']):
+        metrics = tools_test_runs[ens['frames']]['metrics']
+        assert ens['top1'] == one['top1'] == metrics['acc/top1']
+        assert ens['gflops'] == 2 * one['gflops'] > 0

@@ -49,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         'with (its model.backbone.num_segments is the trained '
         'frame count)',
     )
-    p.add_argument('checkpoint', help='checkpoint file (.pth)')
+    p.add_argument(
+        'checkpoint',
+        help="checkpoint file (.pth); 'none' for a model that loads its own "
+        '(an ensemble config: configs/baselines/tsm_r50_ensemble_ssv2.py)',
+    )
     p.add_argument(
         '--frames',
         nargs='+',
@@ -60,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         '--out',
         help='output folder for tfd.json/.md/.png '
-        '(default: <checkpoint folder>/tfd)',
+        '(default: <checkpoint folder>/tfd; with none, '
+        'work_dirs/<config name>/tfd)',
     )
     add_data_args(p, batch_help='test clips per batch')
     p.add_argument(
@@ -103,8 +108,11 @@ def _models(args: argparse.Namespace) -> List[tuple]:
             f'values: {extra}'
         )
     pairs += list(zip(extra[::2], extra[1::2]))
+    # 'none': the config's model loads its own weights (an ensemble)
+    pairs = [(c, None if k.lower() == 'none' else k) for c, k in pairs]
     for _, checkpoint in pairs:
-        existing_checkpoint(checkpoint)
+        if checkpoint is not None:
+            existing_checkpoint(checkpoint)
     return pairs
 
 
@@ -133,6 +141,11 @@ def _sweep(
     return report
 
 
+def _stem(config: str) -> str:
+    """``configs/x/name.py`` (or ``pkg::x/name.py``) -> ``name``."""
+    return osp.splitext(osp.basename(config.split('::')[-1]))[0]
+
+
 def eval_tfd(args: argparse.Namespace):
     """Run the sweep(s); returns ``(reports, paths)``.
 
@@ -143,8 +156,11 @@ def eval_tfd(args: argparse.Namespace):
     """
     frames = check_frame_counts(args.frames, '--frames', dedupe=True)
     pairs = _models(args)
-    out = args.out or osp.join(
-        osp.dirname(osp.abspath(args.checkpoint)), 'tfd'
+    checkpoint = pairs[0][1]
+    out = args.out or (
+        osp.join(osp.dirname(osp.abspath(checkpoint)), 'tfd')
+        if checkpoint
+        else osp.join('work_dirs', _stem(args.config), 'tfd')
     )
     reports = [
         _sweep(args, frames, config, checkpoint, out)

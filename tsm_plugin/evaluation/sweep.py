@@ -305,13 +305,20 @@ def sweep_model(
         complexity=complexity,
         flop_cache=flop_cache,
     )
-    reports = _sweep({'model': model}, cfg, frames, _config_trained, options)
-    return reports['model']
+
+    def of(name, cfg):
+        if (cfg.model.get('backbone') or {}).get('num_segments') is None:
+            counts = trained_counts_of(model)  # an ensemble: its members'
+            if counts:
+                return counts[-1], counts
+        return _config_trained(name, cfg)
+
+    return _sweep({'model': model}, cfg, frames, of, options)['model']
 
 
 def run_sweep(
     cfg,
-    checkpoint: str,
+    checkpoint: Optional[str],
     frames: Sequence[int],
     decode_once: bool = True,
     work_dir: Optional[str] = None,
@@ -329,7 +336,8 @@ def run_sweep(
     Args:
         cfg (Config): a loaded config (``utils.config.load_config``); not
             modified.
-        checkpoint (str): the ``.pth`` file.
+        checkpoint (str, optional): the ``.pth`` file; None for a model
+            that loads its own (an ``EnsembleRecognizer``'s members).
         frames, decode_once, keep_scores, protocol: see
             :func:`sweep_model`; the protocol is applied to the config
             before the model is built, as ``tools/test.py --protocol`` does.
@@ -344,7 +352,8 @@ def run_sweep(
     """
     from mmengine.runner import Runner
 
-    existing_checkpoint(checkpoint)
+    if checkpoint is not None:  # None: the model holds its own weights
+        existing_checkpoint(checkpoint)
     cfg = copy.deepcopy(cfg)
     apply_test_protocol(cfg, protocol)
     cfg.load_from = checkpoint
