@@ -17,12 +17,15 @@ def plot_study(table: dict, path: Optional[str]):
     """Save top-1 against K, a curve per row, as a 600 x 400 PNG (``path``
     None: return the figure). A per_frames row is drawn where it has
     values, dashed."""
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    # 20 distinct colours: a study's rows outnumber the default cycle's 10
+    ax.set_prop_cycle(color=colormaps['tab20'].colors)
     for row in table['rows']:
         points = [
             (int(k), r['top1'])
