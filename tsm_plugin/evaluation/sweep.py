@@ -234,7 +234,7 @@ def sweep_models(
         if counts:
             counts = sorted(int(c) for c in counts)
             return counts[-1], counts
-        return _config_trained(name, cfg)
+        return _config_trained(cfg, models[name])
 
     return _sweep(
         models,
@@ -252,8 +252,13 @@ def sweep_models(
     )
 
 
-def _config_trained(_name: str, cfg) -> Tuple[int, List[int]]:
-    """The config's trained count and counts (an FFN's branches)."""
+def _config_trained(cfg, model) -> Tuple[int, List[int]]:
+    """The config's trained count and counts (an FFN's branches); a
+    config without a backbone (an ensemble): the model's."""
+    if (cfg.model.get('backbone') or {}).get('num_segments') is None:
+        counts = trained_counts_of(model)
+        if counts:
+            return counts[-1], counts
     count = get_num_frames(cfg)
     counts = cfg.model.backbone.get('frame_counts') or (count,)
     return count, sorted(int(c) for c in counts)
@@ -306,14 +311,10 @@ def sweep_model(
         flop_cache=flop_cache,
     )
 
-    def of(name, cfg):
-        if (cfg.model.get('backbone') or {}).get('num_segments') is None:
-            counts = trained_counts_of(model)  # an ensemble: its members'
-            if counts:
-                return counts[-1], counts
-        return _config_trained(name, cfg)
+    def trained(_name, cfg):
+        return _config_trained(cfg, model)
 
-    return _sweep({'model': model}, cfg, frames, of, options)['model']
+    return _sweep({'model': model}, cfg, frames, trained, options)['model']
 
 
 def run_sweep(
