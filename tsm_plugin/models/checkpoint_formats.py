@@ -219,10 +219,23 @@ def plan_load(checkpoint: dict, model, what: str = 'checkpoint') -> LoadPlan:
     return plan
 
 
+def load_into(checkpoint: dict, model, what: str = 'checkpoint') -> LoadPlan:
+    """Load ``checkpoint`` into ``model`` by its :func:`plan_load`: what
+    the plan leaves out (a warm start's adapters) keeps its init.
+
+    Raises:
+        InputError: as :func:`plan_load`, before anything is loaded.
+    """
+    plan = plan_load(checkpoint, model, what)
+    model.load_state_dict(plan.state_dict, strict=False)
+    return plan
+
+
 __all__ = [
     'FORMATS',
     'LoadPlan',
     'convert',
+    'load_into',
     'plan_load',
     'recognise',
     'source_name',

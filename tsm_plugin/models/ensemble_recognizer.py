@@ -23,7 +23,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from ..errors import ConfigValueError, InputError
 from ..utils.config import load_config
 from . import ffn_recognizer, flexible_recognizer, tsm_resnet  # noqa: F401
-from .checkpoint_formats import plan_load
+from .checkpoint_formats import load_into
 from .frame_counts import NumSegments, frame_count, set_model_num_frames
 
 AVERAGES = ('prob', 'logits')
@@ -78,10 +78,7 @@ def build_member(spec: dict) -> Tuple[nn.Module, Optional[dict]]:
     checkpoint = CheckpointLoader.load_checkpoint(
         path, map_location='cpu', logger='silent'
     )
-    plan = plan_load(checkpoint, member, path)
-    # plan_load refused anything that does not fill the model; what it
-    # leaves out (a warm start's adapters) keeps its init
-    member.load_state_dict(plan.state_dict, strict=False)
+    load_into(checkpoint, member, path)  # refuses what does not fill it
     return member, preprocessor
 
 

@@ -129,16 +129,15 @@ def build_model(study: Study, name: str, checkpoint: str):
     from mmengine.registry import DefaultScope
 
     from ...engine.checkpoint import load_checkpoint_file
-    from ...models.checkpoint_formats import plan_load
+    from ...models.checkpoint_formats import load_into
 
     cfg = unit_config(study, name)
     with DefaultScope.overwrite_default_scope('mmaction'):
         model = MODELS.build(cfg.model)
-    plan = plan_load(
+    # refused (one line) unless it fills the model
+    load_into(
         load_checkpoint_file(checkpoint, map_location='cpu'), model, checkpoint
     )
-    # plan_load refused what does not fill the model
-    model.load_state_dict(plan.state_dict, strict=False)
     return model.to(default_device()).eval()
 
 
