@@ -14,8 +14,11 @@ compat.apply()
 from . import evaluation  # noqa: E402  (registration)
 from .datasets import (  # noqa: E402
     crop_resize,
+    hmdb51,
+    kinetics,
     multi_count_sampling,
     ssv2,
+    sthv1,
     test_protocols,
     transforms,
 )
@@ -48,12 +51,15 @@ REGISTERED = (
     ffn_recognizer,
     ffn_resnet,
     flexible_recognizer,
+    hmdb51,
     hooks,
+    kinetics,
     loops,
     multi_count_sampling,
     optim_wrapper,
     samplers,
     ssv2,
+    sthv1,
     test_protocols,
     transforms,
     tsm_resnet,

@@ -34,10 +34,10 @@ same JSON and the same decoded frames (the encoder runs single-threaded and
 the muxer bit-exact, so the files are byte-identical too).
 
 Modules: :mod:`.motions` (the tracks), :mod:`.render` (the frames),
-:mod:`.encode` (``.webm``), :mod:`.make` (the set on disk).
+:mod:`.encode` (``.webm``, ``.mp4``, ``.avi``), :mod:`.make` (the set on disk).
 """
 
-from .encode import write_webm
+from .encode import write_video, write_webm
 from .make import (
     LABEL_DIR,
     VIDEO_DIR,
@@ -57,5 +57,6 @@ __all__ = [
     'fill_template',
     'make_synthetic_ssv2',
     'track',
+    'write_video',
     'write_webm',
 ]

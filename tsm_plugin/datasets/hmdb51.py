@@ -1,0 +1,1 @@
+"""HMDB51 read as downloaded (.avi class folders, the official splits)."""

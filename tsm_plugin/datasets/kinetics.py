@@ -1,0 +1,1 @@
+"""Kinetics-400 read as downloaded (CVDF/ActivityNet CSVs, mmaction2 lists)."""

@@ -1,0 +1,1 @@
+"""Something-Something V1 read as downloaded (frame folders, ';' CSVs)."""
