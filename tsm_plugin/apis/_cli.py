@@ -1,17 +1,20 @@
 """What every CLI body shares: flags, the work dir, one-line user errors.
 
 The tools' exit statuses are :class:`~tsm_plugin.errors.ExitStatus`; a user
-error (:class:`~tsm_plugin.errors.InputError`) is printed as one line.
+error (:class:`~tsm_plugin.errors.InputError`) and a refused write
+(:class:`~tsm_plugin.errors.WriteError`: no space, a quota, permission) are
+printed as one line.
 """
 
 import argparse
+import errno
 import os.path as osp
 import sys
 from typing import Callable, Optional, Sequence
 
 from mmengine.config import DictAction
 
-from ..errors import ExitStatus, InputError
+from ..errors import ExitStatus, InputError, WriteError
 from ..utils.config import set_loader_option
 from ..utils.device import describe_device
 
@@ -114,16 +117,54 @@ def set_work_dir(cfg, work_dir: Optional[str], config_path: str) -> None:
     cfg.work_dir = resolve_work_dir(cfg, work_dir, config_path)
 
 
+#: errnos that only a write raises: mmengine's own writes (logs, scalars)
+#: failing with them are a full disk too. (EACCES may be a read.)
+_FULL = {errno.ENOSPC, getattr(errno, 'EDQUOT', errno.ENOSPC), errno.EROFS}
+
+
+def as_write_error(err: OSError) -> Optional[WriteError]:
+    """``err`` as a one-line WriteError, or None if it is not a refused
+    write: a WriteError of our writers, or an ``OSError`` of a full or
+    read-only disk from another writer (mmengine's logs and scalars), named
+    with the last complete checkpoint of the run's work dir."""
+    if isinstance(err, WriteError):
+        return err
+    if err.errno not in _FULL:
+        return None
+    from mmengine.logging import MessageHub
+
+    from ..engine.checkpoint import last_complete_checkpoint_near
+    from ..utils.disk_space import write_error
+
+    path = str(err.filename) if err.filename else None
+    converted = write_error(err, path)
+    # Near the file, else near the run's last save (the message hub's).
+    last_save = MessageHub.get_current_instance().get_info('last_ckpt')
+    for hint in filter(None, (path, last_save)):
+        converted.last_checkpoint = last_complete_checkpoint_near(hint)
+        if converted.last_checkpoint:
+            break
+    converted.last_checkpoint = converted.last_checkpoint or None
+    return converted
+
+
 def run_cli(fn: Callable, args) -> int:
-    """Run ``fn(args)``; a user error prints one line.
+    """Run ``fn(args)``; a user error or a refused write prints one line.
 
     Returns:
         int: ``fn``'s status if it returns an int, else
-        :attr:`ExitStatus.OK`; :attr:`ExitStatus.INPUT` on an InputError.
+        :attr:`ExitStatus.OK`; :attr:`ExitStatus.INPUT` on an InputError;
+        :attr:`ExitStatus.WRITE` on a refused write (:func:`as_write_error`).
     """
     try:
         status = fn(args)
     except InputError as e:
         sys.stderr.write(f'error: {e}\n')
         return int(ExitStatus.INPUT)
+    except OSError as e:
+        refused = as_write_error(e)
+        if refused is None:
+            raise
+        sys.stderr.write(f'error: {refused}\n')
+        return int(ExitStatus.WRITE)
     return int(status) if isinstance(status, int) else int(ExitStatus.OK)

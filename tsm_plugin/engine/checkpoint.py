@@ -15,7 +15,8 @@
   paths (``CheckpointLoader``'s scheme ``''``), so ``load_from`` and
   ``--resume`` use it.
 * Resuming: :func:`find_resumable_checkpoint` follows ``last_checkpoint``
-  only to a complete file.
+  only to a complete file; :func:`last_complete_checkpoint` names it in the
+  one line of a failed write (:class:`~tsm_plugin.errors.WriteError`).
 """
 
 import glob
@@ -149,6 +150,38 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
         ) from None
 
 
+def _named(work_dir: str) -> str:
+    """What ``<work_dir>/last_checkpoint`` names ('' if nothing)."""
+    try:
+        with open(osp.join(work_dir, POINTER)) as f:
+            return f.read().strip()
+    except OSError:
+        return ''
+
+
+def last_complete_checkpoint(work_dir: str) -> str:
+    """The complete checkpoint ``last_checkpoint`` in ``work_dir`` names
+    (as written, else by its base name in ``work_dir``); '' if none.
+    ``--resume`` continues from it."""
+    named = _named(work_dir)
+    for path in (named, osp.join(work_dir, osp.basename(named))):
+        if named and is_complete_checkpoint(path):
+            return path
+    return ''
+
+
+def last_complete_checkpoint_near(path: str, levels: int = 3) -> str:
+    """:func:`last_complete_checkpoint` of the nearest folder at most
+    ``levels`` up from ``path`` that holds a ``last_checkpoint`` (a log or
+    scalars file sits in ``<work_dir>/<timestamp>/[vis_data/]``); ''."""
+    folder = osp.dirname(osp.abspath(path))
+    for _ in range(levels):
+        if osp.isfile(osp.join(folder, POINTER)):
+            return last_complete_checkpoint(folder)
+        folder = osp.dirname(folder)
+    return ''
+
+
 @CheckpointLoader.register_scheme(prefixes='', force=True)
 def load_from_local(filename: str, map_location=None) -> dict:
     """mmengine's loader for local paths (``load_from``, ``--resume``,
@@ -176,11 +209,10 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     if not osp.isfile(pointer):
         print_log(f'No {pointer}: starting from scratch.', logger='current')
         return None
-    with open(pointer) as f:
-        named = f.read().strip()
-    for path in (named, osp.join(work_dir, osp.basename(named))):
-        if named and is_complete_checkpoint(path):
-            return path
+    named = _named(work_dir)
+    found = last_complete_checkpoint(work_dir)
+    if found:
+        return found
     complete = [
         p
         for p in glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
@@ -213,6 +245,8 @@ __all__ = [
     'existing_checkpoint',
     'find_resumable_checkpoint',
     'is_complete_checkpoint',
+    'last_complete_checkpoint',
+    'last_complete_checkpoint_near',
     'load_checkpoint_file',
     'save_checkpoint_file',
     'write_pointer',

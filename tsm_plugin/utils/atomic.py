@@ -2,6 +2,10 @@
 
 A kill at any moment leaves either the old file or the complete new one,
 never a part: checkpoints, ``last_checkpoint``, reports, lists, videos.
+A write the machine refuses (no space, a quota, a read-only or forbidden
+folder) leaves the same and raises a one-line
+:class:`~tsm_plugin.errors.WriteError` naming the file, its size and the
+space free.
 """
 
 import glob
@@ -9,7 +13,11 @@ import json
 import os
 import os.path as osp
 import uuid
+from contextlib import contextmanager
 from typing import List, Optional
+
+from ..errors import WRITE_ERRNOS, WriteError
+from . import disk_space
 
 TMP_SUFFIX = '.tmp'
 
@@ -38,44 +46,83 @@ class AtomicFile:
     before the rename leaves ``path`` as it was (plus the temporary file,
     which :func:`remove_stale_temporaries` clears).
 
+    A refused write (``errno`` in :data:`~tsm_plugin.errors.WRITE_ERRNOS`:
+    no space, quota, permission, read-only) at any step, the block's
+    writes included, removes the temporary file and raises
+    :class:`~tsm_plugin.errors.WriteError` instead.
+
     Args:
         path (str): Final file name.
         mode (str): ``'wb'`` or ``'w'``.
         encoding (str, optional): Text encoding for ``'w'``.
+        size (int, optional): Bytes the file will take, if known (named in
+            a :class:`~tsm_plugin.errors.WriteError`; else the bytes
+            written so far).
     """
 
-    def __init__(self, path, mode: str = 'wb', encoding: Optional[str] = None):
+    def __init__(
+        self,
+        path,
+        mode: str = 'wb',
+        encoding: Optional[str] = None,
+        size: Optional[int] = None,
+    ):
         if mode not in ('w', 'wb', 'wt'):
             raise ValueError(f'AtomicFile writes only, got mode {mode!r}')
         self.path = osp.abspath(os.fspath(path))
+        self.size, self.offered = size, 0
+        self._file, self._done = None, False
         folder = osp.dirname(self.path)
-        os.makedirs(folder, exist_ok=True)
         self.tmp_path = osp.join(
             folder,
             f'.{osp.basename(self.path)}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}',
         )
-        # os.open with 0o666 keeps the usual umask permissions (mkstemp
-        # would make checkpoints readable by their owner only).
-        fd = os.open(
-            self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
-        )
-        self._file = os.fdopen(
-            fd, mode, encoding=None if 'b' in mode else encoding or 'utf-8'
-        )
-        self._done = False
+        with self._refusals():
+            os.makedirs(folder, exist_ok=True)
+            # os.open with 0o666 keeps the usual umask permissions (mkstemp
+            # would make checkpoints readable by their owner only).
+            fd = os.open(
+                self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
+            )
+            self._file = os.fdopen(
+                fd, mode, encoding=None if 'b' in mode else encoding or 'utf-8'
+            )
 
     def write(self, data):
+        self.offered += len(data)
         return self._file.write(data)
+
+    def _refused(self, err: BaseException) -> Optional[WriteError]:
+        """``err`` as a WriteError if it is a refused write, else None."""
+        if isinstance(err, WriteError) or not isinstance(err, OSError):
+            return None
+        if err.errno not in WRITE_ERRNOS:
+            return None
+        needed = self.size if self.size is not None else self.offered
+        return disk_space.write_error(err, self.path, needed or None)
+
+    @contextmanager
+    def _refusals(self):
+        """Discard, then raise a refused write as a WriteError."""
+        try:
+            yield
+        except BaseException as err:
+            self.discard()
+            refused = self._refused(err)
+            if refused is None:
+                raise
+            raise refused from err
 
     def commit(self) -> None:
         """Flush, fsync and rename over the final name."""
         if self._done:
             return
-        self._done = True
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self.tmp_path, self.path)
+        with self._refusals():
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self.tmp_path, self.path)
+            self._done = True
         _fsync_dir(osp.dirname(self.path))
 
     def discard(self) -> None:
@@ -83,10 +130,14 @@ class AtomicFile:
         if self._done:
             return
         self._done = True
-        self._file.close()
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:  # its buffer could not be written: dropped
+                pass
         try:
             os.remove(self.tmp_path)
-        except FileNotFoundError:
+        except OSError:  # never made; else remove_stale_temporaries' job
             pass
 
     close = commit
@@ -97,15 +148,19 @@ class AtomicFile:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             self.commit()
-        else:
-            self.discard()
+            return False
+        self.discard()
+        refused = self._refused(exc)
+        if refused is not None:
+            raise refused from exc
         return False
 
 
 def atomic_write(path, data, encoding: str = 'utf-8') -> None:
     """Write ``bytes`` or ``str`` to ``path`` atomically (see AtomicFile)."""
-    mode = 'wb' if isinstance(data, (bytes, bytearray, memoryview)) else 'w'
-    with AtomicFile(path, mode, encoding) as f:
+    binary = isinstance(data, (bytes, bytearray, memoryview))
+    size = memoryview(data).nbytes if binary else len(data.encode(encoding))
+    with AtomicFile(path, 'wb' if binary else 'w', encoding, size) as f:
         f.write(data)
 
 

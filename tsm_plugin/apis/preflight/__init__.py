@@ -14,6 +14,9 @@ what would otherwise fail hours in:
    only warns: training will replace them; a ``'raise'`` split (validation)
    fails;
 4. pretrained weights load (a local file, or ``torchvision://`` reachable);
+   the work dir's free space holds the checkpoints the config keeps
+   (:mod:`.disk`: ``max_keep_ckpts`` + the best ones + the save in
+   progress, each estimated from the model and the optimizer);
 5. one batch of the real training pipeline runs one training step as
    training runs it (the optim wrapper's precision, the data preprocessor's
    memory format) on the chosen device and on CPU, with a finite loss and
@@ -36,6 +39,7 @@ from ...errors import ExitStatus
 from .._cli import ArgumentParser, add_cfg_options, run_cli
 from .context import Context
 from .data import check_annotations, check_paths, check_videos
+from .disk import check_disk
 from .rows import Row, Skip, Status, one_line
 from .training import check_checkpoint, check_model, check_step
 
@@ -71,6 +75,7 @@ CHECKS = (
     Check('annotations', check_annotations),
     Check('videos', check_videos),
     Check('model', check_model),
+    Check('disk', check_disk),
     Check('forward+backward', check_step, per_device=True),
     Check('checkpoint save/reload', check_checkpoint),
 )

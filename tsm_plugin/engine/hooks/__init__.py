@@ -1,6 +1,7 @@
 """Hooks a config names: one per file, each with the failure it prevents.
 
-* :class:`AtomicCheckpointHook`: checkpoints written whole or not at all;
+* :class:`AtomicCheckpointHook`: checkpoints written whole or not at all; a
+  full disk stops the run in one line (exit 4), warned of at start;
 * :class:`CheckpointFormatHook`: foreign checkpoints converted, misfits
   refused;
 * :class:`DataWaitHook`: the share of time spent waiting for data;

@@ -19,7 +19,14 @@ arguments and changes the order and the writes:
   :class:`~tsm_plugin.engine.hooks.PreemptionHook`) are saved here and count
   towards ``max_keep_ckpts``, so a job preempted 40 times keeps as few files
   as one that never was;
-* temporaries of a killed save are removed when training starts.
+* temporaries of a killed save are removed when training starts;
+* a save the disk refuses (no space, a quota, permission) stops the run with
+  one line naming the file, its size, the space free and the last complete
+  checkpoint (:class:`~tsm_plugin.errors.WriteError`, exit status 4); the
+  work dir keeps that checkpoint and ``last_checkpoint``;
+* at the start of training (rank 0), a warning if the output folder cannot
+  hold the checkpoints this hook keeps
+  (:func:`~tsm_plugin.utils.disk_space.checkpoint_space`).
 """
 
 from collections import deque
@@ -28,9 +35,16 @@ from contextlib import contextmanager
 from mmaction.registry import HOOKS
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.model import is_model_wrapper
 
+from ...errors import WriteError
+from ...utils import disk_space
 from ...utils.atomic import remove_stale_temporaries
-from ..checkpoint import ATOMIC_BACKEND_ARGS, write_pointer
+from ..checkpoint import (
+    ATOMIC_BACKEND_ARGS,
+    last_complete_checkpoint,
+    write_pointer,
+)
 
 #: message hub key of the kept checkpoints' file names (oldest first).
 KEEP_KEY = 'keep_ckpt_files'
@@ -88,6 +102,57 @@ class AtomicCheckpointHook(CheckpointHook):
                     f'Removed {path}: the save that wrote it was interrupted.'
                 )
         self.keep_files = deque(runner.message_hub.get_info(KEEP_KEY) or [])
+        if is_main_process() and self.backend_args == ATOMIC_BACKEND_ARGS:
+            self._warn_if_short(runner)
+
+    def space_need(self, runner) -> disk_space.SpaceNeed:
+        """What this hook's checkpoints of ``runner``'s model and optimizer
+        need on disk at the fullest moment."""
+        model = runner.model
+        model = model.module if is_model_wrapper(model) else model
+        optimizer = getattr(runner.optim_wrapper, 'optimizer', None)
+        state = dict(type='?')  # several optimizers: assume Adam's 2 buffers
+        if optimizer is not None:
+            state = dict(type=type(optimizer).__name__, **optimizer.defaults)
+        sizes = disk_space.checkpoint_sizes(model, state)
+        if self.by_epoch:
+            progress = runner.max_epochs - runner.epoch
+        else:
+            progress = runner.max_iters - runner.iter
+        saves = disk_space.saves_in_run(
+            progress, self.interval, self.save_last
+        )
+        checkpoint = dict(
+            max_keep_ckpts=self.max_keep_ckpts,
+            save_best=self.key_indicators if self.save_best else None,
+            save_optimizer=self.save_optimizer,
+        )
+        return disk_space.checkpoint_space(sizes, checkpoint, saves)
+
+    def _warn_if_short(self, runner) -> None:
+        """Warn once if the output folder cannot hold the checkpoints."""
+        try:
+            enough, text = disk_space.space_report(
+                self.space_need(runner), self.out_dir
+            )
+        except OSError as err:  # e.g. a folder that cannot be read
+            runner.logger.info(f'Free space not checked: {err}')
+            return
+        if not enough:
+            runner.logger.warning(
+                f'Not enough space for the checkpoints: {text}. A save that '
+                'does not fit stops the run (exit status 4) and keeps the '
+                'last complete checkpoint.'
+            )
+
+    @contextmanager
+    def _naming_last_good(self, runner):
+        """A refused write names the last complete checkpoint."""
+        try:
+            yield
+        except WriteError as err:
+            err.last_checkpoint = last_complete_checkpoint(runner.work_dir)
+            raise
 
     @contextmanager
     def _removing_last(self):
@@ -122,19 +187,21 @@ class AtomicCheckpointHook(CheckpointHook):
         runner.message_hub.update_info(KEEP_KEY, list(self.keep_files))
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir,
-            filename,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args,
-        )
+        with self._naming_last_good(runner):
+            runner.save_checkpoint(
+                self.out_dir,
+                filename,
+                self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args,
+            )
+            if is_main_process():
+                write_pointer(runner.work_dir, self.last_ckpt)
         if is_main_process():
-            write_pointer(runner.work_dir, self.last_ckpt)
             keep = {self.last_ckpt, getattr(self, 'best_ckpt_path', None)}
             for name in stale:
                 path = self.file_backend.join_path(self.out_dir, name)
@@ -146,7 +213,7 @@ class AtomicCheckpointHook(CheckpointHook):
         self.save_checkpoint(runner, self.filename_tmpl.format(step), meta)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
-        with self._removing_last():
+        with self._naming_last_good(runner), self._removing_last():
             super()._save_best_checkpoint(runner, metrics)
 
     def save_preemption_checkpoint(self, runner, iteration: int) -> str:
