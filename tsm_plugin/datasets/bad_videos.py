@@ -4,7 +4,10 @@ Large SSv2 copies hold a few broken files. A video cannot be used when it is
 missing, empty, truncated or not a video (the readers raise
 :class:`~tsm_plugin.datasets.video_io.VideoReadError`), has fewer than
 ``min_frames`` frames, has a frame smaller than ``min_side`` pixels on a
-side, or changes frame size mid-stream (the clip could not be stacked).
+side, changes frame size mid-stream (the clip could not be stacked), or
+takes longer than ``decode_deadline`` seconds to decode (a decoder stuck in
+a loop: :class:`DecodeDeadlineError`, see
+:mod:`tsm_plugin.engine.decode_watchdog`).
 
 "Fewer frames than needed": TSN segment sampling repeats frames of a short
 video instead of failing (a 3-frame video gives 16 frames, each repeated),
@@ -26,8 +29,9 @@ to the frames training samples, and by :func:`check_video` to every frame
 * ``'skip'`` (the default for training): log the file once, count it, and
   return the next usable sample instead (index + 1, + 2, ... so the
   replacement is deterministic). Known bad files are not opened again.
-  The bad-file marks and the skip counts live in shared memory, so they
-  hold across dataloader worker processes;
+  The bad-file marks and the skip counts live in shared memory
+  (:class:`~tsm_plugin.utils.worker_state.VideoMarks`), so they hold
+  across dataloader worker processes;
   :class:`~tsm_plugin.engine.hooks.SkippedVideosHook` logs the count per
   epoch.
 
@@ -43,20 +47,38 @@ seed (:class:`~tsm_plugin.engine.samplers.SeededIndex`), see
 :func:`~tsm_plugin.utils.seeding.seeded_rng`.
 """
 
-import multiprocessing as mp
-from typing import Iterable, Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterable, List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
 
 from ..errors import InputError
 from ..utils.seeding import seeded_rng
+from ..utils.worker_state import VideoMarks, main_process_alarm
 from .video_io import VideoReadError, open_video
 
 POLICIES = ('raise', 'skip')
 # Fresh failures in a row before "skip" gives up: a wrong data_root or
 # video folder makes every file fail, and that must stop, not scan 169k.
 MAX_CONSECUTIVE_BAD = 50
+# Seconds one sample's pipeline may take before its video counts as broken.
+# Measured on 2 shared x86_64 cores, PyAV and decord: 16 frames of a 240p
+# SSv2-sized or a 340x256 10 s K400-sized clip decode in 0.1-0.3 s, every
+# frame of the latter in at most 1.05 s. 60 s never cuts a healthy clip and
+# costs a minute per stuck file, once (the file is then marked bad).
+DEFAULT_DECODE_DEADLINE = 60.0
+
+
+class DecodeDeadlineError(VideoReadError):
+    """A video whose decode ran past ``decode_deadline`` (one line)."""
+
+    @classmethod
+    def of(cls, path: str, deadline: float) -> 'DecodeDeadlineError':
+        return cls(
+            f'cannot read video {path}: decoding took more than '
+            f'{deadline:g} s (decode_deadline={deadline:g})'
+        )
 
 
 def frame_count_problem(
@@ -122,57 +144,6 @@ def check_video(
     return frame_size_problem(path, shapes, min_side)
 
 
-class _SharedState:
-    """Bad-file marks and skip counts, shared with the dataloader workers.
-
-    Lock-free shared memory (``RawArray``), so it crosses fork and spawn
-    alike: each process counts its skips in its own slot (0: the main
-    process, 1 + worker id: a worker), and the counts are summed and reset
-    between epochs, when the workers are idle. Two workers meeting the same
-    new bad file at the same instant may both log it; nothing else races.
-    Pickling outside of a worker start (``copy.deepcopy``) makes a private
-    copy instead of failing.
-    """
-
-    SLOTS = 64
-
-    def __init__(self, size: int, bad=None, skips=None):
-        self.bad = mp.RawArray('b', bad if bad is not None else max(size, 1))
-        self.skips = mp.RawArray(
-            'q', skips if skips is not None else self.SLOTS + 1
-        )
-
-    def mark_bad(self, idx: int) -> bool:
-        """Mark ``idx`` bad; whether it was not marked before."""
-        first = not self.bad[idx]
-        self.bad[idx] = 1
-        return first
-
-    def count_skip(self) -> None:
-        info = torch.utils.data.get_worker_info()
-        slot = 0 if info is None else 1 + info.id % self.SLOTS
-        self.skips[slot] += 1
-
-    def pop_skips(self) -> int:
-        count = sum(self.skips)
-        for i in range(len(self.skips)):
-            self.skips[i] = 0
-        return count
-
-    def __getstate__(self):
-        from multiprocessing.context import get_spawning_popen
-
-        if get_spawning_popen() is not None:  # a worker starting: share
-            return self.__dict__
-        return dict(copy=(list(self.bad), list(self.skips)))
-
-    def __setstate__(self, state):
-        if 'copy' in state:
-            bad, skips = state['copy']
-            state = _SharedState(0, bad, skips).__dict__
-        self.__dict__.update(state)
-
-
 class BadVideoPolicy:
     """Mixin for an mmengine ``BaseDataset`` whose pipeline decodes videos.
 
@@ -184,6 +155,12 @@ class BadVideoPolicy:
             training, 'raise' with ``test_mode``.
         min_frames (int): Fewest frames a usable video has (>= 1).
         min_side (int): Fewest pixels on a side of a usable frame.
+        decode_deadline (float, optional): Seconds one sample's pipeline
+            may take; past it the video is unusable
+            (:class:`DecodeDeadlineError`). Enforced from outside the
+            dataloader worker (:mod:`tsm_plugin.engine.decode_watchdog`);
+            with ``num_workers=0`` by ``SIGALRM``, which cannot cut native
+            code that holds the GIL. None: no deadline.
     """
 
     def _init_bad_video_policy(
@@ -192,6 +169,7 @@ class BadVideoPolicy:
         test_mode: bool,
         min_frames: int = 1,
         min_side: int = 8,
+        decode_deadline: Optional[float] = DEFAULT_DECODE_DEADLINE,
     ) -> None:
         if on_bad_video is None:
             on_bad_video = 'raise' if test_mode else 'skip'
@@ -204,15 +182,25 @@ class BadVideoPolicy:
                 f'min_frames and min_side must be >= 1, got '
                 f'{min_frames} and {min_side}'
             )
+        if decode_deadline is not None and (
+            not isinstance(decode_deadline, (int, float))
+            or isinstance(decode_deadline, bool)
+            or not decode_deadline > 0
+        ):
+            raise InputError(
+                'decode_deadline must be a number of seconds > 0 or None, '
+                f'got {decode_deadline!r}'
+            )
         self.on_bad_video = on_bad_video
         self.min_frames = int(min_frames)
         self.min_side = int(min_side)
+        self.decode_deadline = decode_deadline
         self._bad_state = None
 
     def full_init(self) -> None:
         super().full_init()
         if getattr(self, '_bad_state', None) is None:
-            self._bad_state = _SharedState(len(self))
+            self._bad_state = VideoMarks(len(self))
 
     # -- checks ---------------------------------------------------------
     def _check_frames(self, results: dict) -> None:
@@ -247,6 +235,50 @@ class BadVideoPolicy:
                 self._check_size(results)
                 size_checked = True
         return results
+
+    # -- the decode deadline ---------------------------------------------
+    @contextmanager
+    def _decoding(self, idx: int):
+        """Record the decode of ``idx`` for the watchdog; without workers,
+        bound it with SIGALRM."""
+        clock = self._bad_state.clock
+        clock.start(idx)
+        deadline = getattr(self, 'decode_deadline', None)
+        alarm = deadline and torch.utils.data.get_worker_info() is None
+        try:
+            with main_process_alarm(
+                deadline if alarm else 0,
+                lambda: DecodeDeadlineError.of(self._path(idx), deadline),
+            ):
+                yield
+        finally:
+            clock.stop()
+
+    def _path(self, idx: int) -> str:
+        return self.get_data_info(idx).get('filename')
+
+    def overdue_decodes(self) -> List[Tuple[int, int]]:
+        """``(worker id, index)`` of the worker decodes past the deadline."""
+        state = self._bad_state
+        deadline = getattr(self, 'decode_deadline', None)
+        if state is None or not deadline:
+            return []
+        return [(w, i) for w, i, _ in state.clock.overdue(deadline)]
+
+    def decode_timed_out(self, idx: int) -> DecodeDeadlineError:
+        """The error of sample ``idx``, whose decode a watchdog found past
+        the deadline; with ``'skip'`` the video is also marked bad (never
+        opened again) and logged once."""
+        err = DecodeDeadlineError.of(self._path(idx), self.decode_deadline)
+        if self.on_bad_video == 'skip':
+            self._mark_bad(idx, err)
+        return err
+
+    def forget_decodes(self) -> None:
+        """Clear the decode records (the workers that wrote them are
+        gone)."""
+        if self._bad_state is not None:
+            self._bad_state.clock.clear()
 
     # -- the policy -----------------------------------------------------
     def _mark_bad(self, idx: int, err: Exception) -> None:
@@ -293,7 +325,7 @@ class BadVideoPolicy:
             if self.on_bad_video == 'skip' and state.bad[cand]:
                 continue
             try:
-                with seeded_rng(seed):
+                with seeded_rng(seed), self._decoding(cand):
                     data = self._prepare_checked(cand)
             except VideoReadError as err:
                 if self.on_bad_video == 'raise':

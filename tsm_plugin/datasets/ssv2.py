@@ -22,7 +22,7 @@ from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 
 from ..errors import InputError
-from .bad_videos import BadVideoPolicy
+from .bad_videos import DEFAULT_DECODE_DEADLINE, BadVideoPolicy
 
 
 class AnnotationError(InputError, ValueError):
@@ -114,6 +114,9 @@ class SSv2Dataset(BadVideoPolicy, BaseActionDataset):
         min_frames (int): Fewest frames of a usable video (1: short videos
             repeat frames, as TSM samples them).
         min_side (int): Fewest pixels on a side of a usable frame.
+        decode_deadline (float, optional): Seconds one sample may take to
+            decode before its video counts as unusable (a decoder that
+            never returns); None: no deadline.
         **kwargs: Passed to ``BaseActionDataset`` (``data_root``,
             ``lazy_init``, ``indices``...).
 
@@ -133,12 +136,13 @@ class SSv2Dataset(BadVideoPolicy, BaseActionDataset):
         on_bad_video: Optional[str] = None,
         min_frames: int = 1,
         min_side: int = 8,
+        decode_deadline: Optional[float] = DEFAULT_DECODE_DEADLINE,
         **kwargs,
     ) -> None:
         self.label_file = label_file
         self.suffix = suffix
         self._init_bad_video_policy(
-            on_bad_video, test_mode, min_frames, min_side
+            on_bad_video, test_mode, min_frames, min_side, decode_deadline
         )
         super().__init__(
             ann_file,

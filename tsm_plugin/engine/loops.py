@@ -21,6 +21,11 @@ and the position only:
 So a run stopped at any iteration and resumed ends with the same weights
 as one that never stopped (on CPU bit for bit; on GPU up to the usual
 non-determinism of cuDNN unless ``--deterministic``).
+
+The same exact restart serves the dataset's ``decode_deadline``
+(:mod:`~tsm_plugin.engine.decode_watchdog`): a worker stuck decoding one
+video is replaced and the epoch goes on at the batch it was making, as if
+that video were unreadable.
 """
 
 import torch
@@ -29,16 +34,10 @@ from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
 from ..utils.seeding import seed_iteration
+from .decode_watchdog import guard_loader
+from .samplers import loader_sampler as _sampler
 
 SAMPLER_SEED_KEY = 'tsm_sampler_seed'
-
-
-def _sampler(dataloader):
-    sampler = getattr(dataloader, 'sampler', None)
-    batch_sampler = getattr(dataloader, 'batch_sampler', None)
-    if batch_sampler is not None and hasattr(batch_sampler, 'sampler'):
-        sampler = batch_sampler.sampler
-    return sampler
 
 
 @LOOPS.register_module()
@@ -53,6 +52,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     def run(self) -> torch.nn.Module:
         self._restore_sampler_seed()
+        guard_loader(self.dataloader)
         return super().run()
 
     def _restore_sampler_seed(self) -> None:

@@ -26,6 +26,15 @@ from mmengine.dataset import DefaultSampler
 from ..utils.seeding import sample_seeds
 
 
+def loader_sampler(dataloader):
+    """The sampler of a dataloader (its batch sampler's, if it has one)."""
+    sampler = getattr(dataloader, 'sampler', None)
+    batch_sampler = getattr(dataloader, 'batch_sampler', None)
+    if batch_sampler is not None and hasattr(batch_sampler, 'sampler'):
+        sampler = batch_sampler.sampler
+    return sampler
+
+
 class SeededIndex(int):
     """A dataset index that carries the seed of its sample's randomness."""
 
@@ -74,6 +83,11 @@ class ResumableSampler(DefaultSampler):
         if num_samples < 0:
             raise ValueError(f'cannot skip {num_samples} samples')  # a bug
         self._skip = num_samples
+
+    @property
+    def pending_skip(self) -> int:
+        """Samples the next pass skips (:meth:`skip`; 0 once it started)."""
+        return self._skip
 
     def sample_seeds(self) -> np.ndarray:
         """One seed per global position of this epoch's order."""

@@ -61,6 +61,8 @@ ssv2 = dict(
     data_root=data_root,
     label_file=label_file,
     data_prefix=data_prefix,
+    # a clip takes <2 s to decode; past 60 s its decoder is stuck: skip/raise
+    decode_deadline=60.0,
 )
 # What every split's dataloader shares.
 loader = dict(

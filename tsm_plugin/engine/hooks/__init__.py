@@ -12,7 +12,7 @@
 * :class:`PreemptionHook`: SIGTERM/SIGUSR1 saves a checkpoint, exits 3
   (:func:`release_signals` gives its handlers back after a failed run);
 * :class:`SkippedVideosHook`: samples replaced for an unusable video,
-  counted per epoch;
+  counted per epoch; its loaders put under the decode deadline;
 * :class:`ThreadPolicyHook`: one torch thread per dataloader worker, the
   rest to the main process.
 """

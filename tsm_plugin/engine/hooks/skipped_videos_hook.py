@@ -7,12 +7,18 @@ replacements of an epoch over all dataloader workers, records the count as
 the ``train/skipped_videos`` (``val/skipped_videos``) scalar of every
 epoch, and warns when it is not zero, so a run that quietly trains on a
 shrinking dataset shows it.
+
+It also puts the validation and test loaders (and the training loader of
+a loop other than ``ResumableEpochBasedTrainLoop``) under the datasets'
+decode deadline (:func:`~tsm_plugin.engine.decode_watchdog.guard_loader`),
+so a decoder that never returns cannot stall evaluation either.
 """
 
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 
 from ...utils.config import iter_built_datasets
+from ..decode_watchdog import guard_loader
 
 
 @HOOKS.register_module()
@@ -39,6 +45,32 @@ class SkippedVideosHook(Hook):
                 f'used ({bad} distinct bad files so far, each logged once '
                 'above; tools/preflight.py lists them all)'
             )
+
+    def before_train_epoch(self, runner) -> None:
+        """Guard the training loader (see the module docstring).
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
+        guard_loader(runner.train_dataloader)
+
+    def before_val_epoch(self, runner) -> None:
+        """Guard the validation loader (see the module docstring).
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
+        if runner.val_loop is not None:
+            guard_loader(runner.val_loop.dataloader)
+
+    def before_test_epoch(self, runner) -> None:
+        """Guard the test loader (see the module docstring).
+
+        Args:
+            runner (Runner): The runner of the test process.
+        """
+        if runner.test_loop is not None:
+            guard_loader(runner.test_loop.dataloader)
 
     def after_train_epoch(self, runner) -> None:
         """Report the training epoch that just ended.
