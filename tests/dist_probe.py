@@ -4,14 +4,18 @@ processes through ``custom_imports``; not a test module).
 Every rank writes what it saw to ``<work_dir>/probe/rank<R>.json``: the
 process group's backend, the optimizer's initial learning rates, a digest of
 its weights at the start of training and after each epoch, and the
-sampler's indices per epoch. Importing it also has the rank format each
-config once (as the pytest process does, ``tests/conftest.py``).
+sampler's indices per epoch. :class:`KillRankHook` SIGKILLs one rank at a
+given iteration of a job's first attempt (the restart test). Importing it
+also has the rank format each config once (as the pytest process does,
+``tests/conftest.py``).
 """
 
 import hashlib
 import json
 import os
 import os.path as osp
+import signal
+import time
 
 from mmaction.registry import HOOKS
 from mmengine.dist import get_backend, get_rank, get_world_size
@@ -19,6 +23,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from tests.helpers import format_each_config_once
+from tsm_plugin.engine.distributed import elastic_restart
 
 format_each_config_once()
 
@@ -76,3 +81,46 @@ class RankProbeHook(Hook):
         epoch = self.record['epochs'][str(runner.epoch + 1)]
         epoch['digest'] = weights_digest(self._model(runner).state_dict())
         self._dump(runner)
+
+
+@HOOKS.register_module()
+class KillRankHook(Hook):
+    """SIGKILL rank ``rank`` before iteration ``iteration`` (0-based) of
+    a job's first attempt (not a restart: ``elastic_restart()``), once
+    ``last_checkpoint`` names ``iter_<iteration>.pth``: a checkpoint to
+    resume from exists, whatever the other rank's timing."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, rank: int, iteration: int, timeout: float = 60):
+        self.rank = rank
+        self.iteration = iteration
+        self.timeout = timeout
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if (
+            runner.iter != self.iteration
+            or get_rank() != self.rank
+            or elastic_restart() is not None
+        ):
+            return
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        wanted = f'iter_{self.iteration}.pth'
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if osp.isfile(pointer):
+                with open(pointer) as f:
+                    if osp.basename(f.read().strip()) == wanted:
+                        self._kill(runner)
+            time.sleep(0.02)
+        raise RuntimeError(f'{pointer} never named {wanted}')
+
+    @staticmethod
+    def _kill(runner):
+        """Note the time (``probe/killed_at``), then die as an OOM kill
+        or a lost node would: no handler, no cleanup."""
+        path = osp.join(runner.work_dir, 'probe', 'killed_at')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write(repr(time.time()))
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -15,6 +15,7 @@ import os
 import pickle
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,91 @@ def test_sync_bn_without_cuda_is_one_line(tmp_path, tool, launcher):
     else:
         with pytest.raises(InputError, match="^sync_bn='torch' needs CUDA"):
             api.merge_args(cfg, args)
+
+
+# --------------------------------------------------------------------------
+# Restarts: which attempt a process is, and where it resumes from
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    'env, expected',
+    [
+        ({}, None),
+        ({'TSM_RESTART_COUNT': '0', 'TSM_MAX_RESTARTS': '2'}, None),
+        ({'TSM_RESTART_COUNT': '1', 'TSM_MAX_RESTARTS': '2'}, (1, 2)),
+        (
+            {
+                'TORCHELASTIC_RESTART_COUNT': '3',
+                'TORCHELASTIC_MAX_RESTARTS': '5',
+            },
+            (3, 5),
+        ),
+    ],
+)
+def test_elastic_restart_reads_the_launchers_variables(env, expected):
+    from tsm_plugin.engine.distributed import elastic_restart
+
+    assert elastic_restart(env) == expected
+
+
+def test_elastic_restart_refuses_a_bad_count_in_one_line():
+    from tsm_plugin.engine.distributed import elastic_restart
+    from tsm_plugin.errors import InputError
+
+    with pytest.raises(InputError, match="^TSM_RESTART_COUNT='x': expected"):
+        elastic_restart({'TSM_RESTART_COUNT': 'x'})
+
+
+def _resume_cfg(tmp_path, monkeypatch, restart, *flags):
+    from tsm_plugin.apis import train as api
+
+    for name in ('TORCHELASTIC_RESTART_COUNT', 'TSM_RESTART_COUNT'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('TSM_RESTART_COUNT', str(restart))
+    monkeypatch.setenv('TSM_MAX_RESTARTS', '3')
+    work = tmp_path / 'work'
+    args = api.build_parser().parse_args(
+        [DEMO, '--work-dir', str(work), *flags]
+    )
+    return api.merge_args(api.load_config(DEMO), args), work
+
+
+def test_a_restart_resumes_from_the_last_checkpoint(tmp_path, monkeypatch):
+    """Whatever --resume named: the work dir's last checkpoint is newer."""
+    from tsm_plugin.engine.checkpoint import (
+        save_checkpoint_file,
+        write_pointer,
+    )
+    from tsm_plugin.engine.distributed import Restart, restart_line
+
+    given = tmp_path / 'given.pth'
+    given.touch()
+    work = tmp_path / 'work'
+    work.mkdir()
+    last = work / 'iter_5.pth'
+    save_checkpoint_file({'state_dict': {}}, str(last))
+    write_pointer(str(work), str(last))
+    cfg, _ = _resume_cfg(tmp_path, monkeypatch, 1, '--resume', str(given))
+    assert (cfg.resume, cfg.load_from) == (True, str(last))
+    assert restart_line(Restart(1, 3), cfg) == (
+        f'restart 1 of 3: resuming from {last}'
+    )
+    # The first attempt takes --resume CHECKPOINT as given.
+    cfg, _ = _resume_cfg(tmp_path, monkeypatch, 0, '--resume', str(given))
+    assert (cfg.resume, cfg.load_from) == (True, str(given))
+
+
+@pytest.mark.parametrize('flags', [[], ['--resume']])
+def test_a_restart_without_checkpoint_starts_over(
+    tmp_path, monkeypatch, flags
+):
+    from tsm_plugin.engine.distributed import Restart, restart_line
+
+    cfg, work = _resume_cfg(tmp_path, monkeypatch, 2, *flags)
+    assert not cfg.resume and cfg.load_from is None
+    assert restart_line(Restart(2, 3), cfg) == (
+        f'restart 2 of 3: no complete checkpoint in {work} yet, starting '
+        'again from scratch'
+    )
 
 
 # --------------------------------------------------------------------------
@@ -336,3 +422,73 @@ def test_tfd_sweep_after_training_gathers_both_shards(two_process_run):
     assert rows[4]['top5'] == pytest.approx(
         (top5 == labels[:, None]).any(1).float().mean().item()
     )
+
+
+BN_BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
+
+
+def params_digest(path) -> str:
+    """A checkpoint's digest without the BN running statistics."""
+    state = torch.load(path, map_location='cpu')['state_dict']
+    return weights_digest(
+        {k: v for k, v in state.items() if not k.endswith(BN_BUFFERS)}
+    )
+
+
+@pytest.mark.slow
+def test_dist_train_restarts_a_killed_rank_and_resumes(
+    two_process_run, synthetic_ssv2, tmp_path
+):
+    """MAX_RESTARTS=1: rank 1 is SIGKILLed before the second of the
+    epoch's two iterations, once iter_1.pth is saved; dist_train.sh starts
+    both ranks again, they resume from iter_1.pth mid-epoch by themselves
+    and end with the parameters of the fixture's uninterrupted 1-epoch run.
+    (Not its BN running statistics: a mid-epoch checkpoint holds rank 0's,
+    and the epoch's end averages the ranks'.)"""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(
+        str(tiny_demo_config(tmp_path, synthetic_ssv2, tfd=False))
+    )
+    # A checkpoint after every iteration: iter_1.pth to resume from.
+    cfg.default_hooks.checkpoint.by_epoch = False
+    cfg.custom_hooks.append(dict(type='KillRankHook', rank=1, iteration=1))
+    path = tmp_path / 'tiny_demo_restart.py'
+    cfg.dump(str(path))
+    work = tmp_path / 'work'
+    out = launch(
+        'dist_train.sh',
+        str(path),
+        '2',
+        '--work-dir',
+        str(work),
+        *COMMON,
+        '--epochs',
+        '1',
+        cwd=tmp_path,
+        MAX_RESTARTS='1',
+    )
+    finished = time.time()
+    killed = float((work / 'probe' / 'killed_at').read_text())
+    # kill -> restart -> finish, for docs/distributed.md
+    print(f'kill to finish: {finished - killed:.1f} s')
+    assert 'torchrun failed (status 1): restart 1 of 1' in out.stderr
+
+    # Two attempts, one log each; the second says where it resumed from.
+    logs = [p.read_text() for p in sorted(work.glob('*/*.log'))]
+    assert len(logs) == 2
+    assert 'Epoch(train) [1][1/2]' in logs[0]
+    assert 'Epoch(train) [1][2/2]' not in logs[0]
+    ckpt1 = work / 'iter_1.pth'
+    assert f'restart 1 of 1: resuming from {ckpt1}' in logs[1]
+    assert 'Resuming epoch 1 at batch 2/2' in logs[1]
+    # Both restarted ranks started at iteration 1 from iter_1.pth's weights
+    # and ended the epoch alike, with the uninterrupted run's parameters.
+    r0, r1 = probes(work)
+    for r in (r0, r1):
+        assert (r['start']['iter'], r['start']['epoch']) == (1, 0)
+        assert r['start']['digest'] == ckpt_digest(ckpt1)
+    assert r0['epochs']['1']['digest'] == r1['epochs']['1']['digest']
+    reference = params_digest(two_process_run['work'] / 'epoch_1.pth')
+    assert params_digest(ckpt1) != reference  # one iteration short
+    assert params_digest(work / 'iter_2.pth') == reference

@@ -127,6 +127,118 @@ def test_scripts_print_usage(tmp_path, script, nargs):
 
 
 # --------------------------------------------------------------------------
+# MAX_RESTARTS: tools/launch.sh starts torchrun again after a failure
+# --------------------------------------------------------------------------
+@pytest.fixture
+def failing_python(tmp_path):
+    """An interpreter whose torchrun calls exit with the statuses in
+    FAKE_STATUSES, one per call (the last one repeats), each call logging
+    its TSM_RESTART_COUNT and TSM_MAX_RESTARTS; with FAKE_SLEEP it waits
+    for a signal instead."""
+    calls = tmp_path / 'calls'
+    fake = tmp_path / 'python'
+    fake.write_text(
+        textwrap.dedent(f"""\
+        #!/usr/bin/env bash
+        if [ "$1" = -c ]; then exec {sys.executable} "$@"; fi
+        echo "$TSM_RESTART_COUNT/$TSM_MAX_RESTARTS" >> {calls}
+        if [ -n "${{FAKE_SLEEP:-}}" ]; then
+            trap 'kill $s; echo TERM >> {calls}; exit 143' TERM
+            sleep 30 > /dev/null 2>&1 &
+            s=$!
+            wait
+        fi
+        statuses=($FAKE_STATUSES)
+        n=$(wc -l < {calls})
+        exit "${{statuses[n - 1]:-${{statuses[-1]}}}}"
+    """)
+    )
+    fake.chmod(0o755)
+
+    def run(*statuses, restarts='2'):
+        out = run_script(
+            'dist_train.sh',
+            'c.py',
+            '2',
+            cwd=tmp_path,
+            env=clean_env(
+                PYTHON=str(fake),
+                MAX_RESTARTS=restarts,
+                FAKE_STATUSES=' '.join(map(str, statuses)),
+            ),
+        )
+        return out, calls.read_text().splitlines()
+
+    return run
+
+
+def test_dist_train_restarts_after_a_failure(failing_python):
+    out, calls = failing_python(1, 1, 0)
+    assert out.returncode == 0, out.stderr
+    assert calls == ['0/2', '1/2', '2/2']
+    assert 'torchrun failed (status 1): restart 1 of 2' in out.stderr
+    assert 'restart 2 of 2' in out.stderr
+
+
+def test_dist_train_gives_up_after_max_restarts(failing_python):
+    out, calls = failing_python(1)
+    assert out.returncode == 1
+    assert calls == ['0/2', '1/2', '2/2']
+
+
+def test_dist_train_without_restarts_runs_once(failing_python):
+    out, calls = failing_python(1, restarts='0')
+    assert out.returncode == 1
+    assert calls == ['/']  # exec'd torchrun, no restart variables
+
+
+def test_a_signal_ends_the_restarts(failing_python, tmp_path):
+    """SIGTERM to dist_train.sh reaches torchrun (which saves, as on a
+    preemption) and is not answered with a restart."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        ['bash', str(TOOLS / 'dist_train.sh'), 'c.py', '2'],
+        cwd=tmp_path,
+        env=clean_env(
+            PYTHON=str(tmp_path / 'python'),
+            MAX_RESTARTS='2',
+            FAKE_STATUSES='0',
+            FAKE_SLEEP='1',
+        ),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    calls = tmp_path / 'calls'
+    deadline = time.monotonic() + 20
+    while not calls.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the fake's trap is set
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    assert calls.read_text().splitlines() == ['0/2', 'TERM']
+    assert 'restart' not in err
+
+
+@pytest.mark.parametrize('script', ['dist_train.sh', 'slurm_train.sh'])
+@pytest.mark.parametrize('value', ['x', '-1', '1.5'])
+def test_a_bad_max_restarts_is_one_line(tmp_path, script, value):
+    args = ['p', 'j', 'c.py'] if script == 'slurm_train.sh' else ['c.py', '2']
+    out = run_script(
+        script,
+        *args,
+        cwd=tmp_path,
+        env=clean_env(MAX_RESTARTS=value, PYTHON='false'),
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith(f'error: MAX_RESTARTS={value}: expected')
+    assert len(out.stderr.splitlines()) == 1
+
+
+# --------------------------------------------------------------------------
 # tools/slurm_*.sh -> tools/launch.sh: srun and scontrol are fakes that
 # record their arguments
 # --------------------------------------------------------------------------
@@ -134,12 +246,20 @@ def test_scripts_print_usage(tmp_path, script, nargs):
 def fake_slurm(tmp_path):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
-    for tool, status in (('srun', '${FAKE_SRUN_STATUS:-0}'), ('scontrol', 0)):
+    # srun: FAKE_SRUN_STATUS holds one status per call (the last repeats);
+    # each call appends its TSM_RESTART_COUNT to srun.calls.
+    srun_status = (
+        f'echo "${{TSM_RESTART_COUNT:-0}}" >> {tmp_path}/srun.calls\n'
+        'statuses=(${FAKE_SRUN_STATUS:-0})\n'
+        f'n=$(wc -l < {tmp_path}/srun.calls)\n'
+        'exit "${statuses[n - 1]:-${statuses[-1]}}"'
+    )
+    for tool, status in (('srun', srun_status), ('scontrol', 'exit 0')):
         exe = bin_dir / tool
         exe.write_text(
             f'#!/usr/bin/env bash\n'
             f'printf "%s\\n" "$@" > {tmp_path / tool}.args\n'
-            f'exit {status}\n'
+            f'{status}\n'
         )
         exe.chmod(0o755)
 
@@ -153,6 +273,9 @@ def fake_slurm(tmp_path):
             for t in ('srun', 'scontrol')
             if (tmp_path / f'{t}.args').exists()
         }
+        if (tmp_path / 'srun.calls').exists():
+            restarts = (tmp_path / 'srun.calls').read_text().split()
+            calls['restart_counts'] = restarts
         return out, calls
 
     return run
@@ -253,6 +376,38 @@ def test_slurm_train_failure_is_not_requeued(fake_slurm):
     )
     assert 'scontrol' not in calls
     assert out.returncode == 1
+
+
+def test_slurm_train_restarts_a_failed_step(fake_slurm):
+    """MAX_RESTARTS: srun again, --resume kept, TSM_RESTART_COUNT set."""
+    out, calls = fake_slurm(
+        'slurm_train.sh',
+        'p',
+        'j',
+        'c.py',
+        FAKE_SRUN_STATUS='137 1 0',
+        MAX_RESTARTS='3',
+    )
+    assert out.returncode == 0, out.stderr
+    assert calls['restart_counts'] == ['0', '1', '2']
+    assert calls['srun'][-3:] == ['--resume', '--launcher', 'slurm']
+    assert 'training failed (status 137): restart 1 of 3' in out.stderr
+
+
+@pytest.mark.parametrize(
+    'status, runs', [(1, 3), (2, 1), (3, 1)]
+)  # a failure; bad input; preempted (requeued instead)
+def test_slurm_train_restarts_only_failures(fake_slurm, status, runs):
+    out, calls = fake_slurm(
+        'slurm_train.sh',
+        'p',
+        'j',
+        'c.py',
+        FAKE_SRUN_STATUS=str(status),
+        MAX_RESTARTS='2',
+    )
+    assert out.returncode == status
+    assert len(calls['restart_counts']) == runs
 
 
 def test_slurm_test_command(fake_slurm):

@@ -5,6 +5,8 @@
 #   tools/dist_train.sh CONFIG NGPUS [tools/train.py flags]
 #
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT (tools/launch.sh).
+# MAX_RESTARTS=N: when a process dies, torchrun restarts them all, up to N
+# times, and they resume from the work dir's last checkpoint by themselves.
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG NGPUS [tools/train.py flags]" >&2

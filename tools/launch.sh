@@ -7,6 +7,13 @@
 #       NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1): multi-node, the
 #       same on every node but NODE_RANK (0..NNODES-1). MASTER_PORT or PORT:
 #       on one node a free port by default, on several 29500.
+#       MAX_RESTARTS (0): when a process fails, torchrun stops the others;
+#       torchrun is then started again, up to this many times, with
+#       TSM_RESTART_COUNT / TSM_MAX_RESTARTS set (tools/train.py resumes
+#       from the work dir's last checkpoint). A new torchrun, not its
+#       --max-restarts: torch 2.13's static rendezvous keeps the first
+#       attempt's store, and a restarted process group may connect to the
+#       dead processes' addresses ("Connection refused").
 #   tools/launch.sh srun PARTITION JOB_NAME SCRIPT [args]
 #       one SLURM task per GPU, `SCRIPT args --launcher slurm`; mmengine
 #       reads ranks and the master address from SLURM's variables.
@@ -23,6 +30,12 @@ usage() {
     exit 2
 }
 
+bad_restarts() {
+    echo "error: MAX_RESTARTS=${MAX_RESTARTS}: expected a whole number" \
+        ">= 0 (restarts after a failed process)" >&2
+    exit 2
+}
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ -z "${PYTHON:-}" ]; then
     if [ -x "$ROOT/.venv/bin/python" ]; then
@@ -35,6 +48,8 @@ fi
 launch_torchrun() {
     local nproc=$1 script=$2
     shift 2
+    local max_restarts=${MAX_RESTARTS:-0}
+    case $max_restarts in *[!0-9]*) bad_restarts ;; esac
     local nnodes=${NNODES:-1}
     local port=${MASTER_PORT:-${PORT:-}}
     if [ -z "$port" ]; then
@@ -47,13 +62,44 @@ s.bind(("", 0)); print(s.getsockname()[1])')
         fi
     fi
     # torchrun, not the deprecated torch.distributed.launch.
-    exec "$PYTHON" -m torch.distributed.run \
-        --nnodes="$nnodes" \
-        --node_rank="${NODE_RANK:-0}" \
-        --master_addr="${MASTER_ADDR:-127.0.0.1}" \
-        --master_port="$port" \
-        --nproc_per_node="$nproc" \
-        "$script" "$@" --launcher pytorch
+    local torchrun=("$PYTHON" -m torch.distributed.run
+        --nnodes="$nnodes"
+        --node_rank="${NODE_RANK:-0}"
+        --master_addr="${MASTER_ADDR:-127.0.0.1}"
+        --master_port="$port"
+        --nproc_per_node="$nproc"
+        "$script" "$@" --launcher pytorch)
+    if [ "$max_restarts" -eq 0 ]; then
+        exec "${torchrun[@]}"
+    fi
+    restart_loop "$max_restarts" "${torchrun[@]}"
+}
+
+# restart_loop N COMMAND...: run COMMAND again after a failure, up to N
+# times, with TSM_RESTART_COUNT (1..N) and TSM_MAX_RESTARTS exported.
+# SIGTERM/SIGINT to this script end the loop and reach COMMAND as SIGTERM
+# (a background command ignores SIGINT).
+restart_loop() {
+    local max=$1 restart=0 status child='' stopped=0
+    shift
+    trap 'stopped=1; kill -TERM "$child" 2>/dev/null' TERM INT
+    export TSM_MAX_RESTARTS=$max
+    while :; do
+        TSM_RESTART_COUNT=$restart "$@" &
+        child=$!
+        status=0
+        wait "$child" || status=$?
+        while kill -0 "$child" 2>/dev/null; do  # a signal cut the wait
+            status=0
+            wait "$child" || status=$?
+        done
+        if [ "$status" -eq 0 ] || [ "$stopped" -eq 1 ] ||
+            [ "$restart" -ge "$max" ]; then
+            exit "$status"
+        fi
+        restart=$((restart + 1))
+        echo "torchrun failed (status $status): restart $restart of $max" >&2
+    done
 }
 
 launch_srun() {

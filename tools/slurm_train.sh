@@ -20,6 +20,13 @@
 #       --signal=USR1@120 --requeue --time 24:00:00 \
 #       --wrap "GPUS=16 tools/slurm_train.sh PART tsm CONFIG --work-dir DIR"
 # Outside a batch job status 3 is returned: run the command again.
+#
+# Failures: srun has no torchrun agent to restart a failed task. With
+# MAX_RESTARTS=N (default 0) this script runs the job step again, up to N
+# times, after one that failed (any status but 0, 2 = bad input and 3 =
+# preempted), inside the same allocation: no wait in the queue. As
+# tools/dist_train.sh does, it sets TSM_RESTART_COUNT / TSM_MAX_RESTARTS,
+# and the tasks resume from the latest checkpoint.
 set -uo pipefail
 
 if [ $# -lt 3 ]; then
@@ -32,15 +39,33 @@ CONFIG=$3
 shift 3
 TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PREEMPTED=3  # the exit status of a preempted, resumable run
+BAD_INPUT=2  # tools/train.py's status for bad input: a retry fails alike
+MAX_RESTARTS=${MAX_RESTARTS:-0}
+case $MAX_RESTARTS in
+    *[!0-9]* | '')
+        echo "error: MAX_RESTARTS=${MAX_RESTARTS}: expected a whole number" \
+            ">= 0 (restarts after a failed job step)" >&2
+        exit 2
+        ;;
+esac
 
 RESUME=(--resume)
 for arg in "$@"; do
     case $arg in --resume | --resume=*) RESUME=() ;; esac
 done
 
-"$TOOLS/launch.sh" srun "$PARTITION" "$JOB_NAME" "$TOOLS/train.py" \
-    "$CONFIG" "$@" ${RESUME[@]+"${RESUME[@]}"}
-status=$?
+restart=0
+while :; do
+    "$TOOLS/launch.sh" srun "$PARTITION" "$JOB_NAME" "$TOOLS/train.py" \
+        "$CONFIG" "$@" ${RESUME[@]+"${RESUME[@]}"}
+    status=$?
+    case $status in 0 | "$BAD_INPUT" | "$PREEMPTED") break ;; esac
+    [ "$restart" -lt "$MAX_RESTARTS" ] || break
+    restart=$((restart + 1))
+    echo "training failed (status $status): restart $restart of" \
+        "$MAX_RESTARTS" >&2
+    export TSM_RESTART_COUNT=$restart TSM_MAX_RESTARTS=$MAX_RESTARTS
+done
 if [ "$status" -eq "$PREEMPTED" ]; then
     if [ -n "${SLURM_JOB_ID:-}" ] && scontrol requeue "$SLURM_JOB_ID"; then
         echo "preempted: checkpoint saved, job $SLURM_JOB_ID requeued;" \

@@ -7,6 +7,9 @@ Mirrors mmaction2's ``tools/train.py`` (CONFIG, ``--work-dir``, ``--resume``,
 path is resolved here, as mmaction2 resolves it, to the checkpoint
 ``last_checkpoint`` names if it is complete
 (:func:`~tsm_plugin.engine.checkpoint.find_resumable_checkpoint`).
+A worker restarted by torchrun (``MAX_RESTARTS`` of ``tools/dist_train.sh``)
+or by ``tools/slurm_train.sh`` resumes that way by itself
+(:func:`~tsm_plugin.engine.distributed.elastic_restart`).
 Everything else is MMEngine's Runner, built from the config.
 """
 
@@ -17,7 +20,11 @@ from typing import List, Optional
 from mmengine.config import Config
 
 from ..engine.checkpoint import existing_checkpoint, find_resumable_checkpoint
-from ..engine.distributed import check_sync_bn
+from ..engine.distributed import (
+    check_sync_bn,
+    elastic_restart,
+    restart_line,
+)
 from ..engine.hooks import NonFiniteLossError, Preempted, release_signals
 from ..errors import ExitStatus
 from ..utils.config import load_config, set_data_root, set_epochs
@@ -113,13 +120,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
-    if args.resume == 'auto':  # mmaction2 resolves it here too
-        found = find_resumable_checkpoint(cfg.work_dir)
-        cfg.resume = found is not None
-        cfg.load_from = found
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = existing_checkpoint(args.resume, '--resume checkpoint')
+    set_resume(cfg, args.resume)
 
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
@@ -136,6 +137,30 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def set_resume(cfg: Config, resume: Optional[str]) -> None:
+    """Set ``cfg.resume``/``load_from`` from ``--resume`` and a restart.
+
+    ``--resume`` alone (``'auto'``, as mmaction2 resolves it) continues
+    from the work dir's last complete checkpoint, or starts afresh. A
+    restarted worker (:func:`~tsm_plugin.engine.distributed.
+    elastic_restart`) does so whatever ``--resume`` says, since the last
+    checkpoint is newer than any path given; with none yet it starts as the
+    first attempt did (``--resume CHECKPOINT``, the config's ``load_from``).
+    """
+    found = None
+    if resume == 'auto' or elastic_restart() is not None:
+        found = find_resumable_checkpoint(cfg.work_dir)
+    if found is not None:
+        cfg.resume = True
+        cfg.load_from = found
+    elif resume == 'auto':
+        cfg.resume = False
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = existing_checkpoint(resume, '--resume checkpoint')
+
+
 def train(args: argparse.Namespace):
     """Build the Runner from CONFIG plus flags and train; returns the model."""
     from mmengine.runner import Runner
@@ -143,6 +168,9 @@ def train(args: argparse.Namespace):
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     runner = Runner.from_cfg(cfg)
     _cli.log_device(runner)
+    restart = elastic_restart()
+    if restart is not None:
+        runner.logger.info(restart_line(restart, cfg))
     try:
         return runner.train()
     finally:  # a run ended by an error calls no after_train
