@@ -424,27 +424,15 @@ def test_tfd_sweep_after_training_gathers_both_shards(two_process_run):
     )
 
 
-BN_BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
-
-
-def params_digest(path) -> str:
-    """A checkpoint's digest without the BN running statistics."""
-    state = torch.load(path, map_location='cpu')['state_dict']
-    return weights_digest(
-        {k: v for k, v in state.items() if not k.endswith(BN_BUFFERS)}
-    )
-
-
 @pytest.mark.slow
 def test_dist_train_restarts_a_killed_rank_and_resumes(
     two_process_run, synthetic_ssv2, tmp_path
 ):
     """MAX_RESTARTS=1: rank 1 is SIGKILLed before the second of the
     epoch's two iterations, once iter_1.pth is saved; dist_train.sh starts
-    both ranks again, they resume from iter_1.pth mid-epoch by themselves
-    and end with the parameters of the fixture's uninterrupted 1-epoch run.
-    (Not its BN running statistics: a mid-epoch checkpoint holds rank 0's,
-    and the epoch's end averages the ranks'.)"""
+    both ranks again, they resume from iter_1.pth mid-epoch by themselves,
+    each with its own BN statistics, and end with the weights (buffers
+    included) of the fixture's uninterrupted 1-epoch run."""
     from mmengine.config import Config
 
     cfg = Config.fromfile(
@@ -482,13 +470,18 @@ def test_dist_train_restarts_a_killed_rank_and_resumes(
     ckpt1 = work / 'iter_1.pth'
     assert f'restart 1 of 1: resuming from {ckpt1}' in logs[1]
     assert 'Resuming epoch 1 at batch 2/2' in logs[1]
-    # Both restarted ranks started at iteration 1 from iter_1.pth's weights
-    # and ended the epoch alike, with the uninterrupted run's parameters.
+    # Both restarted ranks started at iteration 1 from iter_1.pth's
+    # parameters and their own BN statistics (mid-epoch, the ranks' differ),
+    # and ended the epoch with the uninterrupted run's weights.
     r0, r1 = probes(work)
-    for r in (r0, r1):
+    ckpt = torch.load(ckpt1, map_location='cpu')
+    by_rank = ckpt['meta']['rank_buffers']
+    assert weights_digest(by_rank[0]) != weights_digest(by_rank[1])
+    for rank, r in enumerate((r0, r1)):
         assert (r['start']['iter'], r['start']['epoch']) == (1, 0)
-        assert r['start']['digest'] == ckpt_digest(ckpt1)
+        state = dict(ckpt['state_dict'], **by_rank[rank])
+        assert r['start']['digest'] == weights_digest(state)
+    reference = two_process_run['fresh']['probes'][0]['epochs']['1']
+    assert weights_digest(ckpt['state_dict']) != reference['digest']
     assert r0['epochs']['1']['digest'] == r1['epochs']['1']['digest']
-    reference = params_digest(two_process_run['work'] / 'epoch_1.pth')
-    assert params_digest(ckpt1) != reference  # one iteration short
-    assert params_digest(work / 'iter_2.pth') == reference
+    assert r0['epochs']['1']['digest'] == reference['digest']

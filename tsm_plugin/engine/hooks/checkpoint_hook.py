@@ -19,6 +19,10 @@ arguments and changes the order and the writes:
   :class:`~tsm_plugin.engine.hooks.PreemptionHook`) are saved here and count
   towards ``max_keep_ckpts``, so a job preempted 40 times keeps as few files
   as one that never was;
+* with several processes, each rank's buffers (BatchNorm statistics) go
+  into the checkpoint and come back to that rank on resume
+  (:mod:`~tsm_plugin.engine.rank_buffers`), so a run resumed mid-epoch
+  ends with the weights of one that never stopped;
 * temporaries of a killed save are removed when training starts;
 * a save the disk refuses (no space, a quota, permission) stops the run with
   one line naming the file, its size, the space free and the last complete
@@ -45,6 +49,7 @@ from ..checkpoint import (
     last_complete_checkpoint,
     write_pointer,
 )
+from ..rank_buffers import META_KEY, gather_rank_buffers, restore_rank_buffers
 
 #: message hub key of the kept checkpoints' file names (oldest first).
 KEEP_KEY = 'keep_ckpt_files'
@@ -187,6 +192,9 @@ class AtomicCheckpointHook(CheckpointHook):
         runner.message_hub.update_info(KEEP_KEY, list(self.keep_files))
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        buffers = gather_rank_buffers(runner.model)  # every rank, collective
+        if buffers is not None:
+            meta = dict(meta or {}, **{META_KEY: buffers})
         with self._naming_last_good(runner):
             runner.save_checkpoint(
                 self.out_dir,
@@ -208,6 +216,11 @@ class AtomicCheckpointHook(CheckpointHook):
                 if path not in keep and self.file_backend.isfile(path):
                     self.file_backend.remove(path)
         return self.last_ckpt
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """This rank's own buffers, where the checkpoint holds every
+        rank's."""
+        restore_rank_buffers(checkpoint)
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         self.save_checkpoint(runner, self.filename_tmpl.format(step), meta)
