@@ -1,5 +1,6 @@
-"""Video decoding for SSv2's VP9 ``.webm`` files (decord or PyAV), and for
-the frame bundles ``tools/prepare_ssv2.py`` writes.
+"""Video decoding for SSv2's VP9 ``.webm`` files (decord or PyAV), for
+SSv1's frame folders, and for the frame bundles ``tools/prepare_data.py``
+writes.
 
 A reader is opened once per video and gives the frame count and any frames
 by index, as RGB ``uint8`` arrays::
@@ -17,12 +18,17 @@ PyAV must decode sequentially, so :meth:`PyAVReader.get_frames` decodes up
 to the last requested frame once and converts only the requested frames to
 RGB.
 
-A set prepared by ``tools/prepare_ssv2.py`` is read through the same
+A set prepared by ``tools/prepare_data.py`` is read through the same
 annotation files: its video folder holds ``prepared.json`` (the format) and
 ``<id>.jpgbundle`` files, and :func:`open_video` opens ``<id>.jpgbundle``
 (a :class:`~.frame_bundle.BundleReader`) when asked for an ``<id>.webm``
 that is not there, so ``data_root`` is all a user changes. The backend does
 not apply to bundles (one JPEG decode per requested frame).
+
+A folder (SSv1's ``<id>/00001.jpg ...``) opens as a
+:class:`~.frame_folder.FrameFolderReader`, whatever the backend. A folder
+that is not there is looked up as above first: in a prepared set,
+``<id>`` is ``<id>.jpgbundle``.
 
 Every fault a user can cause (a missing, empty, truncated or non-video file,
 a video without frames) raises :class:`VideoReadError`, whose message is one
@@ -43,6 +49,7 @@ from mmengine.logging import print_log
 from ..errors import ConfigValueError, InputError
 from . import frame_bundle
 from .frame_bundle import BundleReader
+from .frame_folder import FrameFolderReader
 from .frame_reader import FrameReader, VideoReadError, check_file, read_error
 
 BACKENDS = ('decord', 'pyav')
@@ -319,12 +326,13 @@ def open_video(
 ) -> FrameReader:
     """Open ``path`` for reading frames by index.
 
-    A ``.jpgbundle`` file, or a ``.webm`` named in a prepared set (see
-    :func:`resolve_path`), opens as a :class:`BundleReader` whatever the
-    backend.
+    A ``.jpgbundle`` file, or a ``.webm`` (or SSv1 frame folder) named in
+    a prepared set (see :func:`resolve_path`), opens as a
+    :class:`BundleReader`, and a folder of frames as a
+    :class:`~.frame_folder.FrameFolderReader`, whatever the backend.
 
     Args:
-        path (str): The video file.
+        path (str): The video file (or frame folder).
         backend (str): 'auto' (decord if installed, else PyAV), 'decord' or
             'pyav'.
         num_threads (int): Decoder threads per reader.
@@ -337,6 +345,8 @@ def open_video(
         VideoReadError: a missing, empty, unreadable or frameless video.
     """
     path = resolve_path(path)
+    if osp.isdir(path):
+        return FrameFolderReader(path)
     if path.endswith(frame_bundle.SUFFIX):
         return BundleReader(path)
     name = resolve_backend(backend)
