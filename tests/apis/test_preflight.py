@@ -316,3 +316,51 @@ def test_a_bad_device_is_an_input_error(synthetic_ssv2, tmp_path, capsys):
         "error: --device tpu: expected 'auto', 'cpu', 'cuda', 'cuda:N' or "
         "'mps'\n"
     )
+
+
+def test_missing_k400_videos_are_listed_as_a_warning(tmp_path):
+    """Kinetics-400 listed without a file: a WARN row and
+    <work_dir>/preflight_missing_videos.txt; the broken one a WARN too
+    (training skips it)."""
+    from tests.helpers import REPO
+    from tsm_plugin.apis.preflight.data import check_videos
+    from tsm_plugin.testing.synthetic_videos import make_synthetic_k400
+
+    info = make_synthetic_k400(
+        str(tmp_path / 'k400'),
+        num_train_per_class=1,
+        num_val_per_class=1,
+        missing=2,
+        broken=1,
+        height=32,
+        min_seconds=0.5,
+        max_seconds=0.6,
+        progress=False,
+    )
+    work = tmp_path / 'work'
+    args = preflight.build_parser().parse_args(
+        [
+            str(REPO / 'configs' / 'tsm_r50_16f_k400.py'),
+            '--data-root',
+            info['root'],
+            '--work-dir',
+            str(work),
+            '--workers',
+            '1',
+        ]
+    )
+    rows = preflight.run_check('videos', check_videos, Context.from_args(args))
+    listed = work / 'preflight_missing_videos.txt'
+    assert [(r.check, r.status) for r in rows] == [
+        ('missing videos', Status.WARN),
+        ('videos', Status.WARN),
+    ]
+    assert rows[0].detail.startswith(
+        f'2 listed videos have no file, left out -> {listed}; first: '
+    )
+    assert rows[1].detail.startswith(f'1 of 14 unusable -> {work}')
+    ann = f'{info["root"]}/annotations/train.csv'
+    assert listed.read_text().splitlines() == [
+        f'{name}\t{info["root"]}/train/{name}.mp4\t{ann}'
+        for name in sorted(info['missing'])
+    ]
