@@ -27,7 +27,8 @@ mmaction2 that is ``{"ours": {...}, "mmaction2": {...}, "speedup": X, ...}``
   process and with N loader workers, plus the decode floor (each side's
   pipeline up to its decoder). With ``--format F``
   (:mod:`benchmarks.data_format`): the pipeline on a copy prepared by
-  ``tools/prepare_ssv2.py`` against the same pipeline on the ``.webm``.
+  ``tools/prepare_data.py`` against the same pipeline on the source videos;
+  ``--videos k400``: on Kinetics-400-sized H.264 ``.mp4`` instead.
 * ``tfd`` (:mod:`benchmarks.tfd_sweep`): wall time of the 4/8/12/16-frame
   TFD sweep (https://arxiv.org/abs/2303.14817) of one checkpoint, decoding
   each video once, against four separate evaluations with the stock
@@ -41,7 +42,7 @@ GPU figure of this project in one budgeted run) and
 :mod:`benchmarks.gpu_report` (its table). Shared parts: ``_args`` (flags),
 ``_timing`` (interleaved runs, medians, ratios), ``_build`` (models from
 the registries), ``_stock`` (mmaction2's pipelines), ``_videos`` (the
-SSv2-sized video set), ``_data`` (what ``data`` and ``--format`` share).
+synthetic video sets), ``_data`` (what ``data`` and ``--format`` share).
 """
 
 # Before any mmaction2 import: the pinned wheel's import fixes.

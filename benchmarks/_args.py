@@ -60,7 +60,7 @@ def add_videos(parser: argparse.ArgumentParser, cache: str) -> None:
     parser.add_argument(
         '--cache',
         default=cache,
-        help='where the SSv2-sized videos are written (once)',
+        help='where the synthetic videos are written (once)',
     )
     parser.add_argument(
         '--data-root',
@@ -69,15 +69,27 @@ def add_videos(parser: argparse.ArgumentParser, cache: str) -> None:
     )
 
 
+def add_video_set(parser: argparse.ArgumentParser) -> None:
+    """``--videos``: which synthetic set (benchmarks._videos.VIDEO_SETS)."""
+    parser.add_argument(
+        '--videos',
+        choices=['ssv2', 'k400'],
+        default='ssv2',
+        help='the synthetic set written under --cache (or the suffix of '
+        'the --data-root videos): ssv2 (240x426, 12 fps, 2-6 s, VP9 .webm; '
+        'default) or k400 (256x340, 30 fps, 10 s, H.264 .mp4)',
+    )
+
+
 def add_format(parser: argparse.ArgumentParser) -> None:
-    """``--format F``: a prepared format timed against the ``.webm``
+    """``--format F``: a prepared format timed against its source videos
     (``args.storage_format``; ``args.format`` is the report's formatter)."""
     parser.add_argument(
         '--format',
         dest='storage_format',
         metavar='F',
-        help="a tools/prepare_ssv2.py format, or 'default' (its default), "
-        'timed against the .webm on the same videos',
+        help="a tools/prepare_data.py format, or 'default' (its default), "
+        'timed against the videos it is prepared from',
     )
 
 

@@ -14,17 +14,19 @@ from torch.utils.data import DataLoader, RandomSampler
 from tsm_plugin.testing.synthetic_ssv2 import VIDEO_DIR
 
 from ._timing import device_name, round_robin, summarize
-from ._videos import BENCH_SET
+from ._videos import video_set
 
 
-def ours_dataset(cfg, root: str, pipeline: list):
-    """Our SSv2Dataset (the recipe's dataset config) on the set ``root``."""
+def ours_dataset(cfg, root: str, pipeline: list, suffix: str = '.webm'):
+    """Our SSv2Dataset (the recipe's dataset config) on the set ``root``,
+    its videos ``<id><suffix>``."""
     ours_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ours_cfg.update(
         data_root=root,
         ann_file='labels/train.json',
         label_file='labels/labels.json',
         data_prefix=dict(video=VIDEO_DIR),
+        suffix=suffix,
     )
     return DATASETS.build(dict(ours_cfg, pipeline=pipeline))
 
@@ -111,13 +113,14 @@ def timed_sides(datasets: Dict[str, object], args) -> Dict[str, dict]:
 
 def report_head(args, videos: int, **first) -> dict:
     """The fields a data report starts with (``first`` after ``mode``)."""
+    vs = video_set(args)
     return dict(
         mode='data',
         **first,
         device_name=device_name(),
         config=args.config,
         videos=videos,
-        video_set=dict(BENCH_SET),
+        video_set=dict(vs.settings, suffix=vs.suffix),
         warmup=args.warmup,
         iters=args.iters,
         workers=args.workers,

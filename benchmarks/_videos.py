@@ -1,15 +1,23 @@
-"""The videos the data and tfd modes read: any SSv2-format set, or an
-SSv2-sized synthetic one written once."""
+"""The videos the data and tfd modes read: any SSv2-format set, or a
+synthetic one written once: SSv2-sized (the default) or, for ``data
+--videos k400``, Kinetics-400-sized."""
 
 import json
 import os
 import os.path as osp
+from typing import NamedTuple
 
 from mmengine.utils.dl_utils import set_multi_processing
 
+from tsm_plugin.datasets.video_io import open_video
 from tsm_plugin.errors import InputError
-from tsm_plugin.testing.synthetic_ssv2 import make_synthetic_ssv2
+from tsm_plugin.testing.synthetic_ssv2 import (
+    VIDEO_DIR,
+    make_synthetic_ssv2,
+    write_video,
+)
 from tsm_plugin.utils.config import load_config
+from tsm_plugin.utils.pool import map_jobs
 
 from ._build import init_scope
 from ._timing import log, write_json
@@ -29,38 +37,108 @@ BENCH_SET = dict(
     num_test_per_class=0,
     seed=0,
 )
+# Kinetics-400's size as commonly used: 340x256 (short side 256), 30 fps,
+# 10 s clips, H.264 .mp4; the same textured background.
+K400_SET = dict(
+    BENCH_SET,
+    height=256,
+    width=340,
+    fps=30,
+    min_seconds=10.0,
+    max_seconds=10.0,
+)
+
+
+class VideoSet(NamedTuple):
+    """A synthetic set the benchmarks write under ``--cache``."""
+
+    folder: str  # under --cache
+    settings: dict  # make_synthetic_ssv2's
+    suffix: str  # the container the pipelines read
+    per_class: int  # training videos per class (8 classes)
+    about: str  # for the logs
+
+
+VIDEO_SETS = {
+    'ssv2': VideoSet(
+        'ssv2_240p',
+        BENCH_SET,
+        '.webm',
+        6,
+        'SSv2-sized videos (240x426, 12 fps, 2-6 s, VP9 .webm)',
+    ),
+    'k400': VideoSet(
+        'k400_256p',
+        K400_SET,
+        '.mp4',
+        2,  # 16 videos: 10 s each, ~0.1 s a clip through PyAV
+        'Kinetics-400-sized videos (256x340, 30 fps, 10 s, H.264 .mp4) '
+        'in the SSv2 layout',
+    ),
+}
+
+
+def _to_mp4(job) -> None:
+    """Re-encode one ``.webm`` as H.264 ``.mp4`` beside it, then drop it."""
+    path, fps, width, height = job
+    with open_video(path, 'pyav') as reader:
+        frames = reader.get_frames(range(reader.num_frames))
+    write_video(path[:-5] + '.mp4', frames, fps, width, height, 'mp4')
+    os.remove(path)
 
 
 def bench_set(
-    cache: str, num_train_per_class: int = 6, num_val_per_class: int = 3
+    cache: str,
+    num_train_per_class: int = 6,
+    num_val_per_class: int = 3,
+    videos: str = 'ssv2',
 ) -> str:
-    """The benchmark's SSv2-sized synthetic set under ``cache``, made once.
+    """The benchmark's synthetic set ``videos`` (:data:`VIDEO_SETS`) under
+    ``cache``, made once.
+
+    The ``k400`` set is written as VP9 by the generator and re-encoded as
+    H.264 ``.mp4`` (``<id>.mp4`` in the SSv2 layout, read by
+    ``SSv2Dataset(suffix='.mp4')``).
 
     Returns:
-        str: its root (official SSv2 layout); reused when its labels exist
-        with enough videos.
+        str: its root (official SSv2 layout); reused when its stamp says it
+        was made with these settings.
     """
-    root = osp.join(cache, 'ssv2_240p')
+    vs = VIDEO_SETS[videos]
+    root = osp.join(cache, vs.folder)
     stamp = osp.join(root, 'bench.json')
     want = dict(
-        BENCH_SET,
+        vs.settings,
         num_train_per_class=num_train_per_class,
         num_val_per_class=num_val_per_class,
     )
+    # the .webm sets' stamp is the generator's settings alone
+    made = want if vs.suffix == '.webm' else dict(want, suffix=vs.suffix)
     if osp.isfile(stamp):
         with open(stamp) as f:
-            if json.load(f) == want:
+            if json.load(f) == made:
                 return root
     log(f'writing the benchmark videos to {root} (once)')
+    workers = max(1, min(4, os.cpu_count() or 1))
     make_synthetic_ssv2(
-        root,
-        overwrite=True,
-        progress=False,
-        workers=max(1, min(4, os.cpu_count() or 1)),
-        **want,
+        root, overwrite=True, progress=False, workers=workers, **want
     )
-    write_json(stamp, want)
+    if vs.suffix == '.mp4':
+        size = (want['fps'], want['width'], want['height'])
+        folder = osp.join(root, VIDEO_DIR)
+        jobs = [
+            (osp.join(folder, name), *size)
+            for name in sorted(os.listdir(folder))
+            if name.endswith('.webm')
+        ]
+        map_jobs(_to_mp4, jobs, workers)
+    write_json(stamp, made)
     return root
+
+
+def video_set(args) -> VideoSet:
+    """The set ``--videos`` names (modes without the flag: SSv2-sized)."""
+    return VIDEO_SETS[getattr(args, 'videos', None) or 'ssv2']
 
 
 def video_root(args) -> str:
@@ -76,7 +154,9 @@ def video_root(args) -> str:
                 'labels/labels.json (not an SSv2-format set)'
             )
         return args.data_root
-    return bench_set(args.cache)
+    name = getattr(args, 'videos', None) or 'ssv2'
+    vs = VIDEO_SETS[name]
+    return bench_set(args.cache, vs.per_class, 3 * (name == 'ssv2'), name)
 
 
 def data_setup(args) -> tuple:

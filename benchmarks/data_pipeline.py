@@ -1,13 +1,14 @@
 """``data`` mode: clips/s of our training pipeline against mmaction2's.
 
-Decode, sample 16 frames, augment, ``16x3x224x224``, on SSv2-sized videos:
+Decode, sample 16 frames, augment, ``16x3x224x224``, on SSv2-sized videos
+(``--videos k400``: Kinetics-400-sized H.264 ``.mp4``, in the SSv2 layout):
 the recipe's ``train_pipeline`` (our ``SSv2Dataset``) against mmaction2's
 stock sthv2 video pipeline (its ``VideoDataset``) over the same videos, in
 one process (round robin, medians) and through a DataLoader with N workers;
 plus the decode floor, each side's pipeline up to its decoder.
 
 With ``--format F`` it times our pipeline on a prepared copy of the videos
-against the same pipeline on the ``.webm`` instead
+against the same pipeline on the source videos instead
 (:mod:`benchmarks.data_format`).
 """
 
@@ -26,6 +27,7 @@ from ._args import (
     add_format,
     add_json,
     add_timing,
+    add_video_set,
     add_videos,
     non_negative,
     positive,
@@ -39,13 +41,15 @@ from ._data import (
 )
 from ._stock import decode_prefix, stock_train_pipeline
 from ._timing import log, ratio
-from ._videos import DEFAULT_CACHE, data_setup
+from ._videos import DEFAULT_CACHE, data_setup, video_set
 from .data_format import bench_format, format_prepared
 
 DEFAULT_CONFIG = 'configs/tsm_r50_16f_ssv2.py'
 
 
-def stock_list_file(root: str, split: str, out_dir: str) -> str:
+def stock_list_file(
+    root: str, split: str, out_dir: str, suffix: str = '.webm'
+) -> str:
     """An mmaction2 ``VideoDataset`` list (``path label`` lines) of a split.
 
     mmaction2 reads SSv2 only through such a list (its
@@ -58,6 +62,7 @@ def stock_list_file(root: str, split: str, out_dir: str) -> str:
         data_root=root,
         data_prefix=dict(video=VIDEO_DIR),
         test_mode=True,
+        suffix=suffix,
     )
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, f'stock_{split}_list.txt')
@@ -69,14 +74,14 @@ def stock_list_file(root: str, split: str, out_dir: str) -> str:
 
 
 def _datasets(
-    cfg, root: str, pipelines: Dict[str, list], stock_list: str
+    cfg, root: str, pipelines: Dict[str, list], stock_list: str, suffix: str
 ) -> Dict[str, object]:
     """Our SSv2Dataset (recipe's dataset config) and mmaction2's
     VideoDataset over the same videos, one per named pipeline."""
     out = {}
     for name, pipeline in pipelines.items():
         if name.startswith('ours'):
-            out[name] = ours_dataset(cfg, root, pipeline)
+            out[name] = ours_dataset(cfg, root, pipeline, suffix)
         else:
             out[name] = DATASETS.build(
                 dict(
@@ -94,7 +99,8 @@ def bench_data(args: argparse.Namespace) -> dict:
     if getattr(args, 'storage_format', None):
         return bench_format(args)
     cfg, root = data_setup(args)
-    stock_list = stock_list_file(root, 'train', args.cache)
+    vs = video_set(args)
+    stock_list = stock_list_file(root, 'train', args.cache, vs.suffix)
     ours_pipeline = list(cfg.train_dataloader.dataset.pipeline)
     stock_pipeline = stock_train_pipeline()
     pipelines = {
@@ -103,11 +109,11 @@ def bench_data(args: argparse.Namespace) -> dict:
         'ours_decode': decode_prefix(ours_pipeline),
         'mmaction2_decode': decode_prefix(stock_pipeline),
     }
-    datasets = _datasets(cfg, root, pipelines, stock_list)
+    datasets = _datasets(cfg, root, pipelines, stock_list, vs.suffix)
     n = len(datasets['ours'])
     log(
-        f'data: {n} SSv2-sized videos (240p, 12 fps, 2-6 s, VP9) from '
-        f'{root}; ours = {args.config} train_pipeline'
+        f'data: {n} {vs.about} from {root}; ours = {args.config} '
+        'train_pipeline'
     )
     sides = timed_sides(datasets, args)
     workers = args.workers
@@ -166,7 +172,8 @@ def format_data(report: dict) -> str:
     w = report['workers']
     lines = [
         f'data: training pipeline, 16 frames -> 16x3x224x224, '
-        f'{report["videos"]} SSv2-sized videos ({report["device_name"]})',
+        f'{report["videos"]} {report["video_set"]["suffix"]} videos '
+        f'({report["device_name"]})',
         f'  ours     : {o["clips_per_s"]:7.2f} clips/s in one process '
         f'({o["ms_per_clip"]:.1f} ms/clip: decode {fo["ms_per_clip"]:.1f} + '
         f'transforms {o["transforms_ms"]:.1f})',
@@ -202,6 +209,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help='the recipe (its train_pipeline is ours)',
     )
     add_videos(p, DEFAULT_CACHE)
+    add_video_set(p)
     p.add_argument(
         '--workers',
         type=non_negative,

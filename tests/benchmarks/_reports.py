@@ -2,6 +2,8 @@
 
 import statistics
 
+from benchmarks._timing import ratio
+
 #: Half a step of the rounding a report applies: times to 1e-5 s,
 #: clips/s to 1e-3 (plus float slack).
 HALF_TIME_STEP = 5e-6 + 1e-12
@@ -21,7 +23,8 @@ def assert_rate_is_the_median(side: dict, iters: int) -> None:
 
 
 def ratio_of(a: dict, b: dict, key: str = 'clips_per_s') -> float:
-    """A speedup as the benchmarks define it (:func:`benchmarks._timing.
-    ratio`): ``a[key] / b[key]`` to 3 decimals, from the report's fields."""
+    """A speedup exactly as the benchmarks define it
+    (:func:`benchmarks._timing.ratio`: ``a[key] / b[key]`` to 3 decimals),
+    from the report's own fields, both positive."""
     assert a[key] > 0 < b[key], (a[key], b[key])
-    return round(a[key] / b[key], 3)
+    return ratio(a, b, key)

@@ -1,5 +1,6 @@
 """``tools/benchmark.py data --format F``: the prepared copy against the
-.webm on the same videos, its speedup per core and storage ratio."""
+source videos (.webm, or with ``--videos k400`` .mp4), its speedup per
+core and storage ratio."""
 
 import json
 import os
@@ -7,9 +8,39 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import cli
+from benchmarks import _videos, cli
 from tests.benchmarks._reports import assert_rate_is_the_median, ratio_of
 from tests.helpers import DEMO
+
+VIDEOS = '20bn-something-something-v2'
+
+
+def sizes(folder: Path, suffix: str) -> int:
+    return sum(
+        os.path.getsize(folder / n)
+        for n in os.listdir(folder)
+        if n.endswith(suffix)
+    )
+
+
+def check_report(r: dict, src: Path, dst: Path, suffix: str, iters: int):
+    """The figures agree with each other and with the files."""
+    source, prep = r['source'], r['prepared']
+    assert (source['root'], source['suffix']) == (str(src), suffix)
+    assert prep['root'] == str(dst)
+    # Each speedup is the ratio of the two clips/s the report holds (as
+    # benchmarks._timing.ratio computes it: exact, no tolerance), and each
+    # clips/s is 1 / the median of that side's recorded times.
+    floor = r['decode_floor']
+    for side in (source, prep, floor['source'], floor['prepared']):
+        assert_rate_is_the_median(side, iters=iters)
+    assert r['speedup_per_core'] == ratio_of(prep, source)
+    assert floor['pipeline'][-1] == 'VideoDecode'
+    assert r['decode_speedup'] == ratio_of(floor['prepared'], floor['source'])
+    size = sizes(dst / VIDEOS, '.jpgbundle')
+    source_size = sizes(src / VIDEOS, suffix)
+    assert (r['prepared_bytes'], r['source_bytes']) == (size, source_size)
+    assert r['storage_ratio'] == round(size / source_size, 3) > 1
 
 
 @pytest.mark.slow
@@ -23,36 +54,42 @@ def test_format_default_reports_speedup_per_core_and_storage(
     assert cli.main(argv + [str(out)]) == 0
     r = json.loads(out.read_text())
     assert r['format'] == 'jpeg' and r['videos'] == 16
-    webm, prep = r['webm'], r['prepared']
-    assert webm['root'] == str(synthetic_ssv2)
-    dst = Path(prep['root'])
-    assert dst == tmp_path / 'prepared' / f'{synthetic_ssv2.name}.jpeg'
-    # Each speedup is the ratio of the two clips/s the report holds, and
-    # each clips/s is 1 / the median of that side's 3 recorded times.
-    floor = r['decode_floor']
-    for side in (webm, prep, floor['webm'], floor['prepared']):
-        assert_rate_is_the_median(side, iters=3)
-    assert r['speedup_per_core'] == ratio_of(prep, webm)
-    assert floor['pipeline'][-1] == 'VideoDecode'
-    assert r['decode_speedup'] == ratio_of(floor['prepared'], floor['webm'])
-    videos = sorted(os.listdir(synthetic_ssv2 / '20bn-something-something-v2'))
-    size = sum(
-        os.path.getsize(dst / '20bn-something-something-v2' / name)
-        for name in os.listdir(dst / '20bn-something-something-v2')
-        if name.endswith('.jpgbundle')
-    )
-    webm_size = sum(
-        os.path.getsize(synthetic_ssv2 / '20bn-something-something-v2' / v)
-        for v in videos
-    )
-    assert (r['prepared_bytes'], r['webm_bytes']) == (size, webm_size)
-    assert r['storage_ratio'] == round(size / webm_size, 3) > 1
+    dst = tmp_path / 'prepared' / f'{synthetic_ssv2.name}.jpeg'
+    check_report(r, synthetic_ssv2, dst, '.webm', iters=3)
     assert r['speedup_workers'] == ratio_of(
-        prep, webm, 'clips_per_s_1_workers'
+        r['prepared'], r['source'], 'clips_per_s_1_workers'
     )
     printed = capsys.readouterr().out
     assert f'speedup per core {r["speedup_per_core"]:.2f}x' in printed
     assert f'storage {r["storage_ratio"]:.2f}x the .webm' in printed
+
+
+@pytest.mark.slow
+def test_k400_videos_are_mp4_written_once_and_prepared(
+    tmp_path, monkeypatch, capsys
+):
+    """``--videos k400`` at a tiny size: the set is written as H.264 .mp4
+    (no .webm left), reused, and timed against its prepared copy."""
+    tiny = dict(_videos.K400_SET, height=32, width=48, fps=12)
+    tiny.update(min_seconds=1.5, max_seconds=1.5)
+    k400 = _videos.VIDEO_SETS['k400']._replace(settings=tiny, per_class=1)
+    monkeypatch.setitem(_videos.VIDEO_SETS, 'k400', k400)
+    out = tmp_path / 'data.json'
+    argv = ['data', '--config', DEMO, '--cache', str(tmp_path)]
+    argv += '--videos k400 --format default --warmup 0 --iters 1'.split()
+    argv += ['--workers', '0', '--json', str(out)]
+    assert cli.main(argv) == 0
+    r = json.loads(out.read_text())
+    src = tmp_path / 'k400_256p'
+    names = os.listdir(src / VIDEOS)
+    assert len(names) == r['videos'] == 8
+    assert all(n.endswith('.mp4') for n in names)
+    assert r['video_set'] == dict(tiny, suffix='.mp4')
+    check_report(r, src, tmp_path / 'prepared' / 'k400_256p.jpeg', '.mp4', 1)
+    assert 'storage' in capsys.readouterr().out
+    stamp = (src / 'bench.json').stat().st_mtime_ns
+    assert cli.main(argv) == 0  # the set is reused, not written again
+    assert (src / 'bench.json').stat().st_mtime_ns == stamp
 
 
 def test_an_unknown_format_is_a_one_line_error(

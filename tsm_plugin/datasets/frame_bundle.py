@@ -4,7 +4,7 @@ SSv2's ``.webm`` files carry a single keyframe, so sampling 16 frames of a
 ~48-frame video decodes nearly all of them. A bundle stores each frame as
 its own JPEG plus an offset index, so a clip costs exactly one JPEG decode
 per sampled frame (libjpeg-turbo through OpenCV), about 8x faster than
-VP9 at SSv2's size, at about 8x the storage (``tools/prepare_ssv2.py``
+VP9 at SSv2's size, at about 8x the storage (``tools/prepare_data.py``
 writes them; the measurements are in ``docs/data.md``). One file per
 video, never one per frame: SSv2's 25 M frames as files would swamp a
 cluster filesystem.

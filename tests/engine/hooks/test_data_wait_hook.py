@@ -107,7 +107,7 @@ def test_slow_data_warns_once_naming_the_fix(tmp_path):
     for fix in (
         'train_dataloader.num_workers (now 0;',
         'cores',
-        'prepare_ssv2',
+        'tools/prepare_data.py SRC DST',
     ):
         assert fix in warned[0]
     hub = runner.message_hub

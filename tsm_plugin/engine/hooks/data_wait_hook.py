@@ -127,9 +127,9 @@ class DataWaitHook(Hook):
             f'iterations went to waiting for data ({clips_per_s:.1f} '
             f'clips/s): {loaders} cannot keep up with the model. Raise '
             f'train_dataloader.num_workers (now {workers}; this process may '
-            f'use {cores} cores{shared}), run on more CPU cores, or, if the '
-            'videos are .webm, convert them once to a format faster to '
-            'decode (tools/prepare_ssv2.py SRC DST, then --data-root DST).'
+            f'use {cores} cores{shared}), run on more CPU cores, or convert '
+            'the videos once to a format faster to decode '
+            '(tools/prepare_data.py SRC DST, then --data-root DST).'
         )
 
 
