@@ -138,7 +138,7 @@ def test_cli_runs_from_any_directory(tmp_path, capsys):
     # the same CLI in-process (a second interpreter costs seconds): a user
     # error ends in one line, no traceback, exit status 2
     capsys.readouterr()
-    assert make_synthetic.main(cmd[2:]) == ExitStatus.INPUT == 2
+    assert make_synthetic.main(cmd[2:], layout='ssv2') == ExitStatus.INPUT == 2
     err = capsys.readouterr().err
     assert err.startswith(f'error: {out} already holds a set')
     assert err.count('\n') == 1 and 'Traceback' not in err
