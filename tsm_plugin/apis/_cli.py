@@ -41,8 +41,8 @@ def add_data_args(
         '--data_dir',
         '--data-dir',
         dest='data_root',
-        help='SSv2 folder as downloaded (holds labels/ and '
-        '20bn-something-something-v2/)',
+        help='the dataset folder as downloaded (SSv2: holds labels/ and '
+        '20bn-something-something-v2/), or its prepared copy',
     )
     if batch:
         parser.add_argument(
