@@ -13,7 +13,8 @@ carries them everywhere they live:
   video sampled at every count and decoded once;
 * ``train_frame_counts`` (FFN's Mixed and Proportional Sampling): that
   training sampler and the data preprocessor's ``blending``, not the backbone;
-* ``max_epochs``: ``train_cfg.max_epochs`` and the end of the LR schedule.
+* ``max_epochs``: ``train_cfg.max_epochs`` and the end of the LR schedule;
+* ``split`` (HMDB51's official split): every dataset that has a ``split``.
 
 Each override changes every place a setting lives, so nothing is left
 half-changed. A frame count is checked where it enters, by
@@ -35,6 +36,7 @@ DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 SAMPLERS = ('SegmentSampleFrames', 'SampleFrames')
 #: The top-level values :func:`load_config` carries into the config.
 CARRIED = ('num_frames', 'frame_counts', 'train_frame_counts', 'max_epochs')
+CARRIED += ('split',)  # HMDB51's
 #: The top-level pipelines (beside each dataset's) a frame count reaches.
 PIPELINES = ('train_pipeline', 'val_pipeline', 'test_pipeline')
 
@@ -71,14 +73,9 @@ def _read(path: str) -> Config:
         if not osp.isfile(path):
             raise InputError(f'config file not found: {path}')
         return Config.fromfile(path)
-    try:  # mmengine's lookup raises these four for a name it cannot find
+    try:  # what mmengine's lookup raises for a name it cannot find
         return Config.fromfile(path)
-    except (
-        AssertionError,  # a package mmengine does not know
-        FileNotFoundError,
-        ModuleNotFoundError,
-        ValueError,  # no folder after ``::``
-    ) as e:
+    except (AssertionError, OSError, ImportError, ValueError) as e:
         raise InputError(f'config not found: {path}: {e}') from None
 
 
@@ -98,6 +95,9 @@ def carry(cfg: Config, keys: Sequence[str] = CARRIED) -> None:
         and cfg.get('train_cfg')
     ):
         set_epochs(cfg, cfg.max_epochs, what='max_epochs')
+    if 'split' in keys and cfg.get('split') is not None:
+        for ds in (d for d in iter_datasets(cfg) if 'split' in d):
+            ds['split'] = cfg.split
 
 
 def iter_datasets(cfg: Config, loaders: Sequence[str] = DATALOADERS):

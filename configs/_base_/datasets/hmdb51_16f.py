@@ -8,9 +8,8 @@ data_root = 'data/hmdb51'
 split_dir = 'testTrainMulti_7030_splits'
 data_prefix = dict(video='hmdb51')
 dataset_type = 'HMDB51Dataset'
-# The official split (1, 2 or 3). Read into the datasets when the config is
-# parsed: to change it on the command line, set every dataset's split
-# (docs/hmdb51.md gives the command).
+# The official split (1, 2 or 3), carried into every dataset by the config
+# loader: `--cfg-options split=2` trains and tests on split 2.
 split = 1
 # MPEG-4 .avi clips: decord where installed, PyAV otherwise.
 video_backend = 'auto'
