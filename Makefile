@@ -23,7 +23,7 @@ $(STAMP): requirements.txt
 
 # Lint and format check first (seconds), then the tests on two processes
 # (pytest-xdist, work stealing: the long multi-process tests run beside the
-# short ones; 129 s of pytest on 2 cores).
+# short ones; 167 s of pytest on 2 cores, fresh clone).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
