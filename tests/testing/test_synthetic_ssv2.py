@@ -155,6 +155,7 @@ def test_cli_runs_from_any_directory(tmp_path, capsys):
         (dict(min_seconds=2, max_seconds=1), '2, 1'),
         (dict(min_seconds=0), 'min_seconds'),
         (dict(num_train_per_class=-1), "'train': -1"),
+        (dict(container='mkv'), "['avi', 'mp4', 'webm'], got 'mkv'"),
     ],
 )
 def test_bad_arguments_fail_as_one_line_input_errors(tmp_path, bad, word):

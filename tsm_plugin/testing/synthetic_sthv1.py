@@ -27,7 +27,6 @@ import os.path as osp
 import shutil
 from typing import Dict, List, Optional, Tuple
 
-import numpy as np
 from mmengine.logging import print_log
 
 from ..datasets.frame_bundle import encode_jpeg
@@ -38,8 +37,13 @@ from ..errors import ConfigValueError, InputError
 from ..utils.atomic import atomic_write
 from ..utils.pool import map_jobs
 from .synthetic_ssv2 import TEMPLATES, VideoJob
-from .synthetic_ssv2.make import SPLITS, _check_args, _jobs, _splits
-from .synthetic_ssv2.render import render_video
+from .synthetic_ssv2.make import (
+    SPLITS,
+    _check_args,
+    _jobs,
+    _splits,
+    render_job,
+)
 
 PREFIX = 'something-something-v1'
 #: The CSV of each split, and of the class names.
@@ -67,12 +71,7 @@ def make_folder(job: VideoJob) -> Tuple[str, str]:
     The frames are those the synthetic SSv2 set's ``make_one`` encodes
     for the same job (the same draws from the same generator).
     """
-    rng = np.random.default_rng([job.seed, job.index])
-    seconds = rng.uniform(job.min_seconds, job.max_seconds)
-    n = max(2, int(round(seconds * job.fps)))
-    frames, name = render_video(
-        job.kind, rng, n, seconds, job.height, job.width, job.textured
-    )
+    frames, name = render_job(job)
     folder = osp.join(job.video_dir, job.vid)
     os.makedirs(folder)
     for i, frame in enumerate(frames):

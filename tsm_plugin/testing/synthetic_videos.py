@@ -43,8 +43,7 @@ from ..errors import ConfigValueError, InputError
 from ..utils.atomic import atomic_write
 from ..utils.pool import map_jobs
 from .synthetic_ssv2.encode import write_video
-from .synthetic_ssv2.make import VideoJob, _check_args, _jobs
-from .synthetic_ssv2.render import render_video
+from .synthetic_ssv2.make import VideoJob, _check_args, _jobs, render_job
 
 K400_SPLITS = ('train', 'val', 'test')
 LAYOUTS = ('flat', 'class_folders')
@@ -66,12 +65,7 @@ def write_one(file_job: FileJob) -> int:
     """Render and encode one video (a truncated one when ``broken``);
     returns its frame count."""
     job = file_job.job
-    rng = np.random.default_rng([job.seed, job.index])
-    seconds = rng.uniform(job.min_seconds, job.max_seconds)
-    n = max(2, int(round(seconds * job.fps)))
-    frames, _ = render_video(
-        job.kind, rng, n, seconds, job.height, job.width, job.textured
-    )
+    frames, _ = render_job(job)
     os.makedirs(osp.dirname(file_job.path), exist_ok=True)
     count = write_video(
         file_job.path,

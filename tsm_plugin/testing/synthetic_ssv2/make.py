@@ -13,7 +13,7 @@ from ...datasets.ssv2 import template_to_label
 from ...errors import ConfigValueError, InputError
 from ...utils.atomic import atomic_write
 from ...utils.pool import map_jobs
-from .encode import write_webm
+from .encode import CODECS, write_video
 from .motions import TEMPLATES, Motion
 from .render import render_video
 
@@ -36,6 +36,7 @@ class VideoJob(NamedTuple):
     min_seconds: float
     max_seconds: float
     textured: bool
+    container: str = 'webm'  # the file's suffix: webm, mp4 or avi
 
 
 def fill_template(template: str, placeholders: Sequence[str]) -> str:
@@ -47,20 +48,28 @@ def fill_template(template: str, placeholders: Sequence[str]) -> str:
     return out[:1].lower() + out[1:]
 
 
-def make_one(job: VideoJob) -> Tuple[str, str]:
-    """Render and encode one video; returns (id, placeholder)."""
+def render_job(job: VideoJob) -> Tuple[List[np.ndarray], str]:
+    """One job's frames and placeholder: its duration, frame count and
+    motion drawn from the generator seeded by ``(seed, index)``, so every
+    layout's generator renders the same video for the same job."""
     rng = np.random.default_rng([job.seed, job.index])
     seconds = rng.uniform(job.min_seconds, job.max_seconds)
     n = max(2, int(round(seconds * job.fps)))
-    frames, name = render_video(
+    return render_video(
         job.kind, rng, n, seconds, job.height, job.width, job.textured
     )
-    write_webm(
-        osp.join(job.video_dir, f'{job.vid}.webm'),
+
+
+def make_one(job: VideoJob) -> Tuple[str, str]:
+    """Render and encode one video; returns (id, placeholder)."""
+    frames, name = render_job(job)
+    write_video(
+        osp.join(job.video_dir, f'{job.vid}.{job.container}'),
         frames,
         job.fps,
         job.width,
         job.height,
+        job.container,
     )
     return job.vid, name
 
@@ -72,6 +81,7 @@ def _check_args(
     min_seconds: float,
     max_seconds: float,
     counts: Dict[str, int],
+    container: str = 'webm',
 ) -> None:
     if height < 16 or width < 16 or height % 2 or width % 2:
         raise ConfigValueError(
@@ -86,6 +96,10 @@ def _check_args(
         raise ConfigValueError(f'videos per class must be >= 0, got {counts}')
     if fps < 1:
         raise ConfigValueError(f'fps must be >= 1, got {fps}')
+    if container not in CODECS:
+        raise ConfigValueError(
+            f'container must be one of {sorted(CODECS)}, got {container!r}'
+        )
 
 
 def _prepare(out_dir: str, overwrite: bool) -> Tuple[str, str]:
@@ -204,12 +218,13 @@ def make_synthetic_ssv2(
     overwrite: bool = False,
     workers: int = 1,
     progress: bool = True,
+    container: str = 'webm',
 ) -> dict:
     """Write a synthetic SSv2-format set (see the package docstring).
 
     Args:
-        out_dir (str): The set's root (the folder holding ``labels/`` and
-            ``20bn-something-something-v2/``), as ``data_root`` in configs.
+        out_dir (str): The set's root (``data_root``): ``labels/`` and
+            ``20bn-something-something-v2/``.
         num_train_per_class (int): Training videos per class.
         num_val_per_class (int): Validation videos per class.
         num_test_per_class (int): Unlabelled test videos per class.
@@ -219,26 +234,27 @@ def make_synthetic_ssv2(
         min_seconds (float): Shortest clip. SSv2 clips last 2-6 s.
         max_seconds (float): Longest clip.
         seed (int): Same seed, same JSON and same video files.
-        textured (bool): A rich moving-noise background whose decoding costs
-            about what real footage costs (for benchmarks).
+        textured (bool): A moving-noise background that costs what real
+            footage costs to decode (for benchmarks).
         overwrite (bool): Replace an existing set in ``out_dir``.
         workers (int): Encoding processes (1 = in this process).
         progress (bool): Show a progress bar.
+        container (str): 'webm' (VP9, as SSv2); 'mp4' or 'avi' for
+            benchmarks (``SSv2Dataset(suffix='.mp4')`` reads them).
 
     Returns:
         dict: ``root``, ``video_dir``, ``label_file``, ``train``,
-        ``validation``, ``test`` (paths), ``num_classes`` and ``counts``
-        (videos per split).
+        ``validation``, ``test`` (paths), ``num_classes``, ``counts``.
 
     Raises:
-        ConfigValueError: a bad size, duration, frame rate or count.
-        InputError: ``out_dir`` already holds a set and not ``overwrite``,
-            or cannot be created.
+        ConfigValueError: a bad size, duration, rate, count or container.
+        InputError: ``out_dir`` holds a set (no overwrite) or cannot be made.
     """
     width = width or int(round(height * 4 / 3 / 2)) * 2
     per_class = (num_train_per_class, num_val_per_class, num_test_per_class)
     counts = dict(zip(SPLITS, per_class))
-    _check_args(height, width, fps, min_seconds, max_seconds, counts)
+    sizes = (height, width, fps, min_seconds, max_seconds)
+    _check_args(*sizes, counts, container)
     video_dir, label_dir = _prepare(out_dir, overwrite)
     plan, order, jobs = _jobs(
         counts,
@@ -250,6 +266,7 @@ def make_synthetic_ssv2(
         min_seconds=min_seconds,
         max_seconds=max_seconds,
         textured=textured,
+        container=container,
     )
     done = map_jobs(
         make_one, jobs, workers, 'synthetic SSv2' if progress else None
