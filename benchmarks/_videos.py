@@ -9,15 +9,11 @@ from typing import NamedTuple
 
 from mmengine.utils.dl_utils import set_multi_processing
 
-from tsm_plugin.datasets.video_io import open_video
 from tsm_plugin.errors import InputError
 from tsm_plugin.testing.synthetic_ssv2 import (
-    VIDEO_DIR,
     make_synthetic_ssv2,
-    write_video,
 )
 from tsm_plugin.utils.config import load_config
-from tsm_plugin.utils.pool import map_jobs
 
 from ._build import init_scope
 from ._timing import log, write_json
@@ -46,6 +42,7 @@ K400_SET = dict(
     fps=30,
     min_seconds=10.0,
     max_seconds=10.0,
+    container='mp4',
 )
 
 
@@ -53,38 +50,31 @@ class VideoSet(NamedTuple):
     """A synthetic set the benchmarks write under ``--cache``."""
 
     folder: str  # under --cache
-    settings: dict  # make_synthetic_ssv2's
-    suffix: str  # the container the pipelines read
+    settings: dict  # make_synthetic_ssv2's (its container: the suffix)
     per_class: int  # training videos per class (8 classes)
     about: str  # for the logs
+
+    @property
+    def suffix(self) -> str:
+        """The videos' suffix, which the pipelines read."""
+        return '.' + self.settings.get('container', 'webm')
 
 
 VIDEO_SETS = {
     'ssv2': VideoSet(
         'ssv2_240p',
         BENCH_SET,
-        '.webm',
         6,
         'SSv2-sized videos (240x426, 12 fps, 2-6 s, VP9 .webm)',
     ),
     'k400': VideoSet(
         'k400_256p',
         K400_SET,
-        '.mp4',
         2,  # 16 videos: 10 s each, ~0.1 s a clip through PyAV
         'Kinetics-400-sized videos (256x340, 30 fps, 10 s, H.264 .mp4) '
         'in the SSv2 layout',
     ),
 }
-
-
-def _to_mp4(job) -> None:
-    """Re-encode one ``.webm`` as H.264 ``.mp4`` beside it, then drop it."""
-    path, fps, width, height = job
-    with open_video(path, 'pyav') as reader:
-        frames = reader.get_frames(range(reader.num_frames))
-    write_video(path[:-5] + '.mp4', frames, fps, width, height, 'mp4')
-    os.remove(path)
 
 
 def bench_set(
@@ -96,9 +86,8 @@ def bench_set(
     """The benchmark's synthetic set ``videos`` (:data:`VIDEO_SETS`) under
     ``cache``, made once.
 
-    The ``k400`` set is written as VP9 by the generator and re-encoded as
-    H.264 ``.mp4`` (``<id>.mp4`` in the SSv2 layout, read by
-    ``SSv2Dataset(suffix='.mp4')``).
+    The ``k400`` set is H.264 ``.mp4`` (``<id>.mp4`` in the SSv2 layout,
+    read by ``SSv2Dataset(suffix='.mp4')``).
 
     Returns:
         str: its root (official SSv2 layout); reused when its stamp says it
@@ -112,27 +101,16 @@ def bench_set(
         num_train_per_class=num_train_per_class,
         num_val_per_class=num_val_per_class,
     )
-    # the .webm sets' stamp is the generator's settings alone
-    made = want if vs.suffix == '.webm' else dict(want, suffix=vs.suffix)
     if osp.isfile(stamp):
         with open(stamp) as f:
-            if json.load(f) == made:
+            if json.load(f) == want:  # the generator's settings
                 return root
     log(f'writing the benchmark videos to {root} (once)')
     workers = max(1, min(4, os.cpu_count() or 1))
     make_synthetic_ssv2(
         root, overwrite=True, progress=False, workers=workers, **want
     )
-    if vs.suffix == '.mp4':
-        size = (want['fps'], want['width'], want['height'])
-        folder = osp.join(root, VIDEO_DIR)
-        jobs = [
-            (osp.join(folder, name), *size)
-            for name in sorted(os.listdir(folder))
-            if name.endswith('.webm')
-        ]
-        map_jobs(_to_mp4, jobs, workers)
-    write_json(stamp, made)
+    write_json(stamp, want)
     return root
 
 

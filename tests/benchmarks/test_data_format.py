@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import av
 import pytest
 
 from benchmarks import _videos, cli
@@ -84,6 +85,8 @@ def test_k400_videos_are_mp4_written_once_and_prepared(
     names = os.listdir(src / VIDEOS)
     assert len(names) == r['videos'] == 8
     assert all(n.endswith('.mp4') for n in names)
+    with av.open(str(src / VIDEOS / names[0])) as c:  # encoded as H.264
+        assert c.streams.video[0].codec_context.name == 'h264'
     assert r['video_set'] == dict(tiny, suffix='.mp4')
     check_report(r, src, tmp_path / 'prepared' / 'k400_256p.jpeg', '.mp4', 1)
     assert 'storage' in capsys.readouterr().out
