@@ -177,7 +177,10 @@ def test_a_rerun_skips_complete_outputs_and_redoes_the_rest(
     dst = tmp_path / 'dst'
     shutil.copytree(dst0, dst)
     kept = dst / bundle(list(VIDEOS)[1])
-    os.utime(kept, (1, 1))
+    future = os.stat(src / list(VIDEOS)[1]).st_mtime + 3600
+    os.utime(kept, (future, future))  # complete, newer than its source
+    stale = dst / bundle(list(VIDEOS)[2])  # older than its source: redone
+    os.utime(stale, (1, 1))
     cut = dst / SSV1 / '1.jpgbundle'
     cut.write_bytes(cut.read_bytes()[:-10])  # partial: redone
     tmp = dst / SSV1 / '.2.jpgbundle.1234abcd.tmp'  # what a kill left
@@ -185,9 +188,11 @@ def test_a_rerun_skips_complete_outputs_and_redoes_the_rest(
     (dst / ANNOTATIONS[0]).unlink()
     s = prepare_data.prepare(str(src), str(dst), progress=False)
     assert (s['videos'], s['frame_folders'], s['copied']) == (10, 3, 1)
-    # the 4 failures are retried (and fail again), 1 partial redone
-    assert (s['converted'], s['skipped'], s['failed']) == (1, 5, 4)
-    assert os.stat(kept).st_mtime == 1 and not tmp.exists()
+    # the 4 failures are retried (and fail again), 1 partial and 1 stale
+    # output redone
+    assert (s['converted'], s['skipped'], s['failed']) == (2, 4, 4)
+    assert os.stat(kept).st_mtime == future and not tmp.exists()
+    assert os.stat(stale).st_mtime > 1
     assert cut.read_bytes() == (dst0 / SSV1 / '1.jpgbundle').read_bytes()
     assert (dst / ANNOTATIONS[0]).exists()
     assert s['prepared_bytes'] == sum(

@@ -115,7 +115,8 @@ def test_a_rerun_skips_complete_outputs_and_redoes_partial_ones(
     shutil.copytree(prepared[0], dst)
     ids = ids_of(synthetic_ssv2)
     kept = dst / VIDEOS / f'{ids[0]}.jpgbundle'
-    os.utime(kept, (1, 1))
+    stamp = os.stat(kept).st_mtime + 3600  # complete and newer than its .webm
+    os.utime(kept, (stamp, stamp))
     # A killed run: a temporary left behind, a file cut short under its
     # final name (copied by a tool that is not atomic), one never started.
     tmp = dst / VIDEOS / f'.{ids[1]}.jpgbundle.1234abcd.tmp'
@@ -127,7 +128,7 @@ def test_a_rerun_skips_complete_outputs_and_redoes_partial_ones(
         str(synthetic_ssv2), str(dst), workers=1, progress=False
     )
     assert (s['converted'], s['skipped'], s['failed']) == (2, len(ids) - 2, 0)
-    assert os.stat(kept).st_mtime == 1  # not rewritten
+    assert os.stat(kept).st_mtime == stamp  # not rewritten
     assert not tmp.exists()
     for vid in ids[1:3]:
         assert (dst / VIDEOS / f'{vid}.jpgbundle').read_bytes() == (

@@ -7,7 +7,8 @@ gets ``prepared.json`` (the format, its file suffix and the JPEG quality),
 which the readers use to open ``<stem>.jpgbundle`` where ``<stem>.<ext>``
 (or the frame folder ``<stem>``) is asked for
 (:func:`tsm_plugin.datasets.video_io.resolve_path`); a rerun checks that an
-existing marker has the same settings. Complete bundles are skipped, what
+existing marker has the same settings. Complete bundles no older than
+their source are skipped, what
 a killed run left (temporaries) is removed, and failures are listed in
 ``DST/failures.txt``.
 """
@@ -24,7 +25,7 @@ from ...datasets.video_io import PREPARED_MARKER
 from ...errors import ConfigValueError, InputError
 from ...utils.atomic import atomic_write, remove_stale_temporaries, write_json
 from ...utils.pool import map_jobs
-from .units import Outcome, Unit, complete_frames, convert, copy_file, measured
+from .units import Outcome, Unit, convert, copy_file, current_frames, measured
 
 FAILURES = 'failures.txt'
 # name -> (suffix, what it is); 'default' names DEFAULT_FORMAT.
@@ -167,7 +168,7 @@ def run(
     outcomes: List[Outcome] = []
     jobs = []
     for unit in plan.units:
-        count = 0 if unit.problem else complete_frames(unit.dst)
+        count = 0 if unit.problem else current_frames(unit)
         if count:
             outcomes.append(measured(unit, 'skipped', count))
         else:

@@ -123,6 +123,15 @@ def complete_frames(path: str) -> int:
         return 0
 
 
+def current_frames(unit: 'Unit') -> int:
+    """The frame count of ``unit``'s output if it is complete and not older
+    than its source (a video downloaded again is prepared again); else 0."""
+    count = complete_frames(unit.dst)
+    if count and os.stat(unit.src).st_mtime_ns > os.stat(unit.dst).st_mtime_ns:
+        return 0
+    return count
+
+
 def is_complete(path: str) -> bool:
     """Whether ``path`` is a complete bundle (its index matches its size)."""
     return complete_frames(path) > 0
