@@ -134,7 +134,9 @@ def failing_python(tmp_path):
     """An interpreter whose torchrun calls exit with the statuses in
     FAKE_STATUSES, one per call (the last one repeats), each call logging
     its TSM_RESTART_COUNT and TSM_MAX_RESTARTS; with FAKE_SLEEP it waits
-    for a signal instead."""
+    for a signal instead; with FAKE_FINAL it writes that status to
+    TSM_FINAL_STATUS_FILE, as a tool stopping on bad input or a refused
+    write does."""
     calls = tmp_path / 'calls'
     fake = tmp_path / 'python'
     fake.write_text(
@@ -148,6 +150,9 @@ def failing_python(tmp_path):
             s=$!
             wait
         fi
+        if [ -n "${{FAKE_FINAL:-}}" ]; then
+            echo "$FAKE_FINAL" > "$TSM_FINAL_STATUS_FILE"
+        fi
         statuses=($FAKE_STATUSES)
         n=$(wc -l < {calls})
         exit "${{statuses[n - 1]:-${{statuses[-1]}}}}"
@@ -155,7 +160,7 @@ def failing_python(tmp_path):
     )
     fake.chmod(0o755)
 
-    def run(*statuses, restarts='2'):
+    def run(*statuses, restarts='2', final=''):
         out = run_script(
             'dist_train.sh',
             'c.py',
@@ -165,6 +170,7 @@ def failing_python(tmp_path):
                 PYTHON=str(fake),
                 MAX_RESTARTS=restarts,
                 FAKE_STATUSES=' '.join(map(str, statuses)),
+                FAKE_FINAL=final,
             ),
         )
         return out, calls.read_text().splitlines()
@@ -184,6 +190,17 @@ def test_dist_train_gives_up_after_max_restarts(failing_python):
     out, calls = failing_python(1)
     assert out.returncode == 1
     assert calls == ['0/2', '1/2', '2/2']
+
+
+@pytest.mark.parametrize('final', ['2', '4'])
+def test_a_status_no_restart_can_change_ends_the_job(failing_python, final):
+    """torchrun reports a worker's bad input (2) or refused write (4) as
+    1; the worker's TSM_FINAL_STATUS_FILE tells the loop not to restart."""
+    out, calls = failing_python(1, 0, final=final)
+    assert out.returncode == int(final)
+    assert calls == ['0/2']
+    assert f'training stopped with status {final}' in out.stderr
+    assert 'restart 1' not in out.stderr
 
 
 def test_dist_train_without_restarts_runs_once(failing_python):
@@ -247,9 +264,13 @@ def fake_slurm(tmp_path):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     # srun: FAKE_SRUN_STATUS holds one status per call (the last repeats);
-    # each call appends its TSM_RESTART_COUNT to srun.calls.
+    # each call appends its TSM_RESTART_COUNT to srun.calls; FAKE_FINAL: a
+    # task's status in TSM_FINAL_STATUS_FILE.
     srun_status = (
         f'echo "${{TSM_RESTART_COUNT:-0}}" >> {tmp_path}/srun.calls\n'
+        'if [ -n "${FAKE_FINAL:-}" ]; then\n'
+        '    echo "$FAKE_FINAL" > "$TSM_FINAL_STATUS_FILE"\n'
+        'fi\n'
         'statuses=(${FAKE_SRUN_STATUS:-0})\n'
         f'n=$(wc -l < {tmp_path}/srun.calls)\n'
         'exit "${statuses[n - 1]:-${statuses[-1]}}"'
@@ -408,6 +429,22 @@ def test_slurm_train_restarts_only_failures(fake_slurm, status, runs):
     )
     assert out.returncode == status
     assert len(calls['restart_counts']) == runs
+
+
+def test_slurm_train_does_not_restart_a_refused_write(fake_slurm):
+    """Rank 0 stops with 4 (a full disk), srun reports another task's kill
+    (137): the task's own status ends the job, without a restart."""
+    out, calls = fake_slurm(
+        'slurm_train.sh',
+        'p',
+        'j',
+        'c.py',
+        FAKE_SRUN_STATUS='137',
+        FAKE_FINAL='4',
+        MAX_RESTARTS='2',
+    )
+    assert out.returncode == 4
+    assert calls['restart_counts'] == ['0']
 
 
 def test_slurm_test_command(fake_slurm):

@@ -13,7 +13,10 @@
 #       from the work dir's last checkpoint). A new torchrun, not its
 #       --max-restarts: torch 2.13's static rendezvous keeps the first
 #       attempt's store, and a restarted process group may connect to the
-#       dead processes' addresses ("Connection refused").
+#       dead processes' addresses ("Connection refused"). A status that a
+#       restart cannot change (2: bad input, 4: a write the disk refused),
+#       which the tools write to TSM_FINAL_STATUS_FILE because torchrun
+#       reports every failure as 1, ends the job with that status.
 #   tools/launch.sh srun PARTITION JOB_NAME SCRIPT [args]
 #       one SLURM task per GPU, `SCRIPT args --launcher slurm`; mmengine
 #       reads ranks and the master address from SLURM's variables.
@@ -80,11 +83,14 @@ s.bind(("", 0)); print(s.getsockname()[1])')
 # SIGTERM/SIGINT to this script end the loop and reach COMMAND as SIGTERM
 # (a background command ignores SIGINT).
 restart_loop() {
-    local max=$1 restart=0 status child='' stopped=0
+    local max=$1 restart=0 status child='' stopped=0 final
     shift
     trap 'stopped=1; kill -TERM "$child" 2>/dev/null' TERM INT
-    export TSM_MAX_RESTARTS=$max
+    final=$(mktemp "${TMPDIR:-/tmp}/tsm_final_status.XXXXXX")
+    trap 'rm -f "$final"' EXIT
+    export TSM_MAX_RESTARTS=$max TSM_FINAL_STATUS_FILE=$final
     while :; do
+        : > "$final"
         TSM_RESTART_COUNT=$restart "$@" &
         child=$!
         status=0
@@ -93,6 +99,12 @@ restart_loop() {
             status=0
             wait "$child" || status=$?
         done
+        if [ "$status" -ne 0 ] && [ -s "$final" ]; then
+            status=$(head -n 1 "$final")
+            echo "training stopped with status $status (2: bad input," \
+                "4: a refused write): a restart would fail alike" >&2
+            exit "$status"
+        fi
         if [ "$status" -eq 0 ] || [ "$stopped" -eq 1 ] ||
             [ "$restart" -ge "$max" ]; then
             exit "$status"

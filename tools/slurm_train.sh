@@ -23,8 +23,11 @@
 #
 # Failures: srun has no torchrun agent to restart a failed task. With
 # MAX_RESTARTS=N (default 0) this script runs the job step again, up to N
-# times, after one that failed (any status but 0, 2 = bad input and 3 =
-# preempted), inside the same allocation: no wait in the queue. As
+# times, after one that failed (any status but 0, 2 = bad input, 3 =
+# preempted and 4 = a write the disk refused; a task that ended with 2 or 4
+# says so in TSM_FINAL_STATUS_FILE, since srun reports the highest status
+# of its tasks, which may be another task's kill), inside the same
+# allocation: no wait in the queue. As
 # tools/dist_train.sh does, it sets TSM_RESTART_COUNT / TSM_MAX_RESTARTS,
 # and the tasks resume from the latest checkpoint.
 set -uo pipefail
@@ -40,6 +43,7 @@ shift 3
 TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PREEMPTED=3  # the exit status of a preempted, resumable run
 BAD_INPUT=2  # tools/train.py's status for bad input: a retry fails alike
+REFUSED_WRITE=4  # a full disk or quota: a retry fails alike
 MAX_RESTARTS=${MAX_RESTARTS:-0}
 case $MAX_RESTARTS in
     *[!0-9]* | '')
@@ -54,12 +58,21 @@ for arg in "$@"; do
     case $arg in --resume | --resume=*) RESUME=() ;; esac
 done
 
+FINAL=$(mktemp "${TMPDIR:-/tmp}/tsm_final_status.XXXXXX")
+trap 'rm -f "$FINAL"' EXIT
+export TSM_FINAL_STATUS_FILE=$FINAL
 restart=0
 while :; do
+    : > "$FINAL"
     "$TOOLS/launch.sh" srun "$PARTITION" "$JOB_NAME" "$TOOLS/train.py" \
         "$CONFIG" "$@" ${RESUME[@]+"${RESUME[@]}"}
     status=$?
-    case $status in 0 | "$BAD_INPUT" | "$PREEMPTED") break ;; esac
+    if [ "$status" -ne 0 ] && [ -s "$FINAL" ]; then
+        status=$(head -n 1 "$FINAL")  # a task's own status, not srun's
+    fi
+    case $status in
+        0 | "$BAD_INPUT" | "$PREEMPTED" | "$REFUSED_WRITE") break ;;
+    esac
     [ "$restart" -lt "$MAX_RESTARTS" ] || break
     restart=$((restart + 1))
     echo "training failed (status $status): restart $restart of" \

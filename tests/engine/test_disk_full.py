@@ -25,7 +25,7 @@ from tests.helpers import one_thread_fixture
 from tsm_plugin.apis import _cli
 from tsm_plugin.apis import train as train_api
 from tsm_plugin.engine.checkpoint import is_complete_checkpoint
-from tsm_plugin.errors import ExitStatus, WriteError
+from tsm_plugin.errors import ExitStatus, InputError, WriteError
 from tsm_plugin.utils import atomic, disk_space
 
 one_thread = one_thread_fixture('module')
@@ -231,3 +231,25 @@ def test_cli_turns_a_full_disk_under_mmengine_into_one_line(tmp_path, capsys):
 
     with pytest.raises(FileNotFoundError):
         _cli.run_cli(missing, None)
+
+
+def test_a_final_status_is_left_for_the_restart_loops(tmp_path, monkeypatch):
+    """Bad input (2) and a refused write (4) are written to
+    $TSM_FINAL_STATUS_FILE, which tools/launch.sh and tools/slurm_train.sh
+    read before a restart; a success leaves it empty."""
+    final = tmp_path / 'final'
+    final.write_text('')
+    monkeypatch.setenv('TSM_FINAL_STATUS_FILE', str(final))
+
+    def bad_input(args):
+        raise InputError('config file not found: x.py')
+
+    def full(args):
+        raise OSError(errno.ENOSPC, 'No space left on device', 'x.pth')
+
+    assert _cli.run_cli(lambda args: 0, None) == 0
+    assert final.read_text() == ''
+    assert _cli.run_cli(bad_input, None) == ExitStatus.INPUT
+    assert final.read_text() == '2\n'
+    assert _cli.run_cli(full, None) == ExitStatus.WRITE
+    assert final.read_text() == '4\n'

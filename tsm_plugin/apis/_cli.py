@@ -8,6 +8,7 @@ printed as one line.
 
 import argparse
 import errno
+import os
 import os.path as osp
 import sys
 from typing import Callable, Optional, Sequence
@@ -160,11 +161,27 @@ def run_cli(fn: Callable, args) -> int:
         status = fn(args)
     except InputError as e:
         sys.stderr.write(f'error: {e}\n')
-        return int(ExitStatus.INPUT)
+        return final_status(ExitStatus.INPUT)
     except OSError as e:
         refused = as_write_error(e)
         if refused is None:
             raise
         sys.stderr.write(f'error: {refused}\n')
-        return int(ExitStatus.WRITE)
+        return final_status(ExitStatus.WRITE)
     return int(status) if isinstance(status, int) else int(ExitStatus.OK)
+
+
+def final_status(status: ExitStatus) -> int:
+    """``status``, also written to ``$TSM_FINAL_STATUS_FILE`` when set: a
+    status no restart can change (bad input, a refused write), read by the
+    restart loops of ``tools/launch.sh`` and ``tools/slurm_train.sh``
+    (torchrun reports every failure as 1, srun the highest of its tasks').
+    """
+    path = os.environ.get('TSM_FINAL_STATUS_FILE')
+    if path:
+        try:
+            with open(path, 'w') as f:
+                f.write(f'{int(status)}\n')
+        except OSError:  # the restart loop then retries: no worse
+            pass
+    return int(status)
