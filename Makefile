@@ -23,7 +23,8 @@ $(STAMP): requirements.txt
 
 # Lint and format check first (seconds), then the tests on two processes
 # (pytest-xdist, work stealing: the long multi-process tests run beside the
-# short ones; 167 s of pytest on 2 cores, fresh clone).
+# short ones; 146 s of pytest on 2 cores; one OpenMP thread per process,
+# tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
